@@ -1,0 +1,44 @@
+# Every target bootstraps its own virtual environment (.venv) on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.lossbounds-installed
+
+NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=900
+
+.PHONY: help venv figures test lint format bench clean
+
+help:
+	@echo "make figures  - execute every notebook in place, write figures/ (full size)"
+	@echo "make test     - pytest on tests/ and nbval on notebooks/ (LOSSBOUNDS_QUICK=1)"
+	@echo "make lint     - ruff check and format check"
+	@echo "make bench    - run the benchmark scripts"
+	@echo "make clean    - remove .venv and caches"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "[make] installing lossbounds and pinned dependencies into $(VENV) ..."
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $@
+
+venv: $(STAMP)
+
+figures: $(STAMP)
+	$(BIN)/python scripts/run_notebooks.py notebooks
+
+test: $(STAMP)
+	LOSSBOUNDS_QUICK=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks $(NBVAL_OPTS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check lossbounds tests benchmarks scripts notebooks
+	$(BIN)/ruff format --check lossbounds tests benchmarks scripts
+
+format: $(STAMP)
+	$(BIN)/ruff format lossbounds tests benchmarks scripts
+	$(BIN)/ruff check --fix lossbounds tests benchmarks scripts
+
+bench: $(STAMP)
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,131 @@
+"""The ``lossbounds`` command line.
+
+Sub-commands
+------------
+``format``  Pfaffian format (N, ell, alpha, beta) of a network's training loss.
+``bound``   The format plus upper (Zell, Khovanskii) and lower (symmetry) bounds.
+
+Bad input exits with status 2 and a single ``lossbounds <cmd>: error: ...``
+line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lossbounds import __version__
+
+__all__ = ["main", "build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line (no usage block) and exit 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_architecture_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``format`` and ``bound`` (one network architecture)."""
+    p.add_argument("--inputs", type=int, required=True, metavar="N", help="input dimension n")
+    p.add_argument("--width", type=int, required=True, metavar="H", help="width h of every hidden layer")
+    p.add_argument(
+        "--hidden-layers", type=int, default=1, metavar="K",
+        help="number of hidden layers (L = K + 1 weight layers; K = 1 is shallow); default 1",
+    )
+    p.add_argument("--samples", type=int, required=True, metavar="M", help="number of training samples m")
+    p.add_argument("--activation", default="sigmoid", metavar="NAME",
+                   help="Pfaffian activation from the catalogue (default sigmoid)")
+    p.add_argument("--output", default="linear", choices=["linear", "sigmoid"], help="output unit")
+    p.add_argument("--loss", default="mse", choices=["mse", "bce"], help="training loss")
+    p.add_argument("--l2", action="store_true", help="add an l2 term lambda*||theta||^2")
+    p.add_argument("--skip", default=None, choices=["identity", "projection"],
+                   help="skip connections between consecutive hidden layers")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _architecture(args):
+    from lossbounds.formats import Architecture
+
+    return Architecture(
+        n_inputs=args.inputs,
+        width=args.width,
+        hidden_layers=args.hidden_layers,
+        n_samples=args.samples,
+        activation=args.activation,
+        output=args.output,
+        loss=args.loss,
+        l2=args.l2,
+        skip=args.skip,
+    )
+
+
+def _print_table(rows: dict) -> None:
+    width = max(len(k) for k in rows)
+    for key, value in rows.items():
+        print(f"{key:<{width}}  {value}")
+
+
+def _cmd_format(args) -> int:
+    from lossbounds.formats import loss_format
+
+    fmt = loss_format(_architecture(args))
+    data = fmt.as_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        _print_table(data)
+    return 0
+
+
+def _cmd_bound(args) -> int:
+    from lossbounds.bounds import bound_summary
+
+    data = bound_summary(_architecture(args), constant=args.constant)
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        _print_table(data)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``lossbounds`` command."""
+    parser = _Parser(
+        prog="lossbounds",
+        description="Pfaffian formats and Betti-number bounds for neural-network loss surfaces.",
+    )
+    parser.add_argument("--version", action="version", version=f"lossbounds {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p_format = sub.add_parser("format", help="Pfaffian format (N, ell, alpha, beta) of the loss")
+    _add_architecture_arguments(p_format)
+    p_format.set_defaults(func=_cmd_format)
+
+    p_bound = sub.add_parser("bound", help="upper and lower bounds on B(S) for the loss")
+    _add_architecture_arguments(p_bound)
+    p_bound.add_argument("--constant", type=float, default=1.0, metavar="C",
+                         help="the constant hidden in Zell's O(.) (default 1)")
+    p_bound.set_defaults(func=_cmd_bound)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        # Library errors name the argument; show them as one line, exit 2.
+        print(f"lossbounds {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
