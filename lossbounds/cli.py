@@ -30,19 +30,34 @@ class _Parser(argparse.ArgumentParser):
 def _add_architecture_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by ``format`` and ``bound`` (one network architecture)."""
     p.add_argument("--inputs", type=int, required=True, metavar="N", help="input dimension n")
-    p.add_argument("--width", type=int, required=True, metavar="H", help="width h of every hidden layer")
     p.add_argument(
-        "--hidden-layers", type=int, default=1, metavar="K",
+        "--width", type=int, required=True, metavar="H", help="width h of every hidden layer"
+    )
+    p.add_argument(
+        "--hidden-layers",
+        type=int,
+        default=1,
+        metavar="K",
         help="number of hidden layers (L = K + 1 weight layers; K = 1 is shallow); default 1",
     )
-    p.add_argument("--samples", type=int, required=True, metavar="M", help="number of training samples m")
-    p.add_argument("--activation", default="sigmoid", metavar="NAME",
-                   help="Pfaffian activation from the catalogue (default sigmoid)")
+    p.add_argument(
+        "--samples", type=int, required=True, metavar="M", help="number of training samples m"
+    )
+    p.add_argument(
+        "--activation",
+        default="sigmoid",
+        metavar="NAME",
+        help="Pfaffian activation from the catalogue (default sigmoid)",
+    )
     p.add_argument("--output", default="linear", choices=["linear", "sigmoid"], help="output unit")
     p.add_argument("--loss", default="mse", choices=["mse", "bce"], help="training loss")
     p.add_argument("--l2", action="store_true", help="add an l2 term lambda*||theta||^2")
-    p.add_argument("--skip", default=None, choices=["identity", "projection"],
-                   help="skip connections between consecutive hidden layers")
+    p.add_argument(
+        "--skip",
+        default=None,
+        choices=["identity", "projection"],
+        help="skip connections between consecutive hidden layers",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -106,8 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_bound = sub.add_parser("bound", help="upper and lower bounds on B(S) for the loss")
     _add_architecture_arguments(p_bound)
-    p_bound.add_argument("--constant", type=float, default=1.0, metavar="C",
-                         help="the constant hidden in Zell's O(.) (default 1)")
+    p_bound.add_argument(
+        "--constant",
+        type=float,
+        default=1.0,
+        metavar="C",
+        help="the constant hidden in Zell's O(.) (default 1)",
+    )
     p_bound.set_defaults(func=_cmd_bound)
     return parser
 

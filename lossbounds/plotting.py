@@ -64,7 +64,9 @@ def save_figure(fig, stem: str, formats=("pdf", "png"), dpi: int = 150) -> list[
     for fmt in formats:
         path = out / f"{stem}.{fmt}"
         # Fixed metadata keeps PDFs byte-stable across runs (no timestamps).
-        metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None} if fmt == "png" else None
+        metadata = (
+            {"CreationDate": None} if fmt == "pdf" else {"Software": None} if fmt == "png" else None
+        )
         fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata=metadata)
         paths.append(path)
     return paths

@@ -41,7 +41,9 @@ def test_non_integer_size_is_one_line_exit_2(capsys):
 def test_python_m_entry_point():
     proc = subprocess.run(
         [sys.executable, "-m", "lossbounds", "--version"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"lossbounds {lossbounds.__version__}"
