@@ -1,0 +1,549 @@
+"""Catalogue of Pfaffian activation functions.
+
+An activation sigma is *Pfaffian* when it has its own chain g_1..g_k of
+analytic functions of one variable t with
+
+    g_j'(t) = P_j(t, g_1(t), ..., g_j(t))      (P_j a polynomial: triangular)
+
+and sigma(t) = Q(t, g_1(t), ..., g_k(t)) with Q a polynomial. Every activation
+here carries its chain as sympy symbols ``g1..gk``, the derivative
+polynomials ``P_j``, the polynomial ``Q`` (field ``sigma``), the closed form of
+each chain element as a function of ``t`` (so that the ``P_j`` can be checked
+symbolically, see :meth:`PfaffianActivation.verify`), its sign-flip symmetry
+and a numerically stable torch implementation.
+
+The catalogue is the table of THEORY.md (sigmoid, tanh, arctan, softplus,
+gaussian, swish, erf) plus the exact GELU t*Phi(t), which is Pfaffian through
+the erf/exp chain. Piecewise activations (ReLU and friends) have a kink, are
+therefore not analytic and hence not Pfaffian: :func:`get_activation` refuses
+them with a message that says so.
+
+torch is imported lazily, inside the torch callables, so that importing this
+module stays light.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+__all__ = [
+    "T",
+    "FLIPS",
+    "PfaffianActivation",
+    "get_activation",
+    "list_activations",
+    "register_activation",
+    "unregister_activation",
+    "weighted_degree",
+    "chain_symbols",
+]
+
+#: The activation's variable.
+T = sp.Symbol("t", real=True)
+
+#: Allowed values of :attr:`PfaffianActivation.flip`.
+FLIPS = ("odd", "sigmoid", "even", None)
+
+
+def chain_symbols(k: int) -> tuple[sp.Symbol, ...]:
+    """Return the chain symbols ``(g1, ..., gk)`` used by every activation."""
+    return tuple(sp.Symbol(f"g{j}", real=True) for j in range(1, k + 1))
+
+
+def weighted_degree(expr, weights: dict) -> int:
+    """Weighted total degree of the polynomial ``expr`` in the keys of ``weights``.
+
+    Each monomial prod x^e has degree sum weight(x) * e; the result is the
+    maximum over the monomials of the expanded polynomial (0 for a nonzero
+    constant, and ``-1`` for the zero polynomial, so that it never wins a max).
+    Symbols of ``expr`` that are not keys of ``weights`` are treated as
+    constants.
+
+    Raises
+    ------
+    ValueError
+        If ``expr`` is not a polynomial in the weighted symbols.
+    """
+    expr = sp.sympify(expr)
+    gens = [s for s in weights if expr.has(s)]
+    if not gens:
+        return -1 if expr == 0 else 0
+    try:
+        poly = sp.Poly(expr, *gens)
+    except sp.PolynomialError as exc:
+        raise ValueError(f"{expr} is not a polynomial in {gens}") from exc
+    if poly.is_zero:
+        return -1
+    w = [weights[g] for g in gens]
+    return max(sum(wi * ei for wi, ei in zip(w, monom, strict=True)) for monom in poly.monoms())
+
+
+@dataclass(frozen=True)
+class PfaffianActivation:
+    """A Pfaffian activation: its one-variable chain, derivatives and torch form.
+
+    Attributes
+    ----------
+    name : str
+        Catalogue name (lower case).
+    chain : tuple of sympy.Symbol
+        The chain symbols ``g1..gk`` (see :func:`chain_symbols`).
+    derivatives : tuple of sympy.Expr
+        ``P_j(t, g_1..g_j)``, the polynomial with ``g_j'(t) = P_j``.
+    sigma : sympy.Expr
+        ``Q(t, g_1..g_k)``, the polynomial with ``sigma(t) = Q``.
+    closed_forms : tuple of sympy.Expr
+        ``g_j`` as an explicit function of :data:`T`.
+    flip : {"odd", "sigmoid", "even", None}
+        Sign-flip symmetry: ``"odd"`` sigma(-t) = -sigma(t); ``"sigmoid"``
+        sigma(-t) = 1 - sigma(t); ``"even"`` sigma(-t) = sigma(t); ``None`` none
+        that a feed-forward network can absorb (softplus and swish satisfy
+        sigma(-t) = sigma(t) - t, whose ``-t`` the next layer cannot absorb).
+    torch_fn : callable
+        sigma on torch tensors, numerically stable, float64-safe.
+    torch_chain : tuple of callables
+        The chain elements on torch tensors (same order as ``chain``).
+    description : str
+        One line for tables.
+    """
+
+    name: str
+    chain: tuple
+    derivatives: tuple
+    sigma: sp.Expr
+    closed_forms: tuple
+    flip: str | None
+    torch_fn: Callable
+    torch_chain: tuple
+    description: str = ""
+
+    # ----------------------------------------------------------------- sizes
+    @property
+    def t(self) -> sp.Symbol:
+        """The activation's variable (:data:`T`)."""
+        return T
+
+    @property
+    def chain_length(self) -> int:
+        """k, the number of chain elements per unit."""
+        return len(self.chain)
+
+    # ------------------------------------------------------------ closed forms
+    def sigma_closed_form(self) -> sp.Expr:
+        """sigma as an explicit function of t (Q with the chain substituted)."""
+        return self.sigma.subs(dict(zip(self.chain, self.closed_forms, strict=True)))
+
+    def on_chain(self, expr) -> sp.Expr:
+        """Substitute the closed forms of the chain into a polynomial in (t, g)."""
+        return sp.sympify(expr).subs(dict(zip(self.chain, self.closed_forms, strict=True)))
+
+    def sigma_derivative(self) -> sp.Expr:
+        """d sigma/dt as a polynomial in (t, g): chain rule through the P_j."""
+        d = sp.diff(self.sigma, T)
+        for g, p in zip(self.chain, self.derivatives, strict=True):
+            d += sp.diff(self.sigma, g) * p
+        return sp.expand(d)
+
+    # ----------------------------------------------------------------- degrees
+    def derivative_degree(self, t_weight: int = 1) -> int:
+        """max_j weighted degree of P_j when t has weight ``t_weight`` and g_j weight 1."""
+        w = {T: t_weight, **dict.fromkeys(self.chain, 1)}
+        return max(weighted_degree(p, w) for p in self.derivatives)
+
+    def sigma_degree(self, t_weight: int = 1) -> int:
+        """Weighted degree of Q (sigma as a polynomial in t and the chain)."""
+        w = {T: t_weight, **dict.fromkeys(self.chain, 1)}
+        return weighted_degree(self.sigma, w)
+
+    # ------------------------------------------------------------ verification
+    def verify(self) -> None:
+        """Check the Pfaffian structure symbolically; raise ValueError if it fails.
+
+        Checks: lengths agree; each P_j is a polynomial in (t, g_1..g_j) only
+        (triangularity); Q is a polynomial in (t, g); d/dt of each closed form
+        equals P_j evaluated on the chain (sympy simplifies the difference to
+        0); the declared flip symmetry holds.
+        """
+        _verify(self.name, self.chain, self.derivatives, self.sigma, self.closed_forms, self.flip)
+
+    # ------------------------------------------------------------------- misc
+    def __call__(self, x):
+        return self.torch_fn(x)
+
+    def latex_table_row(self) -> dict:
+        """LaTeX strings for the chain, derivatives and sigma (for notebooks)."""
+        return {
+            "activation": self.name,
+            "chain": ", ".join(
+                f"{sp.latex(g)} = {sp.latex(c)}"
+                for g, c in zip(self.chain, self.closed_forms, strict=True)
+            ),
+            "derivatives": ", ".join(
+                f"{sp.latex(g)}' = {sp.latex(p)}"
+                for g, p in zip(self.chain, self.derivatives, strict=True)
+            ),
+            "sigma": sp.latex(self.sigma),
+        }
+
+
+# ---------------------------------------------------------------------------
+# verification shared by the catalogue tests and register_activation
+# ---------------------------------------------------------------------------
+def _is_zero(expr) -> bool:
+    """True when sympy proves ``expr`` == 0 (simplify, then rewrite in exp)."""
+    expr = sp.sympify(expr)
+    if sp.simplify(expr) == 0:
+        return True
+    if sp.simplify(expr.rewrite(sp.exp)) == 0:
+        return True
+    return expr.equals(0) is True
+
+
+def _numerically_zero(expr, points=(-1.7, -0.4, 0.3, 1.1, 2.3)) -> bool:
+    """Cheap necessary condition, evaluated before the (slow) symbolic proof."""
+    for p in points:
+        try:
+            v = complex(sp.N(expr.subs(T, p), 30))
+        except (TypeError, ValueError):
+            return False
+        if not math.isfinite(abs(v)) or abs(v) > 1e-12:
+            return False
+    return True
+
+
+def _verify(name, chain, derivatives, sigma, closed_forms, flip) -> None:
+    k = len(chain)
+    if k == 0:
+        raise ValueError(f"activation {name!r}: the chain must have at least one element")
+    if len(derivatives) != k or len(closed_forms) != k:
+        raise ValueError(
+            f"activation {name!r}: chain, derivatives and closed_forms must have the same "
+            f"length, got {k}, {len(derivatives)}, {len(closed_forms)}"
+        )
+    if any(not isinstance(g, sp.Symbol) for g in chain) or len(set(chain)) != k or T in chain:
+        raise ValueError(
+            f"activation {name!r}: chain must be {k} distinct sympy symbols other than t"
+        )
+    if flip not in FLIPS:
+        raise ValueError(f"activation {name!r}: flip must be one of {FLIPS}, got {flip!r}")
+    allowed_all = {T, *chain}
+    for j, (g, p) in enumerate(zip(chain, derivatives, strict=True), start=1):
+        p = sp.sympify(p)
+        allowed = {T, *chain[:j]}
+        extra = p.free_symbols - allowed
+        if extra:
+            raise ValueError(
+                f"activation {name!r}: derivative of {g} (P_{j}) may only use t and "
+                f"{', '.join(map(str, chain[:j]))} (triangular chain), but uses "
+                f"{', '.join(sorted(map(str, extra)))}"
+            )
+        if not p.is_polynomial(*allowed):
+            raise ValueError(
+                f"activation {name!r}: P_{j} = {p} is not a polynomial in t and the chain"
+            )
+    sigma = sp.sympify(sigma)
+    if sigma.free_symbols - allowed_all or not sigma.is_polynomial(*allowed_all):
+        raise ValueError(
+            f"activation {name!r}: sigma = {sigma} is not a polynomial in t and the chain"
+        )
+    subs = dict(zip(chain, closed_forms, strict=True))
+    for j, (g, c, p) in enumerate(zip(chain, closed_forms, derivatives, strict=True), start=1):
+        c = sp.sympify(c)
+        if c.free_symbols - {T}:
+            raise ValueError(
+                f"activation {name!r}: closed form of {g} must be a function of t only"
+            )
+        diff = sp.diff(c, T) - sp.sympify(p).subs(subs)
+        if not _numerically_zero(diff) or not _is_zero(diff):
+            raise ValueError(
+                f"activation {name!r}: d/dt {g} = {sp.simplify(sp.diff(c, T))} does not equal "
+                f"P_{j} = {p} on the chain (difference {sp.simplify(diff)})"
+            )
+    if flip is not None:
+        s = sigma.subs(subs)
+        s_neg = s.subs(T, -T)
+        target = {"odd": -s, "sigmoid": 1 - s, "even": s}[flip]
+        if not _numerically_zero(s_neg - target) or not _is_zero(s_neg - target):
+            raise ValueError(
+                f"activation {name!r}: the declared flip symmetry {flip!r} does not hold"
+            )
+
+
+# ---------------------------------------------------------------------------
+# torch implementations (module-level functions: picklable, torch imported lazily)
+# ---------------------------------------------------------------------------
+def _t_sigmoid(x):
+    import torch
+
+    return torch.sigmoid(x)
+
+
+def _t_tanh(x):
+    import torch
+
+    return torch.tanh(x)
+
+
+def _t_atan(x):
+    import torch
+
+    return torch.atan(x)
+
+
+def _t_inv1p_sq(x):
+    return 1.0 / (1.0 + x * x)
+
+
+def _t_softplus(x):
+    # log(1 + e^x) without overflow and without the threshold shortcut of
+    # torch.nn.functional.softplus (which returns x for x > 20, an error of
+    # e^-20 ~ 2e-9 that would break float64 certificates).
+    import torch
+
+    return torch.logaddexp(x, torch.zeros_like(x))
+
+
+def _t_gaussian(x):
+    import torch
+
+    return torch.exp(-x * x)
+
+
+def _t_swish(x):
+    import torch
+
+    return x * torch.sigmoid(x)
+
+
+def _t_erf(x):
+    import torch
+
+    return torch.special.erf(x)
+
+
+def _t_gauss_half(x):
+    import torch
+
+    return torch.exp(-0.5 * x * x)
+
+
+def _t_erf_sqrt2(x):
+    import torch
+
+    return torch.special.erf(x * (1.0 / math.sqrt(2.0)))
+
+
+def _t_gelu(x):
+    import torch
+
+    return 0.5 * x * (1.0 + torch.special.erf(x * (1.0 / math.sqrt(2.0))))
+
+
+def _torch_sqrt(x):
+    """sqrt that accepts python numbers (sympy constants) and tensors."""
+    import torch
+
+    return torch.sqrt(x) if isinstance(x, torch.Tensor) else math.sqrt(x)
+
+
+def _lambdify_torch(expr) -> Callable:
+    """Turn a closed form in t into a torch callable (for user activations)."""
+    fn = sp.lambdify(T, expr, modules=[{"sqrt": _torch_sqrt}, "torch"])
+
+    def wrapped(x):
+        import torch
+
+        out = fn(x)
+        return out if isinstance(out, torch.Tensor) else torch.full_like(x, float(out))
+
+    return wrapped
+
+
+# ---------------------------------------------------------------------------
+# the catalogue
+# ---------------------------------------------------------------------------
+def _catalogue() -> dict[str, PfaffianActivation]:
+    t = T
+    (g,) = chain_symbols(1)
+    g1, g2 = chain_symbols(2)
+    sig = 1 / (1 + sp.exp(-t))
+    A = PfaffianActivation
+    acts = [
+        A(name="sigmoid", chain=(g,), derivatives=(g - g**2,), sigma=g, closed_forms=(sig,),
+          flip="sigmoid", torch_fn=_t_sigmoid, torch_chain=(_t_sigmoid,),
+          description="logistic 1/(1+e^-t)"),
+        A(name="tanh", chain=(g,), derivatives=(1 - g**2,), sigma=g, closed_forms=(sp.tanh(t),),
+          flip="odd", torch_fn=_t_tanh, torch_chain=(_t_tanh,),
+          description="hyperbolic tangent"),
+        A(name="arctan", chain=(g1, g2), derivatives=(-2 * t * g1**2, g1), sigma=g2,
+          closed_forms=(1 / (1 + t**2), sp.atan(t)),
+          flip="odd", torch_fn=_t_atan, torch_chain=(_t_inv1p_sq, _t_atan),
+          description="arctangent"),
+        A(name="softplus", chain=(g1, g2), derivatives=(g1 - g1**2, g1), sigma=g2,
+          closed_forms=(sig, sp.log(1 + sp.exp(t))),
+          flip=None, torch_fn=_t_softplus, torch_chain=(_t_sigmoid, _t_softplus),
+          description="log(1+e^t)"),
+        A(name="gaussian", chain=(g,), derivatives=(-2 * t * g,), sigma=g,
+          closed_forms=(sp.exp(-(t**2)),),
+          flip="even", torch_fn=_t_gaussian, torch_chain=(_t_gaussian,),
+          description="exp(-t^2)"),
+        A(name="swish", chain=(g,), derivatives=(g - g**2,), sigma=t * g, closed_forms=(sig,),
+          flip=None, torch_fn=_t_swish, torch_chain=(_t_sigmoid,),
+          description="t*sigmoid(t) (SiLU)"),
+        A(name="erf", chain=(g1, g2), derivatives=(-2 * t * g1, 2 / sp.sqrt(sp.pi) * g1),
+          sigma=g2, closed_forms=(sp.exp(-(t**2)), sp.erf(t)),
+          flip="odd", torch_fn=_t_erf, torch_chain=(_t_gaussian, _t_erf),
+          description="error function"),
+        A(name="gelu", chain=(g1, g2), derivatives=(-t * g1, sp.sqrt(2 / sp.pi) * g1),
+          sigma=t * (1 + g2) / 2, closed_forms=(sp.exp(-(t**2) / 2), sp.erf(t / sp.sqrt(2))),
+          flip=None, torch_fn=_t_gelu, torch_chain=(_t_gauss_half, _t_erf_sqrt2),
+          description="t*Phi(t), exact (erf) GELU"),
+    ]  # fmt: skip
+    return {a.name: a for a in acts}
+
+
+_CATALOGUE: dict[str, PfaffianActivation] = _catalogue()
+_BUILTIN = frozenset(_CATALOGUE)
+
+_ALIASES = {"logistic": "sigmoid", "silu": "swish", "atan": "arctan", "gauss": "gaussian"}
+
+#: Common activations that are not Pfaffian, with the reason.
+_NOT_PFAFFIAN = {
+    "relu": "max(0, t) has a kink at t = 0",
+    "leaky_relu": "it is piecewise linear with a kink at t = 0",
+    "relu6": "min(max(0, t), 6) has kinks at t = 0 and t = 6",
+    "elu": "it is defined piecewise at t = 0 (t versus a(e^t - 1))",
+    "selu": "it is defined piecewise at t = 0 (scaled ELU)",
+    "celu": "it is defined piecewise at t = 0",
+    "hardtanh": "clip(t, -1, 1) has kinks at t = -1 and t = 1",
+    "hardsigmoid": "it is piecewise linear with kinks at t = -3 and t = 3",
+    "hardswish": "it is piecewise with kinks at t = -3 and t = 3",
+    "step": "it jumps at t = 0",
+    "heaviside": "it jumps at t = 0",
+    "sign": "it jumps at t = 0",
+    "abs": "|t| has a kink at t = 0",
+}
+
+
+def _normalise(name: str) -> str:
+    if not isinstance(name, str):
+        raise ValueError(f"activation must be a name (str), got {type(name).__name__}")
+    key = name.strip().lower().replace("-", "_")
+    return _ALIASES.get(key, key)
+
+
+def list_activations() -> list[str]:
+    """Names of the available Pfaffian activations (catalogue then user ones)."""
+    return list(_CATALOGUE)
+
+
+def get_activation(name) -> PfaffianActivation:
+    """Return the activation called ``name`` (case-insensitive).
+
+    A :class:`PfaffianActivation` passed in is returned unchanged.
+
+    Raises
+    ------
+    ValueError
+        For a non-analytic activation (ReLU, ELU, hardtanh, ...: not analytic,
+        hence not Pfaffian) or an unknown name (the message lists the catalogue).
+    """
+    if isinstance(name, PfaffianActivation):
+        return name
+    key = _normalise(name)
+    if key in _CATALOGUE:
+        return _CATALOGUE[key]
+    if key in _NOT_PFAFFIAN:
+        raise ValueError(
+            f"activation {name!r} is not Pfaffian: {_NOT_PFAFFIAN[key]}, so it is not analytic "
+            f"there, and Pfaffian functions are analytic; choose one of {', '.join(_CATALOGUE)}"
+        )
+    raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(_CATALOGUE)}")
+
+
+def register_activation(
+    name: str,
+    chain,
+    derivatives,
+    sigma,
+    closed_forms,
+    flip: str | None = None,
+    torch_fn: Callable | None = None,
+    torch_chain=None,
+    description: str = "",
+    replace: bool = False,
+) -> PfaffianActivation:
+    """Add a user activation to the catalogue after checking it symbolically.
+
+    Parameters
+    ----------
+    name : str
+        New name (stored lower case). Catalogue names are protected; a user
+        name can be re-registered with ``replace=True``.
+    chain : sequence of sympy.Symbol
+        Chain symbols (any distinct symbols other than ``t``; :func:`chain_symbols`
+        gives the conventional ones).
+    derivatives : sequence of sympy expressions
+        P_j(t, g_1..g_j), polynomials with g_j' = P_j.
+    sigma : sympy expression
+        Q(t, g), a polynomial with sigma = Q.
+    closed_forms : sequence of sympy expressions in :data:`T`
+        The chain elements as functions of t, used for the symbolic check.
+    flip : {"odd", "sigmoid", "even", None}
+        Declared sign-flip symmetry (checked).
+    torch_fn, torch_chain : callables, optional
+        torch implementations; derived from the closed forms with
+        ``sympy.lambdify`` when omitted (not guarded against overflow).
+
+    Raises
+    ------
+    ValueError
+        If the name is taken or not Pfaffian, if a P_j uses a later chain
+        element (not triangular) or is not a polynomial, or if d/dt of a
+        closed form differs from its P_j on the chain.
+    """
+    key = _normalise(name)
+    if not key or not key.replace("_", "").isalnum():
+        raise ValueError(f"activation name must be alphanumeric, got {name!r}")
+    if key in _NOT_PFAFFIAN:
+        raise ValueError(f"activation name {name!r} is reserved: {key} is not Pfaffian")
+    if key in _BUILTIN or (key in _CATALOGUE and not replace):
+        raise ValueError(f"activation {key!r} already exists; choose another name")
+    if key in _ALIASES:
+        raise ValueError(f"activation name {name!r} is an alias of {_ALIASES[key]!r}")
+    chain = tuple(chain)
+    derivatives = tuple(sp.sympify(p) for p in derivatives)
+    closed_forms = tuple(sp.sympify(c) for c in closed_forms)
+    sigma = sp.sympify(sigma)
+    _verify(key, chain, derivatives, sigma, closed_forms, flip)
+    if torch_chain is None:
+        torch_chain = tuple(_lambdify_torch(c) for c in closed_forms)
+    if torch_fn is None:
+        torch_fn = _lambdify_torch(sigma.subs(dict(zip(chain, closed_forms, strict=True))))
+    act = PfaffianActivation(
+        key,
+        chain,
+        derivatives,
+        sigma,
+        closed_forms,
+        flip,
+        torch_fn,
+        tuple(torch_chain),
+        description,
+    )
+    _CATALOGUE[key] = act
+    return act
+
+
+def unregister_activation(name: str) -> None:
+    """Remove a user activation (catalogue ones cannot be removed)."""
+    key = _normalise(name)
+    if key in _BUILTIN:
+        raise ValueError(f"activation {key!r} is built in and cannot be removed")
+    if key not in _CATALOGUE:
+        raise ValueError(f"no user activation called {name!r}")
+    del _CATALOGUE[key]
