@@ -1,0 +1,584 @@
+"""Upper and lower bounds on B(S), the sum of the Betti numbers of a sublevel set.
+
+For a training loss L of Pfaffian format (N, ell, alpha, beta) (see
+:mod:`lossbounds.formats`) and S = {theta : L(theta) <= c} intersected with a
+ball ||theta||^2 <= r^2 (s = 2 sign conditions, so that S is compact):
+
+Zell (1999), upper bound
+    B(S) <= s^N 2^{ell(ell-1)/2} (C (N beta + min(N, ell) alpha))^{N+ell}
+    with C the constant hidden in Zell's O(.) (a parameter, default 1), so
+
+    log2 B <= N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
+              "sign"       "chain"          "degree"
+
+Khovanskii, non-degenerate critical points (constant-free)
+    Each dL/dtheta_j is a Pfaffian function on the same chain of degree
+    beta' = beta + alpha - 1 (see :func:`gradient_degree`), so grad L = 0 is a
+    system of N equations of degree beta' and the number of its non-degenerate
+    solutions is at most
+
+    2^{ell(ell-1)/2} beta'^N (N beta' - N + min(N, ell) alpha + 1)^ell.
+
+    Non-degenerate critical points include the strict local minima at which
+    the Hessian is non-singular (Morse minima).
+
+Symmetry, lower bound
+    Hidden-unit permutations and sign flips leave L unchanged; the group has
+    order (2^h h!)^{L-1} with a sign flip and (h!)^{L-1} without. Around a
+    strict local minimiser with |G| distinct orbit points, b_0(S) >= |G| for c
+    slightly above the minimum (proved in notebook 03).
+
+The numbers are astronomically large, so everything is returned as log2 (and
+log10), never as the bound itself. Three paths:
+
+- symbolic, exact: :func:`zell_log2_symbolic`, :func:`khovanskii_log2_symbolic`
+  (sympy expressions in the architecture symbols, or exact numbers);
+- numeric, vectorised over numpy arrays of formats: :func:`zell_log2`,
+  :func:`zell_terms`, :func:`khovanskii_log2`, :func:`khovanskii_terms`;
+- exact integers: :func:`symmetry_group_order`.
+
+Precision of the float path: every term is a product/log of float64 numbers
+that are exact integers (inputs are validated to be integers below 2^53); the
+products ``ell*(ell-1)`` and ``(N+ell)*log2(...)`` are rounded once, the log2
+once, and the three non-negative terms summed, so the relative error of the
+total is below about 4 float64 ulps (~1e-15) for every N, ell up to 2^53
+(tested against 50-digit sympy evaluations for N up to 1e9 and ell up to
+1e12, and against ``math.log2`` of the exact integer bound for small
+formats).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+__all__ = [
+    "BoundTerms",
+    "gradient_degree",
+    "zell_log2_symbolic",
+    "zell_terms_symbolic",
+    "zell_log2",
+    "zell_terms",
+    "khovanskii_log2_symbolic",
+    "khovanskii_terms_symbolic",
+    "khovanskii_log2",
+    "khovanskii_terms",
+    "format_tuple",
+    "slice_bounds",
+    "symmetry_group_order",
+    "log2_symmetry_group_order",
+    "log2_symmetry_order_numeric",
+    "symmetry_description",
+    "bound_summary",
+    "LOG10_2",
+]
+
+#: log10(2), to turn log2 into log10.
+LOG10_2 = math.log10(2.0)
+
+# Integers beyond 2^53 are not exactly representable in float64.
+_FLOAT_EXACT = 2**53
+
+
+@dataclass(frozen=True)
+class BoundTerms:
+    """The three terms of a log2 bound (floats, numpy arrays or sympy expressions).
+
+    For Zell: ``sign`` = N log2 s, ``chain`` = ell(ell-1)/2, ``degree`` =
+    (N+ell) log2(C (N beta + min(N, ell) alpha)). For Khovanskii: ``sign`` =
+    N log2 beta' (the product of the degrees), ``chain`` = ell(ell-1)/2,
+    ``degree`` = ell log2(N beta' - N + min(N, ell) alpha + 1).
+
+    Attributes
+    ----------
+    sign, chain, degree : float, numpy.ndarray of shape (k,), or sympy.Expr
+        The terms; arrays share the broadcast shape of the inputs.
+    """
+
+    sign: object
+    chain: object
+    degree: object
+
+    @property
+    def total(self):
+        """log2 of the bound: ``sign + chain + degree``."""
+        return self.sign + self.chain + self.degree
+
+    @property
+    def log10(self):
+        """log10 of the bound (floats/arrays only; sympy totals get ``* log10(2)``)."""
+        if isinstance(self.total, sp.Basic):
+            return self.total * sp.log(2) / sp.log(10)
+        return self.total * LOG10_2
+
+    def as_dict(self) -> dict:
+        """``{"sign": ..., "chain": ..., "degree": ..., "total": ...}``."""
+        return {"sign": self.sign, "chain": self.chain, "degree": self.degree, "total": self.total}
+
+
+# ---------------------------------------------------------------------------
+# formats
+# ---------------------------------------------------------------------------
+def format_tuple(arch_or_format):
+    """Return (N, ell, alpha, beta) of an Architecture, a PfaffianFormat or a 4-tuple.
+
+    Parameters
+    ----------
+    arch_or_format : lossbounds.formats.Architecture, PfaffianFormat or tuple
+        An architecture (its loss format is computed with
+        :func:`lossbounds.formats.loss_format`), a format, or the tuple
+        ``(n_params, chain_length, chain_degree, loss_degree)``.
+
+    Returns
+    -------
+    tuple of 4 sympy or python numbers
+    """
+    if isinstance(arch_or_format, tuple | list):
+        if len(arch_or_format) != 4:
+            raise ValueError(
+                "arch_or_format as a tuple must be (n_params, chain_length, chain_degree, "
+                f"loss_degree), got {len(arch_or_format)} entries"
+            )
+        return tuple(arch_or_format)
+    if hasattr(arch_or_format, "n_params"):
+        fmt = arch_or_format
+    elif hasattr(arch_or_format, "n_weight_layers"):
+        from lossbounds.formats import loss_format
+
+        fmt = loss_format(arch_or_format)
+    else:
+        raise ValueError(
+            "arch_or_format must be an Architecture, a PfaffianFormat or a tuple "
+            f"(N, ell, alpha, beta), got {type(arch_or_format).__name__}"
+        )
+    return (fmt.n_params, fmt.chain_length, fmt.chain_degree, fmt.loss_degree)
+
+
+def _exact_constant(constant, name="constant"):
+    """Sympy number for a constant: floats become exact rationals (1.0 -> 1)."""
+    c = (
+        sp.nsimplify(constant, rational=True)
+        if isinstance(constant, float)
+        else sp.sympify(constant)
+    )
+    if c.is_number and not (c.is_positive and c.is_finite):
+        raise ValueError(f"{name} must be a positive finite number, got {constant!r}")
+    return c
+
+
+def gradient_degree(chain_degree, loss_degree):
+    """Degree of each dL/dtheta_j as a Pfaffian function on the loss's chain.
+
+    If q = Q(theta, f_1..f_ell) with deg Q <= beta, then
+    dq/dtheta_j = dQ/dtheta_j + sum_i dQ/df_i * P_ij(theta, f): both partial
+    derivatives of Q have degree <= beta - 1 and every P_ij has degree <=
+    alpha, so the derivative has degree <= beta - 1 + alpha (tight for the
+    shallow sigmoid MSE loss, checked in ``tests/test_bounds.py``).
+
+    Parameters
+    ----------
+    chain_degree, loss_degree : int, array or sympy.Expr
+        alpha and beta.
+
+    Returns
+    -------
+    same type as the inputs
+        beta + alpha - 1.
+    """
+    return loss_degree + chain_degree - 1
+
+
+# ---------------------------------------------------------------------------
+# symbolic (exact) path
+# ---------------------------------------------------------------------------
+def zell_terms_symbolic(arch_or_format, s=2, constant=1) -> BoundTerms:
+    """Zell's bound in log2, term by term, as exact sympy expressions.
+
+    Parameters
+    ----------
+    arch_or_format : Architecture, PfaffianFormat or tuple (N, ell, alpha, beta)
+        Sizes may be integers or sympy expressions.
+    s : int
+        Number of sign conditions defining S (2: the sublevel condition and a ball).
+    constant : number
+        The constant C hidden in the O(.); floats are converted to exact rationals.
+
+    Returns
+    -------
+    BoundTerms
+        ``sign = N log2 s``, ``chain = ell(ell-1)/2``,
+        ``degree = (N+ell) log2(C (N beta + min(N, ell) alpha))``.
+    """
+    n, ell, alpha, beta = (sp.sympify(x) for x in format_tuple(arch_or_format))
+    s = _check_s(s)
+    c = _exact_constant(constant)
+    inner = c * (n * beta + sp.Min(n, ell) * alpha)
+    return BoundTerms(
+        sign=n * sp.log(s, 2),
+        chain=ell * (ell - 1) / 2,
+        degree=(n + ell) * sp.log(inner, 2),
+    )
+
+
+def zell_log2_symbolic(arch_or_format, s=2, constant=1):
+    """log2 of Zell's bound as an exact sympy expression (see :func:`zell_terms_symbolic`).
+
+    ``.evalf(50)`` gives 50 correct digits for concrete sizes.
+    """
+    return zell_terms_symbolic(arch_or_format, s=s, constant=constant).total
+
+
+def khovanskii_terms_symbolic(arch_or_format) -> BoundTerms:
+    """Khovanskii's bound on non-degenerate critical points, log2, term by term (sympy).
+
+    Applied to grad L = 0: N equations of degree beta' = beta + alpha - 1 on
+    the loss's chain of length ell and degree alpha.
+
+    Returns
+    -------
+    BoundTerms
+        ``sign = N log2 beta'`` (the product of the degrees),
+        ``chain = ell(ell-1)/2``,
+        ``degree = ell log2(N beta' - N + min(N, ell) alpha + 1)``.
+    """
+    n, ell, alpha, beta = (sp.sympify(x) for x in format_tuple(arch_or_format))
+    bp = gradient_degree(alpha, beta)
+    return BoundTerms(
+        sign=n * sp.log(bp, 2),
+        chain=ell * (ell - 1) / 2,
+        degree=ell * sp.log(n * bp - n + sp.Min(n, ell) * alpha + 1, 2),
+    )
+
+
+def khovanskii_log2_symbolic(arch_or_format):
+    """log2 of Khovanskii's critical-point bound as an exact sympy expression."""
+    return khovanskii_terms_symbolic(arch_or_format).total
+
+
+# ---------------------------------------------------------------------------
+# numeric (vectorised) path
+# ---------------------------------------------------------------------------
+def _check_s(s):
+    if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
+        raise ValueError(f"s (number of sign conditions) must be an integer >= 1, got {s!r}")
+    return int(s)
+
+
+def _as_int_array(x, name, minimum):
+    """float64 array of integer values >= minimum and < 2^53 (exact in float64)."""
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric (int or array of ints), got {x!r}") from exc
+    if not np.all(np.isfinite(a)) or np.any(a != np.floor(a)):
+        raise ValueError(f"{name} must hold finite integers, got {x!r}")
+    if np.any(a < minimum) or np.any(a >= _FLOAT_EXACT):
+        raise ValueError(f"{name} must hold integers in [{minimum}, 2**53), got {x!r}")
+    return a
+
+
+def _numeric_format(n_params, chain_length, chain_degree, loss_degree):
+    n = _as_int_array(n_params, "n_params", 1)
+    ell = _as_int_array(chain_length, "chain_length", 0)
+    alpha = _as_int_array(chain_degree, "chain_degree", 0)
+    beta = _as_int_array(loss_degree, "loss_degree", 1)
+    return np.broadcast_arrays(n, ell, alpha, beta)
+
+
+def _maybe_scalar(a):
+    return float(a) if np.ndim(a) == 0 else a
+
+
+def zell_terms(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1.0) -> BoundTerms:
+    """Zell's bound in log2, term by term, vectorised over numpy arrays.
+
+    Parameters
+    ----------
+    n_params, chain_length, chain_degree, loss_degree : int or array_like of shape (k,)
+        N >= 1, ell >= 0, alpha >= 0, beta >= 1 (integers below 2^53); broadcast together.
+    s : int
+        Number of sign conditions (default 2).
+    constant : float
+        The constant C > 0 of the O(.) (default 1).
+
+    Returns
+    -------
+    BoundTerms
+        Float (scalar inputs) or float64 arrays of the broadcast shape. Relative
+        error of the total below ~1e-15 (see the module docstring).
+    """
+    s = _check_s(s)
+    if not (isinstance(constant, int | float | np.floating | np.integer) and 0 < constant < np.inf):
+        raise ValueError(f"constant must be a positive finite number, got {constant!r}")
+    n, ell, alpha, beta = _numeric_format(n_params, chain_length, chain_degree, loss_degree)
+    inner = n * beta + np.minimum(n, ell) * alpha  # exact: integers < 2^53
+    sign = n * math.log2(s)
+    chain = 0.5 * ell * (ell - 1.0)
+    degree = (n + ell) * (np.log2(inner) + math.log2(constant))
+    return BoundTerms(_maybe_scalar(sign), _maybe_scalar(chain), _maybe_scalar(degree))
+
+
+def zell_log2(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1.0):
+    """log2 of Zell's bound, vectorised (see :func:`zell_terms`).
+
+    Returns
+    -------
+    float or numpy.ndarray of shape (k,)
+    """
+    return zell_terms(
+        n_params, chain_length, chain_degree, loss_degree, s=s, constant=constant
+    ).total
+
+
+def khovanskii_terms(n_params, chain_length, chain_degree, loss_degree) -> BoundTerms:
+    """Khovanskii's bound on non-degenerate critical points of L, log2, vectorised.
+
+    Parameters
+    ----------
+    n_params, chain_length, chain_degree, loss_degree : int or array_like of shape (k,)
+        The loss format (N, ell, alpha, beta).
+
+    Returns
+    -------
+    BoundTerms
+        ``sign = N log2 beta'``, ``chain = ell(ell-1)/2``,
+        ``degree = ell log2(N beta' - N + min(N, ell) alpha + 1)`` with
+        beta' = beta + alpha - 1.
+    """
+    n, ell, alpha, beta = _numeric_format(n_params, chain_length, chain_degree, loss_degree)
+    bp = gradient_degree(alpha, beta)
+    if np.any(bp < 1):
+        raise ValueError("chain_degree + loss_degree must be >= 2 (gradient of degree >= 1)")
+    sign = n * np.log2(bp)
+    chain = 0.5 * ell * (ell - 1.0)
+    degree = ell * np.log2(n * bp - n + np.minimum(n, ell) * alpha + 1.0)
+    return BoundTerms(_maybe_scalar(sign), _maybe_scalar(chain), _maybe_scalar(degree))
+
+
+def khovanskii_log2(n_params, chain_length, chain_degree, loss_degree):
+    """log2 of Khovanskii's critical-point bound, vectorised (see :func:`khovanskii_terms`)."""
+    return khovanskii_terms(n_params, chain_length, chain_degree, loss_degree).total
+
+
+def _numeric_tuple(arch_or_format):
+    vals = format_tuple(arch_or_format)
+    out = []
+    for name, v in zip(
+        ("n_params", "chain_length", "chain_degree", "loss_degree"), vals, strict=True
+    ):
+        v = sp.sympify(v)
+        if not v.is_Integer:
+            raise ValueError(
+                f"{name} must be a concrete integer for numeric bounds, got {v} "
+                "(use the *_symbolic functions for symbolic sizes)"
+            )
+        out.append(int(v))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------
+# slices
+# ---------------------------------------------------------------------------
+def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
+    """Upper bounds for the loss restricted to a k-dimensional affine slice.
+
+    The slice theta = theta_0 + sum_i t_i d_i, t in R^k, keeps the chain and its
+    degree (:func:`lossbounds.formats.slice_format`); only N becomes k. The set
+    compared is {t : L(t) <= c, ||t||^2 <= r^2}, i.e. the sublevel set of a
+    measured 2D slice when k = 2.
+
+    Parameters
+    ----------
+    arch : lossbounds.formats.Architecture
+        Concrete sizes.
+    k : int
+        Slice dimension, 1 <= k.
+    s, constant
+        As in :func:`zell_terms`.
+
+    Returns
+    -------
+    dict
+        The slice format (``as_dict()`` keys) plus ``log2_zell_upper``,
+        ``log10_zell_upper``, ``log2_critical_points``, ``log10_critical_points``.
+    """
+    from lossbounds.formats import slice_format
+
+    fmt = slice_format(arch, k)
+    n, ell, alpha, beta = _numeric_tuple(fmt)
+    z = zell_log2(n, ell, alpha, beta, s=s, constant=constant)
+    kh = khovanskii_log2(n, ell, alpha, beta)
+    out = dict(fmt.as_dict())
+    out.update(
+        log2_zell_upper=z,
+        log10_zell_upper=z * LOG10_2,
+        log2_critical_points=kh,
+        log10_critical_points=kh * LOG10_2,
+    )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# symmetry lower bound
+# ---------------------------------------------------------------------------
+def _symmetry_parts(arch):
+    """(h, n_hidden_layers, flip kind, skip) of an architecture, validated."""
+    from lossbounds.activations import get_activation
+
+    h = sp.sympify(arch.width)
+    k = sp.sympify(arch.hidden_layers)
+    if not (h.is_Integer and k.is_Integer):
+        raise ValueError(
+            f"width and hidden_layers must be concrete integers for the symmetry group, "
+            f"got width={arch.width}, hidden_layers={arch.hidden_layers}"
+        )
+    flip = get_activation(arch.activation).flip
+    skip = getattr(arch, "skip", None)
+    if skip not in (None, "identity", "projection"):
+        raise ValueError(f"skip must be None, 'identity' or 'projection', got {skip!r}")
+    return int(h), int(k), flip, skip
+
+
+def _symmetry_exponents(arch):
+    """Group order as 2^a * (h!)^b: return (h, a, b).
+
+    Without skips, or with projection shortcuts (which carry their own weights,
+    so each layer can be permuted/flipped on its own): permutations of each of
+    the L-1 hidden layers and, when sigma has a flip symmetry, a flip of each
+    hidden unit: a = h(L-1) (or 0), b = L-1.
+
+    Identity skips u_{l+1} = sigma(W u_l + b) + u_l tie the hidden layers into
+    one residual stream: a permutation of layer l+1 must permute u_l the same
+    way, so a single permutation acts on every hidden layer (b = 1). A flip of
+    unit i for odd or sigmoid sigma turns u_{l+1,i} into -u_{l+1,i} (+ const)
+    only if u_{l,i} is flipped too, so flips are shared along the stream (a =
+    h); for even sigma a flip leaves sigma(a) and hence the stream unchanged, so
+    each layer keeps its own flips (a = h(L-1)). These are valid subgroups of
+    the invariance group (conservative for a lower bound).
+    """
+    h, k, flip, skip = _symmetry_parts(arch)
+    if skip == "identity" and k > 1:
+        b = 1
+        a = 0 if flip is None else (h * k if flip == "even" else h)
+    else:
+        b = k
+        a = 0 if flip is None else h * k
+    return h, a, b
+
+
+def symmetry_description(arch) -> str:
+    """The group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``."""
+    h, a, b = _symmetry_exponents(arch)
+    fact = f"{h}!" if b == 1 else f"({h}!)^{b}"
+    return fact if a == 0 else f"2^{a} * {fact}"
+
+
+def symmetry_group_order(arch) -> int:
+    """Order |G| of the hidden-unit symmetry group of an architecture (exact int).
+
+    (2^h h!)^{L-1} when the activation has a sign flip (sigmoid, tanh, arctan,
+    erf, gaussian), (h!)^{L-1} otherwise (softplus, swish); identity skip
+    connections reduce it to a valid subgroup (see notes).
+
+    Parameters
+    ----------
+    arch : lossbounds.formats.Architecture
+        Concrete width h and hidden_layers L-1.
+
+    Returns
+    -------
+    int
+        |G|. For large h prefer :func:`log2_symmetry_group_order`
+        (h! for h = 10^6 has 5.5 million digits and takes seconds).
+
+    Notes
+    -----
+    With identity skips (all hidden layers in one residual stream) the order
+    used is 2^h h! for odd/sigmoid flips, 2^{h(L-1)} h! for even flips and h!
+    without flips; projection skips keep the full group.
+    """
+    h, a, b = _symmetry_exponents(arch)
+    return (1 << a) * math.factorial(h) ** b
+
+
+def log2_symmetry_group_order(arch) -> float:
+    """log2 |G| via lgamma (fine for h up to 10^6 and beyond); see :func:`symmetry_group_order`."""
+    h, a, b = _symmetry_exponents(arch)
+    return a + b * math.lgamma(h + 1) / math.log(2.0)
+
+
+def log2_symmetry_order_numeric(width, hidden_layers, flip=True):
+    """log2 of (2^h h!)^{L-1} (flip) or (h!)^{L-1}, vectorised, no skips.
+
+    Parameters
+    ----------
+    width, hidden_layers : int or array_like of shape (k,)
+        h >= 1 and L-1 >= 1.
+    flip : bool
+        Whether the activation has a sign-flip symmetry.
+
+    Returns
+    -------
+    float or numpy.ndarray of shape (k,)
+    """
+    from scipy.special import gammaln
+
+    h = _as_int_array(width, "width", 1)
+    k = _as_int_array(hidden_layers, "hidden_layers", 1)
+    out = k * (gammaln(h + 1.0) / math.log(2.0) + (h if flip else 0.0))
+    return _maybe_scalar(out)
+
+
+# ---------------------------------------------------------------------------
+# summary (CLI)
+# ---------------------------------------------------------------------------
+#: Above this many decimal digits, ``symmetry_lower`` is given as its exact
+#: closed form instead (Python refuses int->str beyond 4300 digits by default).
+_MAX_DIGITS = 4000
+
+
+def bound_summary(arch, constant=1.0) -> dict:
+    """Format, upper and lower bounds of one architecture, JSON-ready.
+
+    Parameters
+    ----------
+    arch : lossbounds.formats.Architecture
+        Concrete sizes.
+    constant : float
+        The constant C of Zell's O(.) (default 1).
+
+    Returns
+    -------
+    dict
+        The keys of ``loss_format(arch).as_dict()`` plus ``log2_zell_upper``,
+        ``log10_zell_upper``, ``log2_critical_points``,
+        ``log10_critical_points``, ``symmetry_lower`` (|G| as an exact
+        decimal string; for |G| above 4000 digits its exact closed form such as
+        ``'2^2000 * (1000!)^2'``), ``log2_symmetry_lower`` and
+        ``log10_symmetry_lower``.
+    """
+    from lossbounds.formats import loss_format
+
+    fmt = loss_format(arch)
+    n, ell, alpha, beta = _numeric_tuple(fmt)
+    z = zell_log2(n, ell, alpha, beta, constant=constant)
+    kh = khovanskii_log2(n, ell, alpha, beta)
+    lg = log2_symmetry_group_order(arch)
+    if lg * LOG10_2 < _MAX_DIGITS - 2:
+        sym = str(symmetry_group_order(arch))
+    else:
+        sym = symmetry_description(arch)
+    out = dict(fmt.as_dict())
+    out.update(
+        log2_zell_upper=float(z),
+        log10_zell_upper=float(z) * LOG10_2,
+        log2_critical_points=float(kh),
+        log10_critical_points=float(kh) * LOG10_2,
+        symmetry_lower=sym,
+        log2_symmetry_lower=lg,
+        log10_symmetry_lower=lg * LOG10_2,
+    )
+    return out
