@@ -80,3 +80,118 @@ def new_axis(ax=None, figsize=(5.0, 3.6)):
 
     _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+# ---------------------------------------------------------------------------
+# bounds (notebooks 02 and 03)
+# ---------------------------------------------------------------------------
+__all__ += ["plot_bound_curves", "plot_bound_terms", "plot_bound_gap"]
+
+
+def plot_bound_curves(
+    x, curves: dict, ax=None, xlabel="", ylabel="log10 B", logy=False, markers=True
+):
+    """One line per bound against a size variable.
+
+    Parameters
+    ----------
+    x : array_like of shape (k,)
+        The size variable (width, depth, samples, ...); shown on a log axis.
+    curves : dict of str -> array_like of shape (k,)
+        Label -> values (typically log10 of a bound).
+    ax : matplotlib.axes.Axes, optional
+    xlabel, ylabel : str
+    logy : bool
+        Log-scale y axis (a log10 of log10 B plot when the values are log10 B).
+    markers : bool
+        Draw a marker at each point.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import numpy as np
+
+    ax = new_axis(ax)
+    for label, y in curves.items():
+        ax.plot(np.asarray(x), np.asarray(y), marker="o" if markers else None, ms=3, label=label)
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_bound_terms(labels, terms, ax=None, names=("sign", "chain", "degree"), ylabel="log2 term"):
+    """Grouped bars of the three terms of a log2 bound, on a log axis.
+
+    Parameters
+    ----------
+    labels : sequence of str, length k
+        One label per architecture.
+    terms : sequence of lossbounds.bounds.BoundTerms, length k
+        Their decompositions (scalar floats).
+    ax : matplotlib.axes.Axes, optional
+    names : tuple of str
+        Which terms to draw and in what order.
+    ylabel : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import numpy as np
+
+    ax = new_axis(ax)
+    k, width = len(labels), 0.8 / len(names)
+    pos = np.arange(k)
+    for j, name in enumerate(names):
+        vals = [max(float(getattr(t, name)), 1e-300) for t in terms]
+        ax.bar(pos + (j - (len(names) - 1) / 2) * width, vals, width, label=name)
+    ax.set_yscale("log")
+    ax.set_xticks(pos)
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize="small")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_bound_gap(x, upper, lower, ax=None, xlabel="", labels=("upper", "lower"), extra=None):
+    """Upper and lower bounds (log10) against a size variable, gap shaded.
+
+    Parameters
+    ----------
+    x : array_like of shape (k,)
+    upper, lower : array_like of shape (k,)
+        log10 of the upper and of the lower bound (both > 0).
+    ax : matplotlib.axes.Axes, optional
+    xlabel : str
+    labels : tuple of str
+        Legend labels of the upper and lower curves.
+    extra : dict of str -> array_like of shape (k,), optional
+        Further log10 curves (e.g. the critical-point bound).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        y axis is log10 of the bound on a log scale (a log10 log10 B plot).
+    """
+    import numpy as np
+
+    ax = new_axis(ax)
+    x, upper, lower = (np.asarray(a, dtype=float) for a in (x, upper, lower))
+    ax.plot(x, upper, marker="o", ms=3, label=labels[0])
+    for label, y in (extra or {}).items():
+        ax.plot(x, np.asarray(y), marker="s", ms=3, label=label)
+    ax.plot(x, lower, marker="^", ms=3, label=labels[1])
+    ax.fill_between(x, lower, upper, alpha=0.12, color="grey")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("log10 of the bound")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
