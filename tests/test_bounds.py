@@ -226,3 +226,141 @@ def test_bad_format_argument_raises():
         bounds.zell_log2_symbolic((1, 2, 3, 4), constant=0)
     with pytest.raises(ValueError, match="chain_degree \\+ loss_degree"):
         bounds.khovanskii_log2(3, 3, 0, 1)
+
+
+# ---------------------------------------------------------------------------
+# symmetry lower bound
+# ---------------------------------------------------------------------------
+def _arch(width, hidden_layers, activation="sigmoid", skip=None, n_inputs=2, n_samples=10):
+    from lossbounds.formats import Architecture
+
+    return Architecture(
+        n_inputs=n_inputs,
+        width=width,
+        hidden_layers=hidden_layers,
+        n_samples=n_samples,
+        activation=activation,
+        skip=skip,
+    )
+
+
+@pytest.mark.parametrize(
+    "width, layers, activation, skip, expected",
+    [
+        (2, 1, "tanh", None, 8),  # 2^2 * 2!
+        (3, 2, "sigmoid", None, 2304),  # (2^3 * 3!)^2 = 48^2
+        (3, 2, "softplus", None, 36),  # (3!)^2
+        (4, 1, "swish", None, 24),  # 4!
+        (2, 3, "gaussian", None, 512),  # (2^2 * 2!)^3
+        (3, 1, "erf", None, 48),
+        (3, 2, "tanh", "identity", 48),  # one shared permutation and flip: 2^3 * 3!
+        (3, 2, "gaussian", "identity", 384),  # 2^(3*2) * 3!
+        (3, 2, "softplus", "identity", 6),
+        (3, 2, "tanh", "projection", 2304),
+    ],
+)
+def test_symmetry_group_order_hand_values(width, layers, activation, skip, expected):
+    arch = _arch(width, layers, activation, skip)
+    assert bounds.symmetry_group_order(arch) == expected
+    assert bounds.log2_symmetry_group_order(arch) == pytest.approx(math.log2(expected), rel=1e-13)
+
+
+def test_log2_symmetry_order_large_width_by_direct_sum():
+    h, layers = 10**6, 3
+    direct = layers * (h + math.fsum(math.log2(i) for i in range(2, h + 1)))
+    arch = _arch(h, layers, "tanh")
+    assert bounds.log2_symmetry_group_order(arch) == pytest.approx(direct, rel=1e-12)
+    assert bounds.log2_symmetry_order_numeric(h, layers, flip=True) == pytest.approx(
+        direct, rel=1e-12
+    )
+    assert bounds.symmetry_description(arch) == "2^3000000 * (1000000!)^3"
+
+
+_NP_ACT = {
+    "tanh": np.tanh,
+    "sigmoid": lambda t: 1.0 / (1.0 + np.exp(-t)),
+    "gaussian": lambda t: np.exp(-(t**2)),
+    "softplus": lambda t: np.logaddexp(0.0, t),
+    "swish": lambda t: t / (1.0 + np.exp(-t)),
+}
+_FLIP = {"tanh": "odd", "sigmoid": "sigmoid", "gaussian": "even", "softplus": None, "swish": None}
+
+
+def _forward(params, x, act, skip):
+    (w1, b1), *hidden, (v, c) = params
+    u = act(x @ w1.T + b1)
+    for w, b in hidden:
+        u = act(u @ w.T + b) + (u if skip else 0.0)
+    return u @ v + c
+
+
+def _transform(params, perms, signs, flip, skip):
+    """Apply per-layer permutation P_l and flips D_l with the rule of the flip kind.
+
+    odd/None: u_l -> D_l P_l u_l;  sigmoid: u_l -> D_l P_l u_l + e_l with
+    e_l = (1 - D_l)/2 (plus e_{l-1} along an identity skip);
+    even: a_l -> D_l P_l a_l and u_l -> P_l u_l.
+    """
+    out = []
+    prev_m, prev_e = None, None  # u_prev' = prev_m @ u_prev + prev_e
+    for i, ((w, b), p, d) in enumerate(zip(params[:-1], perms, signs, strict=True)):
+        pm = np.eye(len(p))[list(p)]
+        s = np.diag(d) @ pm  # acts on the pre-activation
+        wi = w if prev_m is None else w @ np.linalg.inv(prev_m)
+        bi = b if prev_e is None else b - wi @ prev_e
+        out.append((s @ wi, s @ bi))
+        if flip == "even":
+            prev_m, prev_e = pm, np.zeros(len(p))
+        else:
+            shift = (1 - d) / 2 if flip == "sigmoid" else np.zeros(len(p))
+            if skip and i > 0:
+                shift = shift + prev_e  # the stream carries the previous shift
+            prev_m, prev_e = s, shift
+    v, c = params[-1]
+    vi = v @ np.linalg.inv(prev_m)
+    out.append((vi, c - vi @ prev_e))
+    return out
+
+
+@pytest.mark.parametrize(
+    "activation, layers, skip",
+    [
+        ("tanh", 1, None),
+        ("tanh", 2, None),
+        ("sigmoid", 2, None),
+        ("gaussian", 2, None),
+        ("softplus", 2, None),
+        ("swish", 2, None),
+        ("tanh", 2, "identity"),
+        ("sigmoid", 2, "identity"),
+        ("gaussian", 2, "identity"),
+        ("softplus", 2, "identity"),
+    ],
+)
+def test_symmetry_group_order_by_brute_force(activation, layers, skip):
+    """Enumerate all per-layer permutations and flips of a width-2 network.
+
+    Count those that leave the network function unchanged on random inputs;
+    every invariance found gives a distinct parameter vector. The claimed
+    order must equal this count (the candidate family contains the group used).
+    """
+    h, n = 2, 3
+    rng = np.random.default_rng(11)
+    params = [(rng.normal(size=(h, n)), rng.normal(size=h))]
+    params += [(rng.normal(size=(h, h)), rng.normal(size=h)) for _ in range(layers - 1)]
+    params += [(rng.normal(size=h), rng.normal())]
+    x = rng.normal(size=(25, n))
+    act = _NP_ACT[activation]
+    y = _forward(params, x, act, skip)
+    perms = list(itertools.permutations(range(h)))
+    flips = [np.array(d, dtype=float) for d in itertools.product([1.0, -1.0], repeat=h)]
+    found = []
+    for combo in itertools.product(itertools.product(perms, flips), repeat=layers):
+        ps, ds = zip(*combo, strict=True)
+        new = _transform(params, ps, ds, _FLIP[activation], skip)
+        if np.allclose(_forward(new, x, act, skip), y, atol=1e-10, rtol=0):
+            found.append(np.concatenate([np.ravel(a) for pair in new for a in pair]))
+    distinct = {tuple(np.round(f, 9)) for f in found}
+    assert len(distinct) == len(found)
+    arch = _arch(h, layers, activation, skip, n_inputs=n)
+    assert bounds.symmetry_group_order(arch) == len(found)
