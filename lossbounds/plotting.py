@@ -195,3 +195,140 @@ def plot_bound_gap(x, upper, lower, ax=None, xlabel="", labels=("upper", "lower"
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+# --- persistence (lossbounds.persistence) -----------------------------------
+
+__all__ += ["plot_diagram", "plot_barcode", "plot_betti_curve"]
+
+
+def _inf_level(diagrams, inf_level):
+    import numpy as np
+
+    if inf_level is not None:
+        return float(inf_level)
+    finite = [d[np.isfinite(d)] for d in diagrams if len(d)]
+    finite = np.concatenate(finite) if finite else np.zeros(1)
+    lo, hi = float(finite.min()), float(finite.max())
+    return hi + 0.1 * max(hi - lo, 1e-12)
+
+
+def plot_diagram(diagrams, ax=None, dims=None, inf_level=None, markersize=12):
+    """Persistence diagram: one marker per bar at (birth, death), all dimensions.
+
+    Parameters
+    ----------
+    diagrams : list of ndarray, each of shape (k_i, 2)
+        As returned by :mod:`lossbounds.persistence`.
+    ax : matplotlib axis, optional
+    dims : sequence of int, optional
+        Dimensions to draw (default all).
+    inf_level : float, optional
+        Height at which infinite deaths are drawn (a dashed line labelled
+        "inf"); default slightly above the largest finite value.
+    markersize : float
+
+    Returns
+    -------
+    matplotlib axis
+    """
+    import numpy as np
+
+    ax = new_axis(ax)
+    dims = range(len(diagrams)) if dims is None else dims
+    top = _inf_level(diagrams, inf_level)
+    finite_all = np.concatenate([np.asarray(d)[np.isfinite(d)] for d in diagrams] + [[top]])
+    lo = float(finite_all.min())
+    for k in dims:
+        d = np.asarray(diagrams[k], dtype=float).reshape(-1, 2)
+        deaths = np.where(np.isfinite(d[:, 1]), d[:, 1], top)
+        ax.scatter(d[:, 0], deaths, s=markersize, label=f"H{k} ({len(d)})", alpha=0.7)
+    ax.plot([lo, top], [lo, top], color="0.5", lw=0.8)
+    ax.axhline(top, color="0.5", ls="--", lw=0.8)
+    ax.text(lo, top, "inf", va="bottom", fontsize=8, color="0.4")
+    ax.set_xlabel("birth")
+    ax.set_ylabel("death")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def plot_barcode(diagrams, ax=None, dims=None, inf_level=None, max_bars=None):
+    """Barcode: one horizontal segment per bar, grouped by dimension.
+
+    Parameters
+    ----------
+    diagrams : list of ndarray, each of shape (k_i, 2)
+    ax : matplotlib axis, optional
+    dims : sequence of int, optional
+        Dimensions to draw (default all).
+    inf_level : float, optional
+        Where infinite bars stop (drawn with an arrow marker); default
+        slightly above the largest finite value.
+    max_bars : int, optional
+        Keep only the ``max_bars`` longest bars of each dimension (the title
+        says how many were hidden).
+
+    Returns
+    -------
+    matplotlib axis
+    """
+    import numpy as np
+
+    ax = new_axis(ax)
+    dims = range(len(diagrams)) if dims is None else dims
+    top = _inf_level(diagrams, inf_level)
+    y = 0
+    hidden = 0
+    for k in dims:
+        d = np.asarray(diagrams[k], dtype=float).reshape(-1, 2)
+        if max_bars is not None and len(d) > max_bars:
+            keep = np.argsort(-(d[:, 1] - d[:, 0]), kind="stable")[:max_bars]
+            hidden += len(d) - max_bars
+            d = d[np.sort(keep)]
+        ends = np.where(np.isfinite(d[:, 1]), d[:, 1], top)
+        color = f"C{k}"
+        ys = y + np.arange(len(d))
+        ax.hlines(ys, d[:, 0], ends, color=color, lw=1.5, label=f"H{k}")
+        inf_rows = ~np.isfinite(d[:, 1])
+        ax.plot(ends[inf_rows], ys[inf_rows], ">", color=color, ms=4)
+        y += len(d) + 1
+    ax.set_yticks([])
+    ax.set_xlabel("level c")
+    if hidden:
+        ax.set_title(f"{hidden} shorter bars not shown", fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None):
+    """Betti numbers of the sublevel sets as a step function of the level.
+
+    Parameters
+    ----------
+    diagrams : list of ndarray, each of shape (k_i, 2)
+    levels : array_like, shape (L,)
+        Levels at which to evaluate (sorted).
+    ax : matplotlib axis, optional
+    min_persistence : float
+        Bars shorter than this are discarded (see
+        :func:`lossbounds.persistence.betti_numbers`).
+    dims : sequence of int, optional
+
+    Returns
+    -------
+    matplotlib axis
+    """
+    import numpy as np
+
+    from lossbounds.persistence import betti_curve
+
+    ax = new_axis(ax)
+    levels = np.asarray(levels, dtype=float)
+    curve = betti_curve(diagrams, levels, min_persistence=min_persistence)
+    dims = range(curve.shape[1]) if dims is None else dims
+    for k in dims:
+        ax.step(levels, curve[:, k], where="post", label=f"b{k}")
+    ax.set_xlabel("level c")
+    ax.set_ylabel("Betti number")
+    ax.legend(fontsize=8)
+    return ax
