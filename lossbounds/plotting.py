@@ -185,7 +185,7 @@ def plot_bound_gap(x, upper, lower, ax=None, xlabel="", labels=("upper", "lower"
     x, upper, lower = (np.asarray(a, dtype=float) for a in (x, upper, lower))
     ax.plot(x, upper, marker="o", ms=3, label=labels[0])
     for label, y in (extra or {}).items():
-        ax.plot(x, np.asarray(y), marker="s", ms=3, label=label)
+        ax.plot(x, np.asarray(y), ls="--", lw=1, label=label)  # often on top of the upper curve
     ax.plot(x, lower, marker="^", ms=3, label=labels[1])
     ax.fill_between(x, lower, upper, alpha=0.12, color="grey")
     ax.set_xscale("log")
