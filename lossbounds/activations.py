@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import sympy as sp
 
@@ -54,14 +55,15 @@ def chain_symbols(k: int) -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"g{j}", real=True) for j in range(1, k + 1))
 
 
-def weighted_degree(expr, weights: dict) -> int:
+def weighted_degree(expr, weights: dict, maximum=max):
     """Weighted total degree of the polynomial ``expr`` in the keys of ``weights``.
 
     Each monomial prod x^e has degree sum weight(x) * e; the result is the
     maximum over the monomials of the expanded polynomial (0 for a nonzero
     constant, and ``-1`` for the zero polynomial, so that it never wins a max).
     Symbols of ``expr`` that are not keys of ``weights`` are treated as
-    constants.
+    constants. The weights may be sympy expressions (a symbolic depth); then
+    ``maximum`` must compare them (it receives a list).
 
     Raises
     ------
@@ -79,7 +81,9 @@ def weighted_degree(expr, weights: dict) -> int:
     if poly.is_zero:
         return -1
     w = [weights[g] for g in gens]
-    return max(sum(wi * ei for wi, ei in zip(w, monom, strict=True)) for monom in poly.monoms())
+    return maximum(
+        [sum(wi * ei for wi, ei in zip(w, monom, strict=True)) for monom in poly.monoms()]
+    )
 
 
 @dataclass(frozen=True)
@@ -143,21 +147,31 @@ class PfaffianActivation:
 
     def sigma_derivative(self) -> sp.Expr:
         """d sigma/dt as a polynomial in (t, g): chain rule through the P_j."""
+        return self._sigma_derivative
+
+    @cached_property
+    def _sigma_derivative(self) -> sp.Expr:
         d = sp.diff(self.sigma, T)
         for g, p in zip(self.chain, self.derivatives, strict=True):
             d += sp.diff(self.sigma, g) * p
         return sp.expand(d)
 
     # ----------------------------------------------------------------- degrees
-    def derivative_degree(self, t_weight: int = 1) -> int:
-        """max_j weighted degree of P_j when t has weight ``t_weight`` and g_j weight 1."""
-        w = {T: t_weight, **dict.fromkeys(self.chain, 1)}
-        return max(weighted_degree(p, w) for p in self.derivatives)
+    def _weights(self, t_weight) -> dict:
+        return {T: t_weight, **dict.fromkeys(self.chain, 1)}
 
-    def sigma_degree(self, t_weight: int = 1) -> int:
+    def derivative_degree(self, t_weight=1, maximum=max):
+        """max_j weighted degree of P_j when t has weight ``t_weight`` and each g_j weight 1."""
+        w = self._weights(t_weight)
+        return maximum([weighted_degree(p, w, maximum) for p in self.derivatives])
+
+    def sigma_degree(self, t_weight=1, maximum=max):
         """Weighted degree of Q (sigma as a polynomial in t and the chain)."""
-        w = {T: t_weight, **dict.fromkeys(self.chain, 1)}
-        return weighted_degree(self.sigma, w)
+        return weighted_degree(self.sigma, self._weights(t_weight), maximum)
+
+    def sigma_derivative_degree(self, t_weight=1, maximum=max):
+        """Weighted degree of d sigma/dt written on the chain (:meth:`sigma_derivative`)."""
+        return weighted_degree(self.sigma_derivative(), self._weights(t_weight), maximum)
 
     # ------------------------------------------------------------ verification
     def verify(self) -> None:
