@@ -1,0 +1,640 @@
+"""Torch networks of an :class:`~lossbounds.formats.Architecture`, flat parameters, symmetries.
+
+The network
+-----------
+Inputs x in R^n, ``H = arch.hidden_layers`` hidden layers of width ``h``,
+activation sigma, scalar output::
+
+    u_1     = sigma(W_1 x + b_1)                       W_1: (h, n)
+    u_{l+1} = sigma(W_{l+1} u_l + b_{l+1}) [+ skip]    W_{l+1}: (h, h),  l = 1..H-1
+    z       = v . u_H + c                              v: (h,),  c: scalar
+    output  = z (linear) or sigmoid(z) (sigmoid output)
+
+with ``skip`` = ``u_l`` (``arch.skip == "identity"``) or ``P_{l+1} u_l``
+(``"projection"``, P_{l+1}: (h, h) with its own weights, no bias) or nothing.
+Skips connect consecutive hidden layers only (never the input, whose width n
+may differ, and never the output).
+
+Flat parameter layout (:class:`ParamLayout`)
+--------------------------------------------
+One vector theta of length N, blocks in this order, each block row-major
+(``W[i, j]`` at ``offset + i * fan_in + j``, the layout of ``nn.Linear.weight``)::
+
+    W1 (h, n), b1 (h,), W2 (h, h), b2 (h,), [P2 (h, h)], ..., WH, bH, [PH], v (h,), c (1,)
+
+so N = h(n+1) + (H-1)h(h+1) + (h+1), plus (H-1)h^2 with projection skips.
+
+Speed
+-----
+:meth:`Network.forward` evaluates K parameter vectors at once: the first layer
+is one GEMM ``X @ [W1 of all K]^T`` (m, K*h), deeper layers are ``torch.baddbmm``
+over the K networks. This is where the landscape code gets its speed; the
+per-point :class:`MLP` (an ``nn.Module``) exists as the reference.
+
+Symmetries (:class:`SymmetryGroup`)
+-----------------------------------
+An element acts on hidden layer l by a permutation ``perm_l`` of the units
+(new unit j = old unit ``perm_l[j]``) and a set of flipped units ``flips_l``
+(bool, indexed by the *new* unit). A flipped unit has its pre-activation
+negated, and the rest of the network compensates according to the
+activation's flip kind (``activation.flip``):
+
+- ``"odd"`` (tanh, arctan, erf): sigma(-t) = -sigma(t), the unit's output
+  changes sign; the next layer negates that unit's outgoing column.
+- ``"sigmoid"``: sigma(-t) = 1 - sigma(t): the output becomes 1 - u; the next
+  layer negates the outgoing column and adds it to its bias.
+- ``"even"`` (gaussian): sigma(-t) = sigma(t): nothing else changes.
+- ``None`` (softplus, swish, gelu): no flips; permutations only.
+
+All cases are one rule: the transformed network computes a hidden state
+``u'_l = A_l u_l + delta_l`` with ``A_l`` a signed permutation matrix and
+``delta_l`` a constant vector, and every later weight is rewritten as
+``W' = S Pi W A^{-1}``, ``b' = S Pi b - W' delta``, ``P' = A_l P A_{l-1}^{-1}``,
+``v' = A_H^{-T} v``, ``c' = c - v' . delta_H`` (see :meth:`SymmetryGroup.apply`).
+
+Skip connections and which elements remain symmetries:
+
+- no skip, or projection skips: every layer has its own permutation and
+  flips; with projection skips ``P`` is rewritten like a weight matrix (its
+  rows follow layer l+1, its columns layer l), and for sigmoid flips the
+  offset ``delta`` travels through ``P`` and is absorbed by later biases.
+  Order (2^h h!)^H with flips, (h!)^H without.
+- identity skips (H >= 2): ``u_{l+1} = sigma(...) + u_l`` forces one signed
+  permutation on the whole residual stream, ``A_1 = ... = A_H``: one
+  permutation for all hidden layers, and (odd or sigmoid flips) one flip
+  pattern for all layers. A flip of a single layer is *not* a symmetry: it
+  would turn sigma(a) + u into -sigma(a) + u. For sigmoid the stream offset
+  grows by one per layer (u' = l - u at layer l), absorbed by the biases.
+  Even flips do not touch the stream, so they stay free per layer.
+  Order: 2^h h! (odd, sigmoid), 2^{hH} h! (even), h! (none).
+  With H = 1 there is no skip and the order is that of the plain network.
+
+These are the symmetries implemented and tested (loss unchanged to 1e-12);
+the full symmetry group of a particular theta can be larger (dead or
+duplicated units), which is why orbit sizes are counted, not assumed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from lossbounds.activations import get_activation
+
+__all__ = [
+    "ParamLayout",
+    "Network",
+    "MLP",
+    "GroupElement",
+    "SymmetryGroup",
+    "forward",
+    "forward_numpy",
+]
+
+_SKIPS = (None, "identity", "projection")
+_OUTPUTS = ("linear", "sigmoid")
+
+
+def _check_arch(arch) -> None:
+    """Validate the fields this module uses (the Architecture class checks the rest)."""
+    for name in ("n_inputs", "width", "hidden_layers"):
+        value = getattr(arch, name, None)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"arch.{name} must be a concrete integer >= 1, got {value!r}")
+    if getattr(arch, "skip", None) not in _SKIPS:
+        raise ValueError(f"arch.skip must be one of {_SKIPS}, got {arch.skip!r}")
+    if getattr(arch, "output", None) not in _OUTPUTS:
+        raise ValueError(f"arch.output must be one of {_OUTPUTS}, got {arch.output!r}")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One named block of the flat vector: ``theta[start:stop].reshape(shape)``."""
+
+    name: str
+    layer: int
+    shape: tuple
+    start: int
+    stop: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+class ParamLayout:
+    """Flat parameter vector layout of an architecture (see the module docstring).
+
+    Parameters
+    ----------
+    arch : lossbounds.formats.Architecture
+        The architecture (``n_inputs``, ``width``, ``hidden_layers``, ``skip``).
+
+    Attributes
+    ----------
+    n_params : int
+        N, the length of theta.
+    blocks : dict[str, Block]
+        ``"W1", "b1", ..., "P2", ..., "v", "c"`` in vector order.
+    """
+
+    def __init__(self, arch):
+        _check_arch(arch)
+        self.arch = arch
+        n, h, H = arch.n_inputs, arch.width, arch.hidden_layers
+        specs = []
+        for layer in range(1, H + 1):
+            fan_in = n if layer == 1 else h
+            specs.append((f"W{layer}", layer, (h, fan_in)))
+            specs.append((f"b{layer}", layer, (h,)))
+            if arch.skip == "projection" and layer >= 2:
+                specs.append((f"P{layer}", layer, (h, h)))
+        specs.append(("v", H + 1, (h,)))
+        specs.append(("c", H + 1, (1,)))
+        self.blocks: dict[str, Block] = {}
+        offset = 0
+        for name, layer, shape in specs:
+            size = math.prod(shape)
+            self.blocks[name] = Block(name, layer, shape, offset, offset + size)
+            offset += size
+        self.n_params = offset
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{b.name}{list(b.shape)}" for b in self.blocks.values())
+        return f"ParamLayout(N={self.n_params}: {parts})"
+
+    def check(self, theta, name: str = "theta"):
+        """Raise ``ValueError`` unless the last axis of ``theta`` has length N."""
+        shape = tuple(theta.shape)
+        if len(shape) == 0 or shape[-1] != self.n_params:
+            raise ValueError(
+                f"{name} must have shape (N,) or (K, N) with N = {self.n_params} parameters "
+                f"for this architecture, got shape {shape}"
+            )
+        return theta
+
+    def unflatten(self, theta) -> dict:
+        """Views of the blocks of ``theta`` (numpy or torch, shape (..., N)).
+
+        Returns
+        -------
+        dict[str, array]
+            ``name -> theta[..., block].reshape(..., *shape)``; views where the
+            backend allows, so writing into them writes into ``theta``.
+        """
+        self.check(theta)
+        lead = tuple(theta.shape[:-1])
+        return {
+            b.name: theta[..., b.start : b.stop].reshape(*lead, *b.shape)
+            for b in self.blocks.values()
+        }
+
+    def flatten(self, params: dict, like=None):
+        """Inverse of :meth:`unflatten`: concatenate the blocks into shape (..., N)."""
+        missing = [k for k in self.blocks if k not in params]
+        if missing:
+            raise ValueError(f"params is missing blocks {missing}")
+        first = params["v"]
+        lead = tuple(first.shape[:-1])
+        parts = [params[b.name].reshape(*lead, b.size) for b in self.blocks.values()]
+        if isinstance(first, torch.Tensor):
+            return torch.cat(parts, dim=-1)
+        return np.concatenate(parts, axis=-1)
+
+    def weight_rows(self) -> list[tuple[int, int, int]]:
+        """The "filters" of Li et al.: (start, stop, n_rows) of each weight matrix.
+
+        Every block ``W_l``, ``P_l`` (rows = units) and ``v`` (one row: the
+        output unit) is listed; biases (``b_l``, ``c``) are not.
+        """
+        out = []
+        for b in self.blocks.values():
+            if b.name[0] in "WP":
+                out.append((b.start, b.stop, b.shape[0]))
+            elif b.name == "v":
+                out.append((b.start, b.stop, 1))
+        return out
+
+    def bias_mask(self) -> np.ndarray:
+        """Boolean mask of shape (N,), True on bias entries (``b_l`` and ``c``)."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        for b in self.blocks.values():
+            if b.name[0] == "b" or b.name == "c":
+                mask[b.start : b.stop] = True
+        return mask
+
+    def init(self, rng, scale: float = 1.0, n_points: int | None = None) -> np.ndarray:
+        """Random parameters: weights N(0, scale^2 / fan_in), biases N(0, scale^2 / 4).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator or int
+            Generator or seed.
+        scale : float
+            Overall scale (> 0).
+        n_points : int or None
+            None for one vector (N,), otherwise (n_points, N).
+
+        Returns
+        -------
+        numpy.ndarray, float64
+        """
+        rng = np.random.default_rng(rng)
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+        K = 1 if n_points is None else int(n_points)
+        theta = rng.standard_normal((K, self.n_params))
+        for b in self.blocks.values():
+            fan_in = b.shape[1] if len(b.shape) == 2 else (b.shape[0] if b.name == "v" else 4)
+            theta[:, b.start : b.stop] *= scale / np.sqrt(fan_in)
+        return theta[0] if n_points is None else theta
+
+
+class Network:
+    """Functional, batched network of an architecture: ``forward(thetas, X) -> (K, m)``.
+
+    Parameters
+    ----------
+    arch : lossbounds.formats.Architecture
+        The architecture.
+    """
+
+    def __init__(self, arch):
+        self.arch = arch
+        self.layout = ParamLayout(arch)
+        self.activation = get_activation(arch.activation)
+        self.n_params = self.layout.n_params
+
+    def forward(self, thetas: torch.Tensor, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        """Outputs of K networks on m inputs.
+
+        Parameters
+        ----------
+        thetas : torch.Tensor, shape (K, N)
+            Flat parameter vectors (one network per row).
+        X : torch.Tensor, shape (m, n)
+            Inputs, same dtype and device as ``thetas``.
+        logits : bool
+            For a sigmoid output, return z (before the sigmoid) instead of sigmoid(z).
+
+        Returns
+        -------
+        torch.Tensor, shape (K, m)
+        """
+        arch, act = self.arch, self.activation.torch_fn
+        K = thetas.shape[0]
+        m = X.shape[0]
+        h, H = arch.width, arch.hidden_layers
+        p = self.layout.unflatten(thetas)
+        # Layer 1: one GEMM for all K networks, (m, n) @ (n, K*h).
+        W1 = p["W1"].reshape(K * h, arch.n_inputs)
+        a = (X @ W1.T).reshape(m, K, h).transpose(0, 1) + p["b1"][:, None, :]
+        u = act(a)  # (K, m, h)
+        for layer in range(2, H + 1):
+            W = p[f"W{layer}"]
+            a = torch.baddbmm(p[f"b{layer}"][:, None, :], u, W.transpose(1, 2))
+            new = act(a)
+            if arch.skip == "identity":
+                new = new + u
+            elif arch.skip == "projection":
+                new = torch.baddbmm(new, u, p[f"P{layer}"].transpose(1, 2))
+            u = new
+        z = torch.baddbmm(p["c"][:, :, None], u, p["v"][:, :, None]).squeeze(-1)
+        if arch.output == "sigmoid" and not logits:
+            return torch.sigmoid(z)
+        return z
+
+    __call__ = forward
+
+
+class MLP(nn.Module):
+    """The same network as an ordinary ``nn.Module`` (one parameter vector at a time).
+
+    This is the reference for :class:`Network` and the way per-point tools
+    (Li et al.'s loss-landscape code) evaluate a surface: load a vector into
+    the module, run it. Parameters follow :class:`ParamLayout`.
+    """
+
+    def __init__(self, arch, dtype=torch.float64):
+        super().__init__()
+        self.arch = arch
+        self.layout = ParamLayout(arch)
+        self.activation = get_activation(arch.activation)
+        n, h, H = arch.n_inputs, arch.width, arch.hidden_layers
+        self.hidden = nn.ModuleList(
+            [nn.Linear(n if i == 0 else h, h, dtype=dtype) for i in range(H)]
+        )
+        self.proj = nn.ModuleList(
+            [nn.Linear(h, h, bias=False, dtype=dtype) for _ in range(H - 1)]
+            if arch.skip == "projection"
+            else []
+        )
+        self.out = nn.Linear(h, 1, dtype=dtype)
+
+    @torch.no_grad()
+    def set_flat(self, theta) -> MLP:
+        """Copy a flat vector of shape (N,) (numpy or torch) into the parameters."""
+        theta = torch.as_tensor(theta, dtype=self.out.weight.dtype)
+        p = self.layout.unflatten(self.layout.check(theta))
+        for i, lin in enumerate(self.hidden, start=1):
+            lin.weight.copy_(p[f"W{i}"])
+            lin.bias.copy_(p[f"b{i}"])
+        for i, lin in enumerate(self.proj, start=2):
+            lin.weight.copy_(p[f"P{i}"])
+        self.out.weight.copy_(p["v"][None, :])
+        self.out.bias.copy_(p["c"])
+        return self
+
+    def forward(self, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        """Outputs of shape (m,) for inputs ``X`` of shape (m, n)."""
+        act = self.activation.torch_fn
+        u = act(self.hidden[0](X))
+        for i in range(1, len(self.hidden)):
+            new = act(self.hidden[i](u))
+            if self.arch.skip == "identity":
+                new = new + u
+            elif self.arch.skip == "projection":
+                new = new + self.proj[i - 1](u)
+            u = new
+        z = self.out(u)[:, 0]
+        if self.arch.output == "sigmoid" and not logits:
+            return torch.sigmoid(z)
+        return z
+
+
+def forward(arch, thetas, X, logits: bool = False, dtype=torch.float64) -> torch.Tensor:
+    """Batched outputs (K, m) for thetas (K, N) or (N,) (then (m,)) and X (m, n)."""
+    net = Network(arch)
+    thetas = torch.as_tensor(thetas, dtype=dtype)
+    single = thetas.ndim == 1
+    net.layout.check(thetas, "thetas")
+    X = torch.as_tensor(X, dtype=dtype)
+    out = net.forward(thetas[None] if single else thetas, X, logits=logits)
+    return out[0] if single else out
+
+
+def forward_numpy(arch, theta, X, logits: bool = False) -> np.ndarray:
+    """Float64 numpy wrapper of :func:`forward`."""
+    with torch.no_grad():
+        return forward(arch, theta, X, logits=logits).numpy()
+
+
+# ---------------------------------------------------------------------------
+# symmetry group
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GroupElement:
+    """A symmetry: per hidden layer a permutation and a flip pattern.
+
+    Attributes
+    ----------
+    perms : numpy.ndarray of int, shape (H, h)
+        ``perms[l-1][j]`` = old index of the unit that becomes unit j of layer l.
+    flips : numpy.ndarray of bool, shape (H, h)
+        ``flips[l-1][j]`` = whether the new unit j of layer l is flipped.
+    """
+
+    perms: np.ndarray
+    flips: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "perms", np.asarray(self.perms, dtype=np.int64))
+        object.__setattr__(self, "flips", np.asarray(self.flips, dtype=bool))
+
+
+class SymmetryGroup:
+    """The hidden-unit symmetry group of an architecture acting on flat vectors.
+
+    See the module docstring for the elements kept with each kind of skip.
+
+    Parameters
+    ----------
+    arch : lossbounds.formats.Architecture
+        The architecture.
+
+    Attributes
+    ----------
+    order : int
+        |G|, exact.
+    flip_kind : {"odd", "sigmoid", "even", None}
+        The activation's flip symmetry.
+    """
+
+    def __init__(self, arch):
+        self.arch = arch
+        self.layout = ParamLayout(arch)
+        self.flip_kind = get_activation(arch.activation).flip
+        h, H = arch.width, arch.hidden_layers
+        self.h, self.H = h, H
+        # Identity skips tie the layers together (only when there is a skip, H >= 2).
+        self.tied = arch.skip == "identity" and H >= 2
+        self.has_flips = self.flip_kind is not None
+        self.tied_flips = self.tied and self.flip_kind in ("odd", "sigmoid")
+        fact, two = math.factorial(h), 2**h
+        if not self.tied:
+            self.order = (fact * (two if self.has_flips else 1)) ** H
+        elif self.flip_kind is None:
+            self.order = fact
+        elif self.tied_flips:
+            self.order = fact * two
+        else:  # even flips stay free per layer
+            self.order = fact * two**H
+
+    def __repr__(self) -> str:
+        return (
+            f"SymmetryGroup(order={self.order}, flip={self.flip_kind!r}, "
+            f"skip={self.arch.skip!r}, h={self.h}, H={self.H})"
+        )
+
+    # -------------------------------------------------------------- elements
+    def identity(self) -> GroupElement:
+        """The neutral element."""
+        return GroupElement(
+            np.tile(np.arange(self.h), (self.H, 1)), np.zeros((self.H, self.h), dtype=bool)
+        )
+
+    def check_element(self, g: GroupElement) -> None:
+        """Raise ``ValueError`` unless ``g`` belongs to this group."""
+        h, H = self.h, self.H
+        if g.perms.shape != (H, h) or g.flips.shape != (H, h):
+            raise ValueError(
+                f"element must have perms and flips of shape (H, h) = {(H, h)}, "
+                f"got {g.perms.shape} and {g.flips.shape}"
+            )
+        if any(sorted(p) != list(range(h)) for p in g.perms.tolist()):
+            raise ValueError("element.perms rows must be permutations of 0..h-1")
+        if not self.has_flips and g.flips.any():
+            raise ValueError(
+                f"element.flips must be all False: activation {self.arch.activation!r} has no flip"
+            )
+        if self.tied and not (g.perms == g.perms[0]).all():
+            raise ValueError("element.perms must be equal in all layers with identity skips")
+        if self.tied_flips and not (g.flips == g.flips[0]).all():
+            raise ValueError(
+                "element.flips must be equal in all layers with identity skips "
+                f"and {self.flip_kind!r} flips"
+            )
+
+    def random_element(self, rng) -> GroupElement:
+        """A uniformly random element (``rng``: numpy Generator or seed)."""
+        rng = np.random.default_rng(rng)
+        h, H = self.h, self.H
+        if self.tied:
+            perms = np.tile(rng.permutation(h), (H, 1))
+        else:
+            perms = np.stack([rng.permutation(h) for _ in range(H)])
+        flips = np.zeros((H, h), dtype=bool)
+        if self.tied_flips:
+            flips[:] = rng.random(h) < 0.5
+        elif self.has_flips:
+            flips = rng.random((H, h)) < 0.5
+        return GroupElement(perms, flips)
+
+    def elements(self):
+        """Iterate over all |G| elements (only sensible for small groups)."""
+        h, H = self.h, self.H
+        perms1 = [np.array(p) for p in itertools.permutations(range(h))]
+        flips1 = (
+            [np.array(f, dtype=bool) for f in itertools.product([False, True], repeat=h)]
+            if self.has_flips
+            else [np.zeros(h, dtype=bool)]
+        )
+        if not self.tied:
+            per_layer = [(p, f) for p in perms1 for f in flips1]
+            for combo in itertools.product(per_layer, repeat=H):
+                yield GroupElement(np.stack([c[0] for c in combo]), np.stack([c[1] for c in combo]))
+            return
+        flip_choices = (
+            [np.tile(f, (H, 1)) for f in flips1]
+            if (self.tied_flips or not self.has_flips)
+            else [np.stack(c) for c in itertools.product(flips1, repeat=H)]
+        )
+        for p in perms1:
+            for f in flip_choices:
+                yield GroupElement(np.tile(p, (H, 1)), f)
+
+    # ---------------------------------------------------------------- action
+    def apply(self, theta, g: GroupElement) -> np.ndarray:
+        """Image of ``theta`` under ``g``.
+
+        Parameters
+        ----------
+        theta : array, shape (N,) or (K, N)
+            Flat parameters (converted to float64 numpy).
+        g : GroupElement
+            A member of the group (checked).
+
+        Returns
+        -------
+        numpy.ndarray, same shape as ``theta``, float64
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        self.layout.check(theta)
+        self.check_element(g)
+        arch = self.arch
+        p = self.layout.unflatten(theta)
+        q = {}
+        lead = theta.shape[:-1]
+        kappa = 1.0 if self.flip_kind == "sigmoid" else 0.0
+        signs_move = self.flip_kind in ("odd", "sigmoid")
+        # State of the stream feeding the current layer: u' = sgn * u[perm] + delta.
+        prev_perm = np.arange(arch.n_inputs)
+        prev_sgn = np.ones(arch.n_inputs)
+        delta = np.zeros((*lead, arch.n_inputs))
+        for layer in range(1, self.H + 1):
+            perm = g.perms[layer - 1]
+            s = np.where(g.flips[layer - 1], -1.0, 1.0)
+            W = p[f"W{layer}"]
+            # W' = S Pi W A^{-1}: rows by the new order (signed), columns by the old stream map.
+            Wn = s[:, None] * W[..., perm, :][..., :, prev_perm] * prev_sgn[None, :]
+            q[f"W{layer}"] = Wn
+            q[f"b{layer}"] = s * p[f"b{layer}"][..., perm] - np.einsum(
+                "...ij,...j->...i", Wn, delta
+            )
+            sgn = s if signs_move else np.ones(self.h)
+            offset = kappa * g.flips[layer - 1]
+            if arch.skip == "identity" and layer >= 2:
+                new_delta = offset + delta
+            elif arch.skip == "projection" and layer >= 2:
+                P = p[f"P{layer}"]
+                Pn = sgn[:, None] * P[..., perm, :][..., :, prev_perm] * prev_sgn[None, :]
+                q[f"P{layer}"] = Pn
+                new_delta = offset + np.einsum("...ij,...j->...i", Pn, delta)
+            else:
+                new_delta = np.broadcast_to(offset, (*lead, self.h)).astype(np.float64)
+            prev_perm, prev_sgn, delta = perm, sgn, new_delta
+        vn = p["v"][..., prev_perm] * prev_sgn
+        q["v"] = vn
+        q["c"] = p["c"] - np.einsum("...i,...i->...", vn, delta)[..., None]
+        return self.layout.flatten(q)
+
+    def orbit(self, theta, max_order: int = 100_000) -> np.ndarray:
+        """All images g(theta), shape (|G|, N) (with repetitions if theta is not generic).
+
+        Raises
+        ------
+        ValueError
+            If ``theta`` is not a single vector of length N or ``|G| > max_order``.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.ndim != 1:
+            raise ValueError(f"theta must be one vector of shape (N,), got shape {theta.shape}")
+        if self.order > max_order:
+            raise ValueError(
+                f"group order {self.order} exceeds max_order={max_order}; "
+                "use random_element or canonical instead"
+            )
+        return np.stack([self.apply(theta, g) for g in self.elements()])
+
+    def canonical(self, theta) -> np.ndarray:
+        """A canonical representative of the orbit of ``theta`` (shape (N,)).
+
+        Layer by layer (l = 1..H, or layer 1 for the tied residual stream),
+        flip the units whose bias is negative (when flips exist) and sort the
+        units by bias. For generic theta (nonzero, pairwise distinct bias
+        magnitudes) ``canonical(g(theta)) == canonical(theta)`` for every g up
+        to rounding; near ties the choice is unstable, so deduplication
+        compares with a distance tolerance (see :meth:`distance`).
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.ndim != 1:
+            raise ValueError(f"theta must be one vector of shape (N,), got shape {theta.shape}")
+        self.layout.check(theta)
+        H, h = self.H, self.h
+        if self.tied:
+            p = self.layout.unflatten(theta)
+            b1 = p["b1"]
+            perm = np.argsort(np.abs(b1) if self.has_flips else b1, kind="stable")
+            flips = np.zeros((H, h), dtype=bool)
+            if self.tied_flips:
+                flips[:] = (b1 < 0)[perm]
+            elif self.has_flips:  # even: each layer's flips are independent, stream unchanged
+                for layer in range(1, H + 1):
+                    flips[layer - 1] = (p[f"b{layer}"] < 0)[perm]
+            return self.apply(theta, GroupElement(np.tile(perm, (H, 1)), flips))
+        for layer in range(1, H + 1):
+            b = self.layout.unflatten(theta)[f"b{layer}"]
+            perm = np.argsort(np.abs(b) if self.has_flips else b, kind="stable")
+            g = self.identity()
+            g.perms[layer - 1] = perm
+            if self.has_flips:
+                g.flips[layer - 1] = (b < 0)[perm]
+            theta = self.apply(theta, g)
+        return theta
+
+    def distance(self, theta_a, theta_b, max_order: int = 5_000) -> float:
+        """Euclidean distance between the orbits of two vectors.
+
+        Exact minimum over the orbit of ``theta_a`` when ``|G| <= max_order``,
+        otherwise the distance between canonical representatives (an upper
+        bound, equal for generic nearby points).
+        """
+        theta_b = np.asarray(theta_b, dtype=np.float64)
+        if self.order <= max_order:
+            return float(np.min(np.linalg.norm(self.orbit(theta_a) - theta_b, axis=1)))
+        return float(np.linalg.norm(self.canonical(theta_a) - self.canonical(theta_b)))
