@@ -395,7 +395,7 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
     arch : lossbounds.formats.Architecture
         Concrete sizes.
     k : int
-        Slice dimension, 1 <= k.
+        Slice dimension, 1 <= k <= N.
     s, constant
         As in :func:`zell_terms`.
 
@@ -409,6 +409,9 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
 
     fmt = slice_format(arch, k)
     n, ell, alpha, beta = _numeric_tuple(fmt)
+    n_full = _numeric_tuple(arch)[0]
+    if n > n_full:
+        raise ValueError(f"k (slice dimension) must be at most n_params = {n_full}, got {k}")
     z = zell_log2(n, ell, alpha, beta, s=s, constant=constant)
     kh = khovanskii_log2(n, ell, alpha, beta)
     out = dict(fmt.as_dict())

@@ -364,3 +364,95 @@ def test_symmetry_group_order_by_brute_force(activation, layers, skip):
     assert len(distinct) == len(found)
     arch = _arch(h, layers, activation, skip, n_inputs=n)
     assert bounds.symmetry_group_order(arch) == len(found)
+
+
+# ---------------------------------------------------------------------------
+# architectures: closed forms in the symbols, invariances, slices, summary
+# ---------------------------------------------------------------------------
+_n, _h, _m, _K = sp.symbols("n h m K", positive=True, integer=True)
+
+
+@pytest.mark.parametrize(
+    "activation, output, loss",
+    [
+        ("sigmoid", "linear", "mse"),
+        ("tanh", "sigmoid", "bce"),
+        ("arctan", "linear", "mse"),
+        ("swish", "sigmoid", "mse"),
+        ("erf", "linear", "mse"),
+    ],
+)
+def test_symbolic_closed_form_in_architecture_symbols_equals_numeric(activation, output, loss):
+    from lossbounds.formats import Architecture, loss_format
+
+    kw = dict(activation=activation, output=output, loss=loss)
+    z_sym = bounds.zell_log2_symbolic(Architecture(_n, _h, _K, _m, **kw))
+    k_sym = bounds.khovanskii_log2_symbolic(Architecture(_n, _h, _K, _m, **kw))
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        n, h, K, m = (
+            int(v)
+            for v in (
+                rng.integers(1, 6),
+                rng.integers(1, 40),
+                rng.integers(1, 7),
+                rng.integers(1, 300),
+            )
+        )
+        sub = {_n: n, _h: h, _K: K, _m: m}
+        fmt = loss_format(Architecture(n, h, K, m, **kw)).as_tuple()
+        assert float(z_sym.subs(sub)) == pytest.approx(bounds.zell_log2(*fmt), rel=1e-13)
+        assert float(k_sym.subs(sub)) == pytest.approx(bounds.khovanskii_log2(*fmt), rel=1e-13)
+
+
+@pytest.mark.parametrize(
+    "activation, output, loss",
+    [("sigmoid", "linear", "mse"), ("gaussian", "sigmoid", "bce")],
+)
+def test_l2_and_identity_skip_leave_bounds_unchanged_symbolically(activation, output, loss):
+    from lossbounds.formats import Architecture
+
+    kw = dict(activation=activation, output=output, loss=loss)
+    plain = Architecture(_n, _h, _K, _m, **kw)
+    for extra in (dict(l2=True), dict(skip="identity"), dict(l2=True, skip="identity")):
+        other = Architecture(_n, _h, _K, _m, **kw, **extra)
+        assert sp.simplify(bounds.zell_log2_symbolic(other) - bounds.zell_log2_symbolic(plain)) == 0
+        assert (
+            sp.simplify(
+                bounds.khovanskii_log2_symbolic(other) - bounds.khovanskii_log2_symbolic(plain)
+            )
+            == 0
+        )
+    proj = Architecture(_n, _h, _K, _m, skip="projection", **kw)
+    assert sp.simplify(bounds.zell_log2_symbolic(proj) - bounds.zell_log2_symbolic(plain)) != 0
+
+
+def test_slice_bounds_equal_exact_integer_with_n_replaced_by_k():
+    from lossbounds.formats import loss_format
+
+    arch = _arch(2, 1, "tanh", n_inputs=1, n_samples=3)
+    _, ell, alpha, beta = loss_format(arch).as_tuple()
+    for k in (1, 2, 3):
+        out = bounds.slice_bounds(arch, k)
+        assert out["n_params"] == k
+        assert out["log2_zell_upper"] == pytest.approx(
+            math.log2(_zell_int(k, ell, alpha, beta)), rel=1e-14
+        )
+        assert out["log2_critical_points"] == pytest.approx(
+            math.log2(_khovanskii_int(k, ell, alpha, beta)), rel=1e-14
+        )
+    with pytest.raises(ValueError, match="k "):
+        bounds.slice_bounds(arch, 8)  # N = 7
+
+
+def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_groups():
+    from lossbounds.formats import Architecture
+
+    with pytest.raises(ValueError, match="n_params"):
+        bounds.bound_summary(Architecture(_n, 3, 1, 10))
+    s = bounds.bound_summary(_arch(3000, 1, "tanh", n_samples=2))
+    assert s["symmetry_lower"] == "2^3000 * 3000!"
+    direct = 3000 + math.fsum(math.log2(i) for i in range(2, 3001))
+    assert s["log2_symmetry_lower"] == pytest.approx(direct, rel=1e-13)
+    small = bounds.bound_summary(_arch(5, 2, "swish"))
+    assert small["symmetry_lower"] == str(120**2)
