@@ -102,7 +102,8 @@ def _cmd_bound(args) -> int:
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
-        _print_table(data)
+        # fixed format for the logs; exact integers (and |G| as a string) unchanged
+        _print_table({k: f"{v:.6f}" if isinstance(v, float) else v for k, v in data.items()})
     return 0
 
 

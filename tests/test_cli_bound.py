@@ -63,8 +63,10 @@ def test_bound_deep_symmetry_string_is_exact(capsys):
 def test_bound_table_lists_every_key(capsys):
     assert main(BASE) == 0
     out = capsys.readouterr().out
-    keys = {line.split()[0] for line in out.strip().splitlines()}
-    assert KEYS <= keys
+    rows = dict(line.split() for line in out.strip().splitlines())
+    assert KEYS <= set(rows)
+    assert rows["symmetry_lower"] == "48"
+    assert rows["log2_symmetry_lower"] == f"{math.log2(48):.6f}"  # fixed format
 
 
 @pytest.mark.parametrize(
