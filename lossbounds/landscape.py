@@ -939,3 +939,98 @@ def dedup_modulo_group(
             found = len(reps) - 1
         assign[i] = found
     return np.array(reps, dtype=int), assign
+
+
+# ---------------------------------------------------------------------------
+# curvature of a 2-D slice (notebook 07: when does an l2 term make it convex?)
+# ---------------------------------------------------------------------------
+__all__ += ["plane_hessians", "l2_convexity_threshold"]
+
+
+def plane_hessians(
+    surface: LossSurface, slice_: PlaneSlice, chunk_size: int | None = None, progress: bool = False
+) -> np.ndarray:
+    """Exact Hessians of the slice function at every grid point of a plane.
+
+    The slice function is g(a, b) = L(theta + a d1 + b d2) (with the surface's
+    own l2 term, if any); its Hessian is D^T H_L D with D = [d1 d2]. It is
+    computed in float64 by double backward through the batched loss, for a
+    chunk of grid points at a time (the losses of different points are
+    independent, so the gradient of their sum gives every point's gradient).
+
+    Parameters
+    ----------
+    surface : LossSurface
+    slice_ : PlaneSlice
+        The grid (``alphas``, ``betas``), the point ``theta`` and ``d1``, ``d2``.
+    chunk_size : int, optional
+        Grid points per batch (default ``surface.chunk_size``).
+    progress : bool
+        tqdm bar over chunks.
+
+    Returns
+    -------
+    numpy.ndarray, shape (res_a, res_b, 2, 2), float64
+        ``out[i, j]`` is the Hessian of g at ``(alphas[i], betas[j])``.
+    """
+    theta = _point(surface, slice_.theta)
+    D = torch.as_tensor(
+        np.stack([_point(surface, slice_.d1, "d1"), _point(surface, slice_.d2, "d2")]),
+        dtype=torch.float64,
+    )  # (2, N)
+    chunk_size = _check_chunk_size(surface.chunk_size if chunk_size is None else chunk_size)
+    A, B = np.meshgrid(slice_.alphas, slice_.betas, indexing="ij")
+    coords = np.stack([A.ravel(), B.ravel()], axis=1)  # (res_a * res_b, 2)
+    base = torch.as_tensor(theta, dtype=torch.float64)
+    out = np.empty((coords.shape[0], 2, 2))
+    for s in tqdm(range(0, coords.shape[0], chunk_size), disable=not progress, desc="hessians"):
+        ab = torch.tensor(coords[s : s + chunk_size], dtype=torch.float64, requires_grad=True)
+        vals = surface.losses(base[None, :] + ab @ D)
+        (g,) = torch.autograd.grad(vals.sum(), ab, create_graph=True)  # (k, 2)
+        rows = [torch.autograd.grad(g[:, i].sum(), ab, retain_graph=i == 0)[0] for i in range(2)]
+        out[s : s + chunk_size] = torch.stack(rows, dim=1).detach().numpy()
+    out = 0.5 * (out + out.transpose(0, 2, 1))
+    return out.reshape(A.shape[0], A.shape[1], 2, 2)
+
+
+def l2_convexity_threshold(hessians, d1, d2) -> float:
+    """Smallest lambda >= 0 that makes a sampled slice function convex once l2 is added.
+
+    On the plane theta + a d1 + b d2 the term lambda ||theta||^2 adds the
+    constant matrix 2 lambda M, M = D^T D (the Gram matrix of d1, d2), to every
+    Hessian of the slice function. ``hessians + 2 lambda M`` is positive
+    semi-definite at a point iff ``2 lambda >= -mu_min``, mu_min the smallest
+    generalised eigenvalue of (H, M); the threshold is the largest such bound
+    over the points (0 if every Hessian is already PSD). Above it the
+    *sampled* Hessians are all positive definite; convexity of the slice
+    between grid points is then plausible, not proved.
+
+    Parameters
+    ----------
+    hessians : array_like, shape (..., 2, 2)
+        Hessians of the slice function without l2 (e.g. :func:`plane_hessians`
+        of a surface with ``l2=0``).
+    d1, d2 : array_like, shape (N,)
+        The plane's directions (linearly independent). The l2 term is
+        lambda ||theta||^2, as in :class:`LossSurface`.
+
+    Returns
+    -------
+    float
+    """
+    H = np.asarray(hessians, dtype=np.float64)
+    if H.ndim < 2 or H.shape[-2:] != (2, 2) or not np.all(np.isfinite(H)):
+        raise ValueError(f"hessians must be a finite array of shape (..., 2, 2), got {H.shape}")
+    d1 = np.asarray(d1, dtype=np.float64)
+    d2 = np.asarray(d2, dtype=np.float64)
+    if d1.ndim != 1 or d1.shape != d2.shape:
+        raise ValueError(
+            f"d1 and d2 must be vectors of equal shape (N,), got {d1.shape} and {d2.shape}"
+        )
+    M = np.array([[d1 @ d1, d1 @ d2], [d1 @ d2, d2 @ d2]])
+    if np.linalg.eigvalsh(M)[0] <= 1e-12 * np.trace(M):
+        raise ValueError("d1 and d2 must be linearly independent")
+    # generalised eigenvalues of (H, M) = eigenvalues of C^-1 H C^-T, M = C C^T
+    Ci = np.linalg.inv(np.linalg.cholesky(M))
+    mu = np.linalg.eigvalsh(Ci @ H.reshape(-1, 2, 2) @ Ci.T)[:, 0]
+    return float(max(0.0, -mu.min() / 2.0))
