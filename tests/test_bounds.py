@@ -456,3 +456,18 @@ def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_gro
     assert s["log2_symmetry_lower"] == pytest.approx(direct, rel=1e-13)
     small = bounds.bound_summary(_arch(5, 2, "swish"))
     assert small["symmetry_lower"] == str(120**2)
+
+
+def test_symmetry_order_agrees_with_the_group_implemented_in_models():
+    """The group acting on parameter vectors (lossbounds.models) has the order used here."""
+    from lossbounds.models import SymmetryGroup
+
+    for activation in ("sigmoid", "tanh", "gaussian", "softplus"):
+        for width, layers, skip in [
+            (3, 1, None),
+            (2, 3, None),
+            (3, 2, "identity"),
+            (2, 3, "projection"),
+        ]:
+            arch = _arch(width, layers, activation, skip)
+            assert bounds.symmetry_group_order(arch) == SymmetryGroup(arch).order
