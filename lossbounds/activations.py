@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import sympy as sp
 
@@ -71,19 +71,25 @@ def weighted_degree(expr, weights: dict, maximum=max):
         If ``expr`` is not a polynomial in the weighted symbols.
     """
     expr = sp.sympify(expr)
-    gens = [s for s in weights if expr.has(s)]
+    free = expr.free_symbols
+    gens = tuple(s for s in weights if s in free)
+    monoms = _monomials(expr, gens)
+    if monoms is None:
+        return -1
+    w = [weights[g] for g in gens]
+    return maximum([sum(wi * ei for wi, ei in zip(w, monom, strict=True)) for monom in monoms])
+
+
+@lru_cache(maxsize=4096)
+def _monomials(expr, gens: tuple):
+    """Exponent tuples of ``expr`` as a polynomial in ``gens`` (None for zero)."""
     if not gens:
-        return -1 if expr == 0 else 0
+        return None if expr == 0 else ((),)
     try:
         poly = sp.Poly(expr, *gens)
     except sp.PolynomialError as exc:
-        raise ValueError(f"{expr} is not a polynomial in {gens}") from exc
-    if poly.is_zero:
-        return -1
-    w = [weights[g] for g in gens]
-    return maximum(
-        [sum(wi * ei for wi, ei in zip(w, monom, strict=True)) for monom in poly.monoms()]
-    )
+        raise ValueError(f"{expr} is not a polynomial in {list(gens)}") from exc
+    return None if poly.is_zero else tuple(poly.monoms())
 
 
 @dataclass(frozen=True)

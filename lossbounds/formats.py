@@ -690,6 +690,52 @@ class ChainExpansion:
                     return False
         return True
 
+    def measured_slice_format(self, k: int, seed: int = 0) -> PfaffianFormat:
+        """Format read off after restricting to theta = theta0 + sum_i t_i d_i.
+
+        theta0 and the directions d_i are seeded random integers in [-3, 3]
+        (generic); every polynomial is rewritten in (t, chain), the derivatives
+        become d f/d t_i = sum_j d_ij d f/d theta_j, and degrees are measured in
+        (t, chain).
+        """
+        import random
+
+        rng = random.Random(seed)
+        k = _size("k", k)
+        ts = [sp.Symbol(f"t{i}") for i in range(k)]
+        old = self.ring.symbols
+        n_theta = len(self.theta)
+        R2, *G2 = sp.ring((*ts, *old[n_theta:]), sp.QQ)
+        d = [[rng.randint(-3, 3) for _ in range(n_theta)] for _ in range(k)]
+        images = [
+            R2(rng.randint(-3, 3)) + sum((d[i][j] * G2[i] for i in range(k)), R2.zero)
+            for j in range(n_theta)
+        ] + G2[k:]
+
+        def restrict(p):
+            out = R2.zero
+            for monom, coeff in p.items():
+                term = R2(coeff)
+                for img, e in zip(images, monom, strict=True):
+                    if e:
+                        term *= img**e
+                out += term
+            return out
+
+        n = k + len(self.chain)
+
+        def degree(p):
+            return max((sum(monom[:n]) for monom in p.keys()), default=-1)
+
+        alpha = -1
+        for f in self.chain:
+            grads = [restrict(g) for g in self.derivatives[f]]
+            for i in range(k):
+                alpha = max(
+                    alpha, degree(sum((d[i][j] * grads[j] for j in range(n_theta)), R2.zero))
+                )
+        return PfaffianFormat(k, len(self.chain), alpha, degree(restrict(self.loss)))
+
     def as_expr(self, p) -> sp.Expr:
         """A ring element as a sympy expression (constants substituted)."""
         return p.as_expr().subs(self.constants)

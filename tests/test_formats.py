@@ -1,0 +1,311 @@
+"""Tests for lossbounds.formats: the Pfaffian format calculus and its certificates."""
+
+import dataclasses
+from functools import cache
+
+import pytest
+import sympy as sp
+
+from lossbounds import activations
+from lossbounds.activations import T, chain_symbols, list_activations
+from lossbounds.formats import (
+    Architecture,
+    PfaffianFormat,
+    depth_closed_form,
+    expand_chain,
+    layer_degrees,
+    loss_format,
+    numeric_certificate,
+    slice_format,
+)
+
+n_, h_, K_, m_ = sp.symbols("n h K m", positive=True, integer=True)
+ACTIVATIONS = list_activations()
+# (output, loss, l2, skip): the variants of THEORY.md
+VARIANTS = [
+    ("linear", "mse", False, None),
+    ("sigmoid", "mse", False, None),
+    ("sigmoid", "bce", True, None),
+    ("linear", "mse", False, "identity"),
+    ("linear", "mse", True, "projection"),
+]
+
+
+def _arch(n, h, K, m, act="sigmoid", variant=VARIANTS[0]):
+    out, loss, l2, skip = variant
+    return Architecture(n, h, K, m, activation=act, output=out, loss=loss, l2=l2, skip=skip)
+
+
+@cache
+def _expansion(arch):
+    return expand_chain(arch)
+
+
+# ---------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"width": 0}, "width"),
+        ({"width": -2}, "width"),
+        ({"width": 2.5}, "width"),
+        ({"width": 2.0}, "width"),
+        ({"width": True}, "width"),
+        ({"width": "3"}, "width"),
+        ({"n_inputs": 0}, "n_inputs"),
+        ({"hidden_layers": 0}, "hidden_layers"),
+        ({"n_samples": -1}, "n_samples"),
+        ({"n_samples": sp.Symbol("m")}, "n_samples"),  # not declared positive integer
+        ({"activation": "relu"}, "relu"),
+        ({"activation": "nope"}, "unknown activation"),
+        ({"output": "softmax"}, "output"),
+        ({"loss": "hinge"}, "loss"),
+        ({"loss": "bce"}, "loss='bce' needs output='sigmoid'"),
+        ({"skip": "dense"}, "skip"),
+        ({"skip": "identity"}, "hidden_layers >= 2"),
+        ({"skip": "projection"}, "hidden_layers >= 2"),
+        ({"l2": 1}, "l2"),
+    ],
+)
+def test_architecture_validation_names_the_argument(kwargs, name):
+    base = {"n_inputs": 2, "width": 3, "hidden_layers": 1, "n_samples": 4}
+    with pytest.raises(ValueError) as info:
+        Architecture(**{**base, **kwargs})
+    assert name in str(info.value)
+
+
+def test_architecture_normalises_and_is_frozen():
+    arch = Architecture(2, sp.Integer(3), 2, 5, activation="TanH")
+    assert arch.activation == "tanh" and arch.width == 3 and isinstance(arch.width, int)
+    assert arch.n_weight_layers == 3 and not arch.is_symbolic
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        arch.width = 4
+    sym = Architecture(n_, h_, K_, m_)
+    assert sym.is_symbolic and sym.n_weight_layers == K_ + 1
+    Architecture(2, 2, K_, 3, skip="identity")  # symbolic depth: K >= 2 is assumed
+
+
+# ------------------------------------------------------------ worked case
+@pytest.mark.parametrize("act", ["sigmoid", "tanh"])
+def test_worked_case_recurrence_table(act):
+    rows = layer_degrees(_arch(2, 2, 6, 1, act))
+    assert [r.pre_activation for r in rows] == [1] + [2] * 5
+    assert [r.pre_activation_derivative for r in rows] == [3 * q - 3 for q in range(1, 7)]
+    assert [r.chain_derivative for r in rows] == [3 * q - 1 for q in range(1, 7)]  # D(l) = 3l - 1
+    assert all(r.sigma == 1 for r in rows)
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("L", [2, 3, 4, 7])
+def test_worked_case_format(act, L):
+    n, h, m = 2, 3, 5
+    fmt = loss_format(_arch(n, h, L - 1, m, act))
+    assert fmt.n_params == h * (n + 1) + (L - 2) * h * (h + 1) + (h + 1)
+    assert fmt.chain_length == m * h * (L - 1)
+    assert fmt.chain_degree == 3 * L - 4
+    assert fmt.loss_degree == 4
+
+
+def test_worked_case_symbolic():
+    fmt = loss_format(Architecture(n_, h_, K_, m_))
+    L = K_ + 1
+    assert sp.expand(fmt.n_params - (h_ * (n_ + 1) + (L - 2) * h_ * (h_ + 1) + h_ + 1)) == 0
+    assert sp.expand(fmt.chain_length - m_ * h_ * (L - 1)) == 0
+    assert sp.expand(fmt.chain_degree - (3 * L - 4)) == 0
+    assert fmt.loss_degree == 4
+
+
+# Degrees derived by hand from the recurrences (see notebook 01), K = hidden layers.
+HAND = {
+    # activation: (alpha(K) linear output, beta(K) linear MSE)
+    "sigmoid": (lambda K: 3 * K - 1, lambda K: 4),
+    "tanh": (lambda K: 3 * K - 1, lambda K: 4),
+    "arctan": (lambda K: 3 if K == 1 else 2 * K + 2, lambda K: 4),
+    "softplus": (lambda K: 2 * K, lambda K: 4),
+    "gaussian": (lambda K: 4 * K - 2, lambda K: 4),
+    "swish": (lambda K: K * K + K, lambda K: 4 * K + 2),
+    "erf": (lambda K: 2 if K == 1 else 2 * K + 1, lambda K: 4),
+    "gelu": (lambda K: K * K + 2 * K - 1, lambda K: 4 * K + 2),
+}
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_hand_derived_degrees(act):
+    alpha, beta = HAND[act]
+    for K in range(1, 7):
+        fmt = loss_format(_arch(1, 2, K, 3, act))
+        assert (fmt.chain_degree, fmt.loss_degree) == (alpha(K), beta(K)), K
+
+
+def test_sigmoid_output_raises_alpha_correction():
+    # The output unit sigmoid(z) joins the chain; its derivative (s - s^2) dz has
+    # degree 2 + E(L) = 3L - 1 > D(L-1) = 3L - 4: alpha grows by 3.
+    for K in range(1, 6):
+        L = K + 1
+        mse = loss_format(_arch(2, 3, K, 4, "sigmoid", VARIANTS[1]))
+        assert mse.as_tuple()[1:] == (4 * 3 * K + 4, 3 * L - 1, 2)
+        bce = loss_format(_arch(2, 3, K, 4, "sigmoid", ("sigmoid", "bce", False, None)))
+        assert bce.as_tuple()[1:] == (4 * 3 * K + 8, 3 * L - 1, 2)
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize(
+    "output, loss", [("linear", "mse"), ("sigmoid", "mse"), ("sigmoid", "bce")]
+)
+def test_l2_leaves_the_format_unchanged(act, output, loss):
+    for K in (1, 2, 5, K_):
+        plain = loss_format(Architecture(n_, h_, K, m_, act, output, loss))
+        for k in (2, 3, 9):  # beta >= 2, the degree of lambda * ||theta||^2
+            assert plain.subs({K_: k}).loss_degree >= 2
+        assert loss_format(Architecture(n_, h_, K, m_, act, output, loss, l2=True)) == plain
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize(
+    "output, loss", [("linear", "mse"), ("sigmoid", "mse"), ("sigmoid", "bce")]
+)
+def test_identity_skip_leaves_the_format_unchanged(act, output, loss):
+    for K in (2, 3, 6):
+        plain = loss_format(Architecture(n_, h_, K, m_, act, output, loss))
+        assert loss_format(Architecture(n_, h_, K, m_, act, output, loss, skip="identity")) == plain
+    # symbolic depth: equal for K >= 2 (skips need two hidden layers)
+    plain = loss_format(Architecture(n_, h_, K_, m_, act, output, loss))
+    skip = loss_format(Architecture(n_, h_, K_, m_, act, output, loss, skip="identity"))
+    for K in range(2, 12):
+        assert skip.subs({K_: K}) == plain.subs({K_: K})
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_projection_skip_changes_the_format(act):
+    plain = loss_format(Architecture(n_, h_, K_, m_, act))
+    proj = loss_format(Architecture(n_, h_, K_, m_, act, skip="projection"))
+    assert sp.expand(proj.n_params - plain.n_params - (K_ - 1) * h_**2) == 0
+    assert proj.chain_length == plain.chain_length
+    for K in range(2, 8):
+        p, q = plain.subs({K_: K}), proj.subs({K_: K})
+        assert q.n_params > p.n_params
+        assert q.loss_degree >= p.loss_degree and q.chain_degree >= p.chain_degree
+    # sigmoid: u_l = sigma(a_l) + P_l u_{l-1} has degree l, so z has degree K + 1
+    if act == "sigmoid":
+        assert proj.loss_degree == 2 * (K_ + 1)
+
+
+# ------------------------------------------------------------ symbolic depth
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(map(str, v)))
+def test_symbolic_depth_agrees_with_concrete(act, variant):
+    out, loss, l2, skip = variant
+    sym = loss_format(Architecture(n_, h_, K_, m_, act, out, loss, l2, skip))
+    for K in range(2 if skip else 1, 16):
+        values = {n_: 2, h_: 3, K_: K, m_: 4}
+        assert sym.subs(values) == loss_format(Architecture(2, 3, K, 4, act, out, loss, l2, skip))
+
+
+def test_symbolic_depth_piecewise_and_quadratic():
+    arctan = loss_format(Architecture(1, 1, K_, 1, "arctan"))
+    assert isinstance(arctan.chain_degree, sp.Piecewise)
+    assert arctan.subs({K_: 1}).chain_degree == 3 and arctan.subs({K_: 4}).chain_degree == 10
+    swish = loss_format(Architecture(1, 1, K_, 1, "swish"))
+    assert sp.expand(swish.chain_degree - (K_**2 + K_)) == 0
+    assert sp.expand(swish.loss_degree - (4 * K_ + 2)) == 0
+
+
+def test_depth_closed_form_refuses_superpolynomial_growth():
+    (g,) = chain_symbols(1)
+    name = "texp_sq"
+    try:  # sigma = t^2 e^t: the weight of t doubles with each layer
+        activations.register_activation(name, [g], [g], T**2 * g, [sp.exp(T)])
+        assert loss_format(Architecture(1, 1, 3, 1, name)).chain_degree > 0
+        with pytest.raises(ValueError, match="no polynomial closed form"):
+            depth_closed_form(name)
+    finally:
+        activations.unregister_activation(name)
+
+
+def test_format_dict_and_subs():
+    fmt = loss_format(Architecture(2, 3, 2, 5))
+    d = fmt.as_dict()
+    assert list(d) == ["n_params", "chain_length", "chain_degree", "loss_degree"]
+    assert d == {"n_params": 25, "chain_length": 30, "chain_degree": 5, "loss_degree": 4}
+    assert all(type(v) is int for v in d.values()) and not fmt.is_symbolic
+    sym = loss_format(Architecture(n_, h_, K_, m_))
+    ds = sym.as_dict()
+    assert sym.is_symbolic and all(isinstance(v, (int, str)) for v in ds.values())
+    assert ds["chain_degree"] == "3*K - 1" and ds["loss_degree"] == 4
+    assert sym.subs({n_: 2, h_: 3, K_: 2, m_: 5}) == fmt
+
+
+# ------------------------------------------------------------------ slices
+def test_slice_format():
+    arch = _arch(2, 3, 3, 7, "tanh", VARIANTS[2])
+    full = loss_format(arch)
+    for k in (1, 2, 5):
+        assert slice_format(arch, k) == PfaffianFormat(k, *full.as_tuple()[1:])
+    k = sp.Symbol("k", positive=True, integer=True)
+    assert slice_format(arch, k).n_params == k
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="k must be"):
+            slice_format(arch, bad)
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "arctan", "gaussian", "swish"])
+@pytest.mark.parametrize("variant", [VARIANTS[0], VARIANTS[2], VARIANTS[4]], ids=str)
+def test_slice_brute_force(act, variant):
+    arch = _arch(1, 2, 2, 1, act, variant)
+    assert _expansion(arch).measured_slice_format(2, seed=3) == slice_format(arch, 2)
+
+
+# ------------------------------------------------------ brute force (sympy)
+BRUTE = [
+    *[(2, 2, K, 1, a, VARIANTS[0]) for a in ("sigmoid", "tanh") for K in (1, 2, 3)],  # THEORY
+    *[(2, 2, 2, 2, a, v) for a in ACTIVATIONS for v in VARIANTS],
+    *[(1, 2, 3, 1, a, VARIANTS[0]) for a in ACTIVATIONS],
+    *[(1, 2, 3, 1, a, VARIANTS[2]) for a in ACTIVATIONS if a not in ("swish", "gelu")],
+    *[(1, 2, 3, 1, a, VARIANTS[4]) for a in ("sigmoid", "arctan", "gaussian", "erf")],
+]
+
+
+@pytest.mark.parametrize("case", BRUTE, ids=lambda c: "-".join(map(str, c[:5] + c[5])))
+def test_brute_force_matches_calculus(case):
+    *sizes, act, variant = case
+    arch = _arch(*sizes, act, variant)
+    exp = _expansion(arch)
+    assert exp.is_triangular()
+    measured = exp.measured_format()
+    calculus = loss_format(arch)
+    # never exceeded, and tight for generic data
+    assert measured.as_tuple() == calculus.as_tuple()
+    per_layer = exp.measured_layer_degrees()
+    assert [per_layer[r.layer] for r in layer_degrees(arch)] == [
+        r.chain_derivative for r in layer_degrees(arch)
+    ]
+
+
+# -------------------------------------------------- numeric certificate (torch)
+CERT = [(2, 2, 2, 2, a, v) for a in ACTIVATIONS for v in VARIANTS]
+
+
+@pytest.mark.parametrize("case", CERT, ids=lambda c: "-".join(map(str, c[:5] + c[5])))
+def test_numeric_certificate(case):
+    *sizes, act, variant = case
+    arch = _arch(*sizes, act, variant)
+    for seed in (0, 1):
+        cert = numeric_certificate(_expansion(arch), seed=seed)
+        assert cert["elements"] == loss_format(arch).chain_length
+        assert cert["gradient"] <= 1e-10
+        assert cert["loss"] <= 1e-10
+
+
+def test_numeric_certificate_has_teeth(monkeypatch):
+    good = activations.get_activation("arctan")
+    (g1, g2) = good.chain
+    wrong = dataclasses.replace(good, derivatives=(-2 * T * g1, g1))  # g1' should be -2 t g1^2
+    monkeypatch.setitem(activations._CATALOGUE, "arctan", wrong)
+    cert = numeric_certificate(expand_chain(Architecture(1, 2, 2, 1, "arctan")), seed=0)
+    assert cert["gradient"] > 1e-3
+
+
+def test_expand_chain_needs_concrete_sizes():
+    with pytest.raises(ValueError, match="concrete"):
+        expand_chain(Architecture(1, h_, 1, 1))
+    with pytest.raises(ValueError, match="concrete"):
+        layer_degrees(Architecture(1, 1, K_, 1))
