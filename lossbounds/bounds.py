@@ -439,6 +439,11 @@ def _symmetry_parts(arch):
             f"got width={arch.width}, hidden_layers={arch.hidden_layers}"
         )
     flip = get_activation(arch.activation).flip
+    if flip == "sigmoid" and getattr(arch, "l2", False):
+        # The sigmoid flip moves v_i into the next bias (c -> c + v_i): not norm-preserving,
+        # so lambda ||theta||^2 is not invariant; odd and even flips are signed permutations
+        # of theta (orthogonal) and stay symmetries of the regularised loss.
+        flip = None
     skip = getattr(arch, "skip", None)
     if skip not in (None, "identity", "projection"):
         raise ValueError(f"skip must be None, 'identity' or 'projection', got {skip!r}")
@@ -502,6 +507,9 @@ def symmetry_group_order(arch) -> int:
     With identity skips (all hidden layers in one residual stream) the order
     used is 2^h h! for odd/sigmoid flips, 2^{h(L-1)} h! for even flips and h!
     without flips; projection skips keep the full group.
+    With an l2 term (``arch.l2``) sigmoid flips are not symmetries of the
+    regularised loss (they change ||theta||), so a sigmoid network counts
+    permutations only; odd and even flips preserve ||theta|| and are kept.
     """
     h, a, b = _symmetry_exponents(arch)
     return (1 << a) * math.factorial(h) ** b

@@ -471,3 +471,54 @@ def test_symmetry_order_agrees_with_the_group_implemented_in_models():
         ]:
             arch = _arch(width, layers, activation, skip)
             assert bounds.symmetry_group_order(arch) == SymmetryGroup(arch).order
+
+
+@pytest.mark.parametrize(
+    "activation, layers, skip",
+    [
+        ("tanh", 2, None),
+        ("sigmoid", 1, None),
+        ("sigmoid", 2, None),
+        ("sigmoid", 2, "identity"),
+        ("gaussian", 2, None),
+        ("softplus", 1, None),
+    ],
+)
+def test_symmetry_group_order_with_l2_by_brute_force(activation, layers, skip):
+    """With lambda ||theta||^2 a candidate must also keep the parameter norm.
+
+    Same enumeration as above, but an invariance must leave the regularised
+    loss mean((f - y)^2) + lambda ||theta||^2 unchanged: sigmoid flips (which
+    move v_i into the next bias) fail, signed permutations (odd, even) pass.
+    """
+    from lossbounds.formats import Architecture
+
+    h, n, lam = 2, 3, 0.37
+    rng = np.random.default_rng(5)
+    params = [(rng.normal(size=(h, n)), rng.normal(size=h))]
+    params += [(rng.normal(size=(h, h)), rng.normal(size=h)) for _ in range(layers - 1)]
+    params += [(rng.normal(size=h), rng.normal())]
+    x, y = rng.normal(size=(25, n)), rng.normal(size=25)
+    act = _NP_ACT[activation]
+
+    def loss(p):
+        norm2 = sum(np.sum(np.square(a)) for pair in p for a in pair)
+        return np.mean((_forward(p, x, act, skip) - y) ** 2) + lam * norm2
+
+    ref = loss(params)
+    perms = list(itertools.permutations(range(h)))
+    flips = [np.array(d, dtype=float) for d in itertools.product([1.0, -1.0], repeat=h)]
+    count = 0
+    for combo in itertools.product(itertools.product(perms, flips), repeat=layers):
+        ps, ds = zip(*combo, strict=True)
+        if skip == "identity" and (len(set(ps)) > 1 or len({tuple(d) for d in ds}) > 1):
+            continue  # not even a symmetry of the network function (tied stream)
+        new = _transform(params, ps, ds, _FLIP[activation], skip)
+        count += abs(loss(new) - ref) <= 1e-10 * abs(ref)
+    arch = Architecture(n, h, layers, 25, activation=activation, skip=skip, l2=True)
+    assert bounds.symmetry_group_order(arch) == count
+    expected_without_flips = {"sigmoid"}  # hand rule: only sigmoid loses its flips
+    plain = bounds.symmetry_group_order(
+        Architecture(n, h, layers, 25, activation=activation, skip=skip)
+    )
+    assert (count < plain) == (activation in expected_without_flips)
