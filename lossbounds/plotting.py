@@ -300,7 +300,7 @@ def plot_barcode(diagrams, ax=None, dims=None, inf_level=None, max_bars=None):
     return ax
 
 
-def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None):
+def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None, label=""):
     """Betti numbers of the sublevel sets as a step function of the level.
 
     Parameters
@@ -313,6 +313,9 @@ def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None):
         Bars shorter than this are discarded (see
         :func:`lossbounds.persistence.betti_numbers`).
     dims : sequence of int, optional
+    label : str
+        Prefix of the legend entries (``f"{label}b{k}"``), to tell curves
+        drawn on the same axis apart.
 
     Returns
     -------
@@ -327,7 +330,7 @@ def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None):
     curve = betti_curve(diagrams, levels, min_persistence=min_persistence)
     dims = range(curve.shape[1]) if dims is None else dims
     for k in dims:
-        ax.step(levels, curve[:, k], where="post", label=f"b{k}")
+        ax.step(levels, curve[:, k], where="post", label=f"{label}b{k}")
     ax.set_xlabel("level c")
     ax.set_ylabel("Betti number")
     ax.legend(fontsize=8)
