@@ -2,8 +2,10 @@
 
 Run: ``.venv/bin/python benchmarks/bench_bounds.py``. Prints the throughput of
 :func:`lossbounds.bounds.zell_log2` and :func:`lossbounds.bounds.khovanskii_log2`
-on arrays of random formats (N up to 1e9, ell up to 1e12), of the symbolic
-path, and of the symmetry group order in log2 (vectorised). The target is at
+on arrays of random formats (N up to 1e9, ell up to 1e12), of
+:func:`lossbounds.bounds.bounds_for_architectures` (from sizes n, h, K, m
+through the format closed forms to the bounds), of the symbolic path, and of
+the symmetry group order in log2 (vectorised). The target is at
 least 1e5 architectures per second for the numeric bounds.
 """
 
@@ -44,6 +46,19 @@ def main():
     h = np.arange(1, k + 1)
     rate, t = _rate(lambda: bounds.log2_symmetry_order_numeric(h, 3), k)
     print(f"log2 |G| (numpy) {k:>9d} widths   {t * 1e3:8.1f} ms  {rate:12.3e} widths/s")
+
+    rng = np.random.default_rng(1)
+    sizes = [
+        rng.integers(1, 10, k),
+        rng.integers(1, 1000, k),
+        rng.integers(1, 20, k),
+        rng.integers(1, 10**5, k),
+    ]
+    bounds.bounds_for_architectures(*sizes)  # derive and compile the closed forms once
+    rate, t = _rate(lambda: bounds.bounds_for_architectures(*sizes), k)
+    print(
+        f"architectures    {k:>9d} archs    {t * 1e3:8.1f} ms  {rate:12.3e} archs/s (sizes -> format -> bounds)"
+    )
 
     ks = 200
     fmts = list(zip(*(a[:ks].astype(int).tolist() for a in (n, ell, alpha, beta)), strict=True))

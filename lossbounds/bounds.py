@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -68,6 +69,7 @@ __all__ = [
     "khovanskii_terms",
     "format_tuple",
     "slice_bounds",
+    "bounds_for_architectures",
     "symmetry_group_order",
     "log2_symmetry_group_order",
     "log2_symmetry_order_numeric",
@@ -377,6 +379,89 @@ def _numeric_tuple(arch_or_format):
             )
         out.append(int(v))
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------
+# many architectures at once
+# ---------------------------------------------------------------------------
+@lru_cache(maxsize=64)
+def _format_function(activation, output, loss, l2, skip):
+    """numpy function (n, h, K, m) -> (N, ell, alpha, beta) from the symbolic format.
+
+    The closed forms come from :func:`lossbounds.formats.loss_format` on an
+    architecture with symbolic sizes (derived and proved there, not retyped
+    here); sympy's lambdify turns them into vectorised numpy code.
+    """
+    from lossbounds.formats import Architecture, loss_format
+
+    n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
+    arch = Architecture(
+        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip
+    )
+    return sp.lambdify((n, h, k, m), loss_format(arch).as_tuple(), "numpy")
+
+
+def bounds_for_architectures(
+    n_inputs,
+    width,
+    hidden_layers,
+    n_samples,
+    activation="sigmoid",
+    output="linear",
+    loss="mse",
+    l2=False,
+    skip=None,
+    constant=1.0,
+) -> dict:
+    """Formats and upper bounds of many architectures at once (vectorised).
+
+    Parameters
+    ----------
+    n_inputs, width, hidden_layers, n_samples : int or array_like of shape (k,)
+        Sizes n, h, K = L - 1, m (positive integers), broadcast together.
+    activation, output, loss, l2, skip
+        As in :class:`lossbounds.formats.Architecture` (one value for all).
+    constant : float
+        The constant C of Zell's O(.).
+
+    Returns
+    -------
+    dict of numpy.ndarray of shape (k,)
+        ``n_params``, ``chain_length``, ``chain_degree``, ``loss_degree``
+        (int64) and ``log2_zell_upper``, ``log10_zell_upper``,
+        ``log2_critical_points``, ``log10_critical_points`` (float64); the
+        same numbers as :func:`bound_summary` architecture by architecture.
+    """
+    sizes = {}
+    for name, v in (
+        ("n_inputs", n_inputs),
+        ("width", width),
+        ("hidden_layers", hidden_layers),
+        ("n_samples", n_samples),
+    ):
+        sizes[name] = _as_int_array(v, name, 1)
+    n, h, k, m = np.broadcast_arrays(*sizes.values())
+    if skip is not None and np.any(k < 2):
+        raise ValueError(
+            f"hidden_layers must be >= 2 with skip={skip!r} (skips join hidden layers)"
+        )
+    fn = _format_function(activation, output, loss, bool(l2), skip)
+    cols = [np.broadcast_to(np.asarray(c, dtype=np.float64), n.shape) for c in fn(n, h, k, m)]
+    if any(np.any(c != np.round(c)) for c in cols):  # pragma: no cover - formats are integers
+        raise ValueError("the format closed form gave non-integer values")
+    fmt = [np.round(c).astype(np.int64) for c in cols]
+    z = np.atleast_1d(zell_log2(*fmt, constant=constant))
+    kh = np.atleast_1d(khovanskii_log2(*fmt))
+    return {
+        "n_params": fmt[0],
+        "chain_length": fmt[1],
+        "chain_degree": fmt[2],
+        "loss_degree": fmt[3],
+        "log2_zell_upper": z,
+        "log10_zell_upper": z * LOG10_2,
+        "log2_critical_points": kh,
+        "log10_critical_points": kh * LOG10_2,
+    }
 
 
 # ---------------------------------------------------------------------------

@@ -88,6 +88,14 @@ def _zell_mp(n, ell, alpha, beta, s=2, c=1):
         return n * mpmath.log(s, 2) + ell * (ell - 1) / 2 + (n + ell) * mpmath.log(inner, 2)
 
 
+def _khovanskii_mp(n, ell, alpha, beta):
+    with mpmath.workdps(50):
+        bp = beta + alpha - 1
+        n, ell = mpmath.mpf(n), mpmath.mpf(ell)
+        inner = n * bp - n + min(n, ell) * alpha + 1
+        return ell * (ell - 1) / 2 + n * mpmath.log(bp, 2) + ell * mpmath.log(inner, 2)
+
+
 def _huge_formats(seed=0, k=300):
     rng = np.random.default_rng(seed)
     n = np.floor(10 ** rng.uniform(0, 9, size=k)).astype(np.int64)
@@ -522,3 +530,44 @@ def test_symmetry_group_order_with_l2_by_brute_force(activation, layers, skip):
         Architecture(n, h, layers, 25, activation=activation, skip=skip)
     )
     assert (count < plain) == (activation in expected_without_flips)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(activation="swish", output="sigmoid", loss="bce"),
+        dict(activation="arctan", l2=True),
+        dict(activation="gaussian", skip="projection"),
+        dict(activation="tanh", skip="identity"),
+    ],
+)
+def test_bounds_for_architectures_equal_the_per_architecture_path(kw):
+    """Vectorised closed forms against the concrete recurrences of formats, one by one."""
+    from lossbounds.formats import Architecture, loss_format
+
+    rng = np.random.default_rng(7)
+    k = 12
+    n, h, m = rng.integers(1, 5, k), rng.integers(1, 30, k), rng.integers(1, 200, k)
+    layers = rng.integers(2 if "skip" in kw else 1, 6, k)
+    out = bounds.bounds_for_architectures(n, h, layers, m, **kw)
+    for i in range(k):
+        fmt = loss_format(
+            Architecture(int(n[i]), int(h[i]), int(layers[i]), int(m[i]), **kw)
+        ).as_tuple()
+        got = tuple(
+            int(out[key][i]) for key in ("n_params", "chain_length", "chain_degree", "loss_degree")
+        )
+        assert got == fmt
+        # 50-digit references (the exact integers have up to ~1e8 digits here)
+        assert out["log2_zell_upper"][i] == pytest.approx(float(_zell_mp(*fmt)), rel=1e-13)
+        assert out["log2_critical_points"][i] == pytest.approx(
+            float(_khovanskii_mp(*fmt)), rel=1e-13
+        )
+
+
+def test_bounds_for_architectures_bad_input():
+    with pytest.raises(ValueError, match="hidden_layers"):
+        bounds.bounds_for_architectures(2, 3, [1, 2], 10, skip="identity")
+    with pytest.raises(ValueError, match="width"):
+        bounds.bounds_for_architectures(2, 0, 1, 10)
