@@ -61,6 +61,7 @@ beta. alpha is the maximum of all the D's.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -174,7 +175,10 @@ class Architecture:
     def __post_init__(self):
         for name in ("n_inputs", "width", "hidden_layers", "n_samples"):
             object.__setattr__(self, name, _size(name, getattr(self, name)))
-        object.__setattr__(self, "activation", get_activation(self.activation).name)
+        act = get_activation(self.activation)
+        if get_activation(act.name) is not act:
+            raise ValueError(f"activation {act.name!r}: register it before use")
+        object.__setattr__(self, "activation", act.name)
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
         if self.loss not in LOSSES:
@@ -411,10 +415,10 @@ def _poly_max(j: sp.Symbol):
 _LMAX = 14  # concrete layers computed to guess the closed form (then proved)
 
 
-def _concrete_alpha_beta(act, skip, head, loss_poly, l2, rows, K):
-    mx = max
+def _concrete_alpha_beta(rows, head, loss_poly, l2, K):
+    """alpha and beta of a concrete network with the first K rows of the recurrence."""
     max_D = max(r.chain_derivative for r in rows[:K])
-    alpha, beta, _ = _head(rows[K - 1], max_D, head, loss_poly, l2, mx)
+    alpha, beta, _ = _head(rows[K - 1], max_D, head, loss_poly, l2, max)
     return alpha, beta
 
 
@@ -454,8 +458,7 @@ def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=No
     rows = _hidden_layers(act, skip, _LMAX)
     k_min = 2 if skip is not None else 1
     concrete = {
-        k: _concrete_alpha_beta(act, skip, head, loss_poly, l2, rows, k)
-        for k in range(k_min, _LMAX + 1)
+        k: _concrete_alpha_beta(rows, head, loss_poly, l2, k) for k in range(k_min, _LMAX + 1)
     }
     j = sp.Symbol("j", integer=True, nonnegative=True)
     mx = _poly_max(j)
@@ -545,9 +548,9 @@ def loss_format(arch: Architecture) -> PfaffianFormat:
     K = arch.hidden_layers
     if _is_concrete(K):
         rows = _hidden_layers(act, arch.skip, K)
-        alpha, beta = _concrete_alpha_beta(act, arch.skip, head, loss_poly, arch.l2, rows, K)
+        alpha, beta = _concrete_alpha_beta(rows, head, loss_poly, arch.l2, K)
     else:
-        alpha, beta = _depth_cached(act.name, arch.output, arch.loss, arch.l2, arch.skip, K)
+        alpha, beta = _depth_cached(act, arch.output, arch.loss, arch.l2, arch.skip, K)
     return PfaffianFormat(
         _plain(_n_params(arch)), _plain(_chain_length(arch)), _plain(alpha), _plain(beta)
     )
@@ -778,9 +781,7 @@ def expand_chain(arch: Architecture) -> ChainExpansion:
     blocks: list = []
 
     def block(name, shape):
-        idx = [()] if shape == () else [(i,) for i in range(shape[0])]
-        if len(shape) == 2:
-            idx = [(i, j) for i in range(shape[0]) for j in range(shape[1])]
+        idx = itertools.product(*map(range, shape))
         syms = [sp.Symbol("_".join([name, *map(str, ix)]), real=True) for ix in idx]
         blocks.append((name, shape, syms))
 
@@ -843,6 +844,7 @@ def expand_chain(arch: Architecture) -> ChainExpansion:
         for layer in range(1, K + 1):
             Wl = mat(f"W{layer}", h, len(u_prev))
             bl = blk[f"b{layer}"]
+            Pl = mat(f"P{layer}", h, h) if f"P{layer}" in blk else None
             all_prev = sorted({s for d in deps_prev for s in d}, key=chain.index)
             u_new, deps_new = [], []
             for i in range(h):
@@ -852,8 +854,7 @@ def expand_chain(arch: Architecture) -> ChainExpansion:
                 deps = [*all_prev, *syms]
                 if layer >= 2 and arch.skip == "identity":
                     u += u_prev[i]
-                elif layer >= 2 and arch.skip == "projection":
-                    Pl = mat(f"P{layer}", h, h)
+                elif Pl is not None:
                     u += sum((Pl[i][j] * u_prev[j] for j in range(h)), R.zero)
                 u_new.append(u)
                 deps_new.append(deps)
