@@ -1,0 +1,142 @@
+"""Batched loss evaluation versus a per-point nn.Module loop.
+
+Network: n = 2 inputs, width 10, 2 hidden layers, sigmoid, linear output, MSE,
+m = 256 samples, K = 20,000 parameter vectors, CPU.
+
+- batched: :class:`lossbounds.landscape.LossSurface` (one GEMM for the first
+  layer of all networks of a chunk, ``baddbmm`` after), float32 and float64,
+  several chunk sizes;
+- per-point: load each vector into an ``nn.Module`` (the way Li et al.'s
+  loss-landscape tool works) and run forward + MSE, timed on a subset of the
+  points and extrapolated (the output says so);
+- machine: a large square matmul (float32 and float64) gives the attainable
+  FLOP rate; the batched path's FLOP rate (matmul FLOPs only) is printed as a
+  fraction of it.
+
+Timings are best-of-``REPEATS`` wall-clock times, taken in interleaved rounds
+(batched and per-point alternate) so that a change of machine load hits both.
+torch runs single-threaded by default (``--threads`` to change): on a shared
+2-core machine, intra-op threads spin against other processes and wall-clock
+rates collapse by 5-10x at random. The last line is ``ratio: X`` (batched
+float32 at its best chunk size over the per-point loop, points per second).
+
+Run: ``.venv/bin/python benchmarks/bench_landscape.py [--threads T]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from lossbounds.data import make_regression
+from lossbounds.formats import Architecture
+from lossbounds.landscape import LossSurface
+from lossbounds.models import MLP, ParamLayout
+
+N_IN, WIDTH, HIDDEN, M, K = 2, 10, 2, 256, 20_000
+K_LOOP = 1_000  # per-point loop timed on this many points, then extrapolated
+REPEATS = 3
+CHUNKS = (32, 64, 128, 256, 1024, 4096)
+SEED = 0
+
+
+def best_time(fn, repeats=REPEATS) -> float:
+    """Best wall-clock time of ``fn()`` over ``repeats`` runs (after one warm-up)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def matmul_flops(dtype, size=2048) -> float:
+    """FLOP/s of one (size x size) @ (size x size) matmul."""
+    g = torch.Generator().manual_seed(SEED)
+    a = torch.randn(size, size, generator=g, dtype=dtype)
+    b = torch.randn(size, size, generator=g, dtype=dtype)
+    return 2.0 * size**3 / best_time(lambda: a @ b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    arch = Architecture(N_IN, WIDTH, HIDDEN, M, activation="sigmoid")
+    data = make_regression(M, N_IN, noise=0.05, seed=SEED)
+    layout = ParamLayout(arch)
+    thetas = layout.init(np.random.default_rng(SEED), scale=1.0, n_points=K)
+    N = layout.n_params
+    flop_per_point = 2.0 * M * (N_IN * WIDTH + (HIDDEN - 1) * WIDTH * WIDTH + WIDTH)
+    print(f"network: n={N_IN}, h={WIDTH}, hidden layers={HIDDEN}, sigmoid, m={M}, N={N}")
+    print(f"points: K={K}, torch threads={torch.get_num_threads()}")
+    print(f"matmul FLOPs per point (bias, activations, loss not counted): {flop_per_point:.0f}")
+
+    peak = {dt: matmul_flops(dt) for dt in (torch.float32, torch.float64)}
+    for dt, f in peak.items():
+        print(f"machine matmul 2048^3 {str(dt)[6:]}: {f / 1e9:.1f} GFLOP/s")
+
+    # per-point nn.Module loop (what a per-point tool does: load vector, run module)
+    X = torch.as_tensor(data.X, dtype=torch.float32)
+    y = torch.as_tensor(data.y, dtype=torch.float32)
+    net = MLP(arch, dtype=torch.float32)
+    sub = torch.as_tensor(thetas[:K_LOOP], dtype=torch.float32)
+
+    def loop():
+        out = torch.empty(K_LOOP)
+        with torch.no_grad():
+            for k in range(K_LOOP):
+                torch.nn.utils.vector_to_parameters(sub[k], net.parameters())
+                out[k] = ((net(X) - y) ** 2).mean()
+        return out
+
+    # vector_to_parameters follows nn.Module parameter order: check it matches the layout
+    surfaces = {dt: LossSurface(arch, data.X, data.y, dtype=dt) for dt in peak}
+    ref = surfaces[torch.float64](thetas[:K_LOOP])
+    if np.max(np.abs(loop().numpy() - ref)) > 1e-4:
+        raise SystemExit("per-point loop disagrees with the batched loss: layouts differ")
+
+    t_batched = {}
+    t_loop = float("inf")
+    for _ in range(REPEATS):
+        for dt, surface in surfaces.items():
+            for chunk in CHUNKS:
+                t = best_time(lambda s=surface, c=chunk: s(thetas, chunk_size=c), repeats=1)
+                t_batched[dt, chunk] = min(t_batched.get((dt, chunk), float("inf")), t)
+        t_loop = min(t_loop, best_time(loop, repeats=1))
+
+    best = {}
+    for (dt, chunk), t in t_batched.items():
+        rate = K / t
+        print(
+            f"batched {str(dt)[6:]} chunk={chunk:5d}: {rate:9.0f} points/s "
+            f"({rate * flop_per_point / 1e9:.2f} GFLOP/s, "
+            f"{100 * rate * flop_per_point / peak[dt]:.1f}% of matmul peak)"
+        )
+        if rate > best.get(dt, (0, 0))[0]:
+            best[dt] = (rate, chunk)
+    loop_rate = K_LOOP / t_loop
+    print(
+        f"per-point nn.Module float32: {loop_rate:9.0f} points/s "
+        f"(timed on {K_LOOP} of the {K} points, extrapolated: {K / loop_rate:.2f} s for all)"
+    )
+    rate32, chunk32 = best[torch.float32]
+    rate64, chunk64 = best[torch.float64]
+    print(
+        f"batched float32 best (chunk={chunk32}): {rate32:.0f} points/s, {K / rate32:.3f} s for all"
+    )
+    print(
+        f"batched float64 best (chunk={chunk64}): {rate64:.0f} points/s, {K / rate64:.3f} s for all"
+    )
+    print(f"ratio float64 batched / per-point: {rate64 / loop_rate:.1f}")
+    print(f"ratio: {rate32 / loop_rate:.1f}")
+
+
+if __name__ == "__main__":
+    main()
