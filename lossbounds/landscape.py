@@ -699,7 +699,7 @@ def sample_loss(
             yield c
 
     values = surface.stream(
-        keep(chunks), n_points=n_points, chunk_size=chunk_size, progress=progress
+        keep(chunks), n_points=n_points, chunk_size=chunk_size, progress=progress, dtype=dtype
     )
     points = np.concatenate(kept) if kept else np.empty((0, surface.n_params))
     return points, values
