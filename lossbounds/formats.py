@@ -365,20 +365,18 @@ def head_chain(output: str, loss: str):
 
 
 def _head(last: LayerDegrees, max_hidden_D, head, loss_poly, l2: bool, mx):
-    """(alpha, beta, D of the output chain or None) from the last hidden layer."""
+    """(alpha, beta) from the last hidden layer and the largest hidden D."""
     d_z = 1 + last.unit
     E_z = mx([last.unit, 0, 1 + last.unit_derivative])
     weights = {T: d_z}
     candidates = [max_hidden_D]
-    D_out = None
-    if head is not None:
-        D_out = head.derivative_degree(d_z, mx) + E_z
-        candidates.append(D_out)
+    if head is not None:  # output chain elements: P_out(z, ...) dz/dtheta_j
+        candidates.append(head.derivative_degree(d_z, mx) + E_z)
         weights.update(dict.fromkeys(head.chain, 1))
     beta = weighted_degree(loss_poly, weights, mx)
     if l2:
         beta = mx([beta, _L2_DEGREE])
-    return mx(candidates), beta, D_out
+    return mx(candidates), beta
 
 
 # ------------------------------------------------------ closed form in depth
@@ -418,7 +416,7 @@ _LMAX = 14  # concrete layers computed to guess the closed form (then proved)
 def _concrete_alpha_beta(rows, head, loss_poly, l2, K):
     """alpha and beta of a concrete network with the first K rows of the recurrence."""
     max_D = max(r.chain_derivative for r in rows[:K])
-    alpha, beta, _ = _head(rows[K - 1], max_D, head, loss_poly, l2, max)
+    alpha, beta = _head(rows[K - 1], max_D, head, loss_poly, l2, max)
     return alpha, beta
 
 
@@ -485,7 +483,7 @@ def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=No
                 if mx([D, D.subs(j, j + 1)]) != sp.expand(D.subs(j, j + 1)):
                     continue  # D must be non-decreasing from l0 on
                 c0 = max((r.chain_derivative for r in rows[: l0 - 1]), default=D)
-                alpha_j, beta_j, _ = _head(row, mx([c0, D]), head, loss_poly, l2, mx)
+                alpha_j, beta_j = _head(row, mx([c0, D]), head, loss_poly, l2, mx)
             except _Undecided:
                 continue
             alpha_K = sp.expand(alpha_j.subs(j, K - l0))
