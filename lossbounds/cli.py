@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from lossbounds import __version__
@@ -61,20 +62,42 @@ def _add_architecture_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+# Library argument name -> command-line flag, so errors name what the user typed.
+_FLAGS = {
+    "n_inputs": "--inputs",
+    "width": "--width",
+    "hidden_layers": "--hidden-layers",
+    "n_samples": "--samples",
+    "activation": "--activation",
+    "output": "--output",
+    "loss": "--loss",
+    "skip": "--skip",
+}
+_FLAG_RE = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b(?=\s*(?:=|>=|must|'))")
+
+
+def _flagify(message: str) -> str:
+    """Rewrite library argument names in ``message`` as the flags of this command."""
+    return _FLAG_RE.sub(lambda m: _FLAGS[m.group(1)], message)
+
+
 def _architecture(args):
     from lossbounds.formats import Architecture
 
-    return Architecture(
-        n_inputs=args.inputs,
-        width=args.width,
-        hidden_layers=args.hidden_layers,
-        n_samples=args.samples,
-        activation=args.activation,
-        output=args.output,
-        loss=args.loss,
-        l2=args.l2,
-        skip=args.skip,
-    )
+    try:
+        return Architecture(
+            n_inputs=args.inputs,
+            width=args.width,
+            hidden_layers=args.hidden_layers,
+            n_samples=args.samples,
+            activation=args.activation,
+            output=args.output,
+            loss=args.loss,
+            l2=args.l2,
+            skip=args.skip,
+        )
+    except ValueError as exc:
+        raise ValueError(_flagify(str(exc))) from None
 
 
 def _print_table(rows: dict) -> None:

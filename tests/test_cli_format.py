@@ -91,19 +91,19 @@ def _with(**changes):
 @pytest.mark.parametrize(
     "args, name",
     [
-        (_with(width="0"), "width"),
-        (_with(width="-3"), "width"),
-        (_with(width="2.5"), "width"),
-        (_with(inputs="0"), "inputs"),
-        (_with(samples="-1"), "samples"),
-        (_with(hidden_layers="0"), "hidden"),
-        (_with(hidden_layers="1.5"), "hidden"),
+        (_with(width="0"), "--width"),
+        (_with(width="-3"), "--width"),
+        (_with(width="2.5"), "--width"),
+        (_with(inputs="0"), "--inputs"),
+        (_with(samples="-1"), "--samples"),
+        (_with(hidden_layers="0"), "--hidden-layers"),
+        (_with(hidden_layers="1.5"), "--hidden-layers"),
         (_with(activation="relu"), "relu"),
-        (_with(activation="wavelet"), "activation"),
+        (_with(activation="wavelet"), "--activation"),
         (_with(loss="bce"), "bce"),
-        (_with(output="softmax"), "output"),
-        (_with(skip="dense"), "skip"),
-        (_with(hidden_layers="1", skip="identity"), "hidden_layers >= 2"),
+        (_with(output="softmax"), "--output"),
+        (_with(skip="dense"), "--skip"),
+        (_with(hidden_layers="1", skip="identity"), "--hidden-layers >= 2"),
         (["--inputs", "2", "--width", "3"], "samples"),  # missing required argument
     ],
 )
@@ -141,5 +141,5 @@ def test_subprocess_entry_point():
     assert bad.returncode == 2
     assert bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [
-        "lossbounds format: error: width must be a positive integer, got 0"
+        "lossbounds format: error: --width must be a positive integer, got 0"
     ]
