@@ -33,7 +33,7 @@ import torch
 
 from lossbounds.data import make_regression
 from lossbounds.formats import Architecture
-from lossbounds.landscape import LossSurface
+from lossbounds.landscape import LossSurface, iter_sample_points
 from lossbounds.models import MLP, ParamLayout
 
 N_IN, WIDTH, HIDDEN, M, K = 2, 10, 2, 256, 20_000
@@ -62,11 +62,48 @@ def matmul_flops(dtype, size=2048) -> float:
     return 2.0 * size**3 / best_time(lambda: a @ b)
 
 
+def stream_memory(n_points: int) -> None:
+    """Stream ``n_points`` through the loss and report peak RSS before/after (Linux)."""
+    import resource
+
+    arch = Architecture(N_IN, WIDTH, HIDDEN, M, activation="sigmoid")
+    data = make_regression(M, N_IN, noise=0.05, seed=SEED)
+    surface = LossSurface(arch, data.X, data.y, dtype=torch.float32)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    count = [0, np.inf]
+
+    def reduce(points, values):  # keep only a running minimum: constant memory
+        count[0] += len(values)
+        count[1] = min(count[1], float(values.min()))
+
+    t0 = time.perf_counter()
+    chunks = iter_sample_points(n_points, surface.n_params, region="ball", radius=5.0, seed=SEED)
+    surface.stream(chunks, n_points=n_points, reduce=reduce)
+    dt = time.perf_counter() - t0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"stream: {count[0]} Sobol points in a ball, min loss {count[1]:.4f}, "
+        f"{count[0] / dt:.0f} points/s including Sobol generation; "
+        f"peak RSS {rss0:.0f} MiB before, {rss1:.0f} MiB after "
+        f"(the points alone would need {n_points * surface.n_params * 8 / 2**20:.0f} MiB)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument(
+        "--stream",
+        type=int,
+        default=0,
+        metavar="P",
+        help="also stream P Sobol points through sample_loss(return_points=False) "
+        "and print the peak memory (default 0: skip)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.stream:
+        stream_memory(args.stream)
 
     arch = Architecture(N_IN, WIDTH, HIDDEN, M, activation="sigmoid")
     data = make_regression(M, N_IN, noise=0.05, seed=SEED)

@@ -66,6 +66,14 @@ _LOSSES = ("mse", "bce")
 CLASSES = ("strict_min", "degenerate", "saddle", "max")
 
 
+def _is_transformed(t: torch.Tensor) -> bool:
+    """True inside torch.func transforms (vmap, grad, jacfwd), where out= buffers fail."""
+    try:
+        return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
+    except AttributeError:  # pragma: no cover - older torch: no functorch wrappers
+        return False
+
+
 def _check_chunk_size(chunk_size) -> int:
     if (
         isinstance(chunk_size, bool)
@@ -169,7 +177,9 @@ class LossSurface:
         """
         X, y = self._tensors(thetas.dtype)
         # No autograd needed: the network reuses its buffers and in-place kernels.
-        fast = not (torch.is_grad_enabled() and thetas.requires_grad)
+        fast = not (torch.is_grad_enabled() and thetas.requires_grad) and not _is_transformed(
+            thetas
+        )
         if self.arch.loss == "bce":
             z = self.network._forward(thetas, X, logits=True, fast=fast)
             # softplus(z) - y z = -[y log s(z) + (1-y) log(1-s(z))], stable for large |z|
@@ -589,7 +599,7 @@ def iter_sample_points(
     center=None,
     method: str = "sobol",
     seed: int = 0,
-    chunk_size: int = 65536,
+    chunk_size: int = 8192,
 ):
     """Yield samples in chunks of at most ``chunk_size`` rows, shape (k, dim), float64.
 

@@ -273,6 +273,12 @@ class ParamLayout:
 class Network:
     """Functional, batched network of an architecture: ``forward(thetas, X) -> (K, m)``.
 
+    Without autograd the pass reuses three work buffers of shapes (K, h, m),
+    (K, h, m), (K, 1, m) kept on the object (re-allocated when K, m or the
+    dtype change) and runs in-place kernels: one ``Network`` must not be used
+    from several threads at once. With ``thetas.requires_grad`` (or inside
+    torch.func transforms) it takes the plain allocating path.
+
     Parameters
     ----------
     arch : lossbounds.formats.Architecture
@@ -304,7 +310,10 @@ class Network:
             A fresh tensor (differentiable when ``thetas`` requires grad).
         """
         grad = torch.is_grad_enabled() and thetas.requires_grad
-        return self._forward(thetas, X, logits, fast=not grad).clone()
+        wrapped = bool(getattr(torch._C, "_functorch", None)) and bool(
+            torch._C._functorch.is_functorch_wrapped_tensor(thetas)
+        )
+        return self._forward(thetas, X, logits, fast=not (grad or wrapped)).clone()
 
     def _forward(self, thetas, X, logits: bool, fast: bool) -> torch.Tensor:
         """Forward pass; ``fast`` (no autograd) reuses work buffers and in-place kernels.

@@ -102,6 +102,7 @@ def test_l2_term_and_bce_by_hand():
     assert abs(S0(np.zeros(S0.n_params)) - np.log(2)) < 1e-15
 
 
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")
 def test_gradient_and_hessian_match_finite_differences():
     S, _ = surface_of(act="sigmoid", skip="projection")
     theta = ParamLayout(S.arch).init(3, scale=1.5)
@@ -116,6 +117,9 @@ def test_gradient_and_hessian_match_finite_differences():
     )
     np.testing.assert_allclose(H, fdh, atol=1e-7)
     np.testing.assert_array_equal(H, H.T)
+    # a second exact method: torch.func (forward-over-reverse) through the same loss
+    Hf = torch.func.hessian(S._single)(torch.as_tensor(theta)).numpy()
+    np.testing.assert_allclose(H, Hf, rtol=0, atol=1e-12)
     vals, grads = S.gradients(np.stack([theta, 2 * theta]))
     np.testing.assert_allclose(grads[0], g, atol=1e-14)
     np.testing.assert_allclose(grads[1], S.gradient(2 * theta), atol=1e-14)
