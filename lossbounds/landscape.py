@@ -2,8 +2,8 @@
 
 Everything is built on :class:`LossSurface`, which evaluates the training loss
 at K parameter vectors at once with the batched forward pass of
-:class:`lossbounds.models.Network` (one GEMM for the first layer, ``baddbmm``
-after), in chunks of ``chunk_size`` vectors so that memory is bounded by the
+:class:`lossbounds.models.Network` (one GEMM for the first layer, ``bmm``
+after, into reused buffers), in chunks of ``chunk_size`` vectors so that memory is bounded by the
 chunk, never by K. Streams of points (iterators of chunks, or a function that
 produces chunk ``[start, stop)``) are evaluated without ever holding all the
 points.
@@ -102,7 +102,8 @@ class LossSurface:
         ``arch.l2`` is False; when ``arch.l2`` is True it must be given (> 0).
     dtype : torch.float32 or torch.float64
         Precision of :meth:`__call__` (gradients and Hessians are always float64).
-        float32 is about twice as fast for sampling; use float64 for comparisons.
+        float32 is about 3x faster (benchmark network, one thread); use float64
+        for comparisons.
     chunk_size : int
         Default number of parameter vectors evaluated at once. Memory is
         about ``3 * chunk_size * m * width * 8`` bytes. Small chunks keep the

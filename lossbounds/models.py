@@ -26,10 +26,15 @@ so N = h(n+1) + (H-1)h(h+1) + (h+1), plus (H-1)h^2 with projection skips.
 
 Speed
 -----
-:meth:`Network.forward` evaluates K parameter vectors at once: the first layer
-is one GEMM ``X @ [W1 of all K]^T`` (m, K*h), deeper layers are ``torch.baddbmm``
-over the K networks. This is where the landscape code gets its speed; the
-per-point :class:`MLP` (an ``nn.Module``) exists as the reference.
+:meth:`Network.forward` evaluates K parameter vectors at once, in a
+unit-major layout (K, h, m): the first layer is one GEMM
+``[W1 | b1] (K*h, n+1) @ [X | 1]^T``, deeper layers are ``torch.bmm`` over the K
+networks. Without autograd it writes into reused buffers with in-place
+activation kernels (fresh (K, h, m) tensors cost page faults that dominate the
+arithmetic); chunks of 64-256 vectors keep those buffers in cache. This is
+where the landscape code gets its speed (about 20-30x a per-point
+``nn.Module`` loop in ``benchmarks/bench_landscape.py``); the per-point
+:class:`MLP` exists as the reference.
 
 Symmetries (:class:`SymmetryGroup`)
 -----------------------------------
