@@ -335,3 +335,112 @@ def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None, 
     ax.set_ylabel("Betti number")
     ax.legend(fontsize=8)
     return ax
+
+
+# --- symmetry orbits (notebook 09) --------------------------------------------
+
+__all__ += ["plot_segment_scans", "plot_orbit_slice"]
+
+
+def plot_segment_scans(ts, values, baseline=0.0, level=None, ax=None, floor=1e-12, label=None):
+    """Loss minus a baseline along straight segments, one curve per segment, log y axis.
+
+    Parameters
+    ----------
+    ts : array_like, shape (R,)
+        Position along each segment (0 at its start, 1 at its end).
+    values : array_like, shape (S, R)
+        Loss at ``R`` points of each of ``S`` segments.
+    baseline : float
+        Subtracted before plotting (e.g. the minimum L*); values closer than
+        ``floor`` to it are drawn at ``floor`` (a log axis has no zero).
+    level : float, optional
+        A level c drawn as a dashed horizontal line at ``c - baseline``.
+    ax : matplotlib axis, optional
+    floor : float
+        Smallest value drawn (> 0).
+    label : str, optional
+        Legend label of the first curve (the others are unlabelled).
+
+    Returns
+    -------
+    matplotlib axis
+    """
+    import numpy as np
+
+    ts = np.asarray(ts, dtype=float)
+    vals = np.asarray(values, dtype=float)
+    if ts.ndim != 1 or vals.ndim != 2 or vals.shape[1] != ts.shape[0]:
+        raise ValueError(
+            f"values must have shape (S, R) with R = len(ts) = {ts.shape[0] if ts.ndim == 1 else ts.shape}, "
+            f"got ts {ts.shape} and values {vals.shape}"
+        )
+    if not (np.isfinite(floor) and floor > 0):
+        raise ValueError(f"floor must be a finite number > 0, got {floor!r}")
+    ax = new_axis(ax)
+    shifted = np.maximum(vals - baseline, floor)
+    for i, row in enumerate(shifted):
+        ax.plot(ts, row, color="C0", lw=0.8, alpha=0.6, label=label if i == 0 else None)
+    if level is not None:
+        ax.axhline(
+            max(level - baseline, floor),
+            color="C3",
+            ls="--",
+            lw=1,
+            label=f"c - L* = {level - baseline:.1e}",
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("position t along the segment")
+    ax.set_ylabel("L - L*")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_orbit_slice(slice_, baseline, level=None, points=None, ax=None, floor=1e-12, n_levels=24):
+    """A 2-D slice of the loss as filled contours of log10(L - baseline), sublevel boundary and points.
+
+    Parameters
+    ----------
+    slice_ : lossbounds.landscape.PlaneSlice
+        ``values[i, j]`` at ``(alphas[i], betas[j])``.
+    baseline : float
+        Subtracted before taking log10 (e.g. L*); values below ``baseline +
+        floor`` are drawn at ``floor``.
+    level : float, optional
+        Draw the boundary of the sublevel set ``{L <= level}`` (one white contour).
+    points : array_like, shape (p, 2), optional
+        Plane coordinates ``(alpha, beta)`` to mark (e.g. the orbit points).
+    ax : matplotlib axis, optional
+    floor : float
+        Smallest value of ``L - baseline`` drawn (> 0).
+    n_levels : int
+        Number of filled contour levels.
+
+    Returns
+    -------
+    matplotlib axis
+    """
+    import numpy as np
+
+    vals = np.asarray(slice_.values, dtype=float)
+    a, b = np.asarray(slice_.alphas, dtype=float), np.asarray(slice_.betas, dtype=float)
+    if vals.shape != (a.shape[0], b.shape[0]):
+        raise ValueError(
+            f"slice_.values must have shape (len(alphas), len(betas)), got {vals.shape}"
+        )
+    if not (np.isfinite(floor) and floor > 0):
+        raise ValueError(f"floor must be a finite number > 0, got {floor!r}")
+    ax = new_axis(ax)
+    logv = np.log10(np.maximum(vals - baseline, floor))
+    cs = ax.contourf(a, b, logv.T, levels=n_levels, cmap="viridis")
+    ax.figure.colorbar(cs, ax=ax, label="log10(L - L*)")
+    if level is not None and vals.min() <= level <= vals.max():
+        ax.contour(a, b, vals.T, levels=[level], colors="w", linewidths=1.2)
+    if points is not None:
+        p = np.asarray(points, dtype=float).reshape(-1, 2)
+        # hollow markers: the islands around the points stay visible
+        ax.plot(p[:, 0], p[:, 1], "o", mfc="none", mec="r", ms=10, mew=1.2, label="orbit points")
+        ax.legend(fontsize=8, loc="upper right")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel("beta")
+    return ax

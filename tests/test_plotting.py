@@ -50,3 +50,50 @@ def test_new_axis_reuses_given_axis():
     other = new_axis()
     assert other is not ax
     plt.close("all")
+
+
+def test_plot_segment_scans_draws_one_curve_per_segment_and_the_level():
+    import numpy as np
+
+    from lossbounds.plotting import plot_segment_scans
+
+    ts = np.linspace(0.0, 1.0, 11)
+    vals = 1.0 + np.outer([1.0, 2.0, 3.0], np.sin(np.pi * ts))  # 3 segments, equal ends
+    ax = plot_segment_scans(ts, vals, baseline=1.0, level=1.5)
+    assert len(ax.lines) == 4  # 3 segments + the level line
+    assert ax.get_yscale() == "log"
+    # ends equal the baseline: drawn at the floor, not at 0
+    assert ax.lines[0].get_ydata()[0] == 1e-12
+    assert ax.lines[-1].get_ydata()[0] == 0.5
+    plt.close("all")
+
+
+def test_plot_segment_scans_rejects_bad_shapes():
+    import numpy as np
+
+    from lossbounds.plotting import plot_segment_scans
+
+    with pytest.raises(ValueError, match="values must have shape"):
+        plot_segment_scans(np.linspace(0, 1, 5), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="floor"):
+        plot_segment_scans(np.linspace(0, 1, 5), np.ones((2, 5)), floor=0.0)
+    plt.close("all")
+
+
+def test_plot_orbit_slice_marks_points_and_draws_the_level():
+    import numpy as np
+
+    from lossbounds.landscape import PlaneSlice
+    from lossbounds.plotting import plot_orbit_slice
+
+    a = np.linspace(-1.0, 1.0, 21)
+    b = np.linspace(-1.0, 1.0, 11)
+    vals = 2.0 + a[:, None] ** 2 + b[None, :] ** 2
+    sl = PlaneSlice(a, b, vals, np.zeros(2), np.eye(2)[0], np.eye(2)[1])
+    ax = plot_orbit_slice(sl, baseline=2.0, level=2.5, points=[[0.0, 0.0]])
+    (marker,) = ax.lines
+    assert marker.get_xdata()[0] == 0.0 and marker.get_ydata()[0] == 0.0
+    assert len(ax.collections) >= 2  # filled contours and the sublevel boundary
+    with pytest.raises(ValueError, match="shape"):
+        plot_orbit_slice(PlaneSlice(a, b, vals.T, None, None, None), baseline=0.0)
+    plt.close("all")
