@@ -1065,6 +1065,10 @@ def _torus_xz(p):
     return (np.hypot(p[:, 0] - 1.0, p[:, 2]) - 1.0) ** 2 + p[:, 1] ** 2
 
 
+def _shell(p):
+    return (np.linalg.norm(p, axis=1) - 1.0) ** 2
+
+
 def _two_rings(p):
     return np.minimum(_ring(p, (-1.6, 0.0)), _ring(p, (1.6, 0.0)))
 
@@ -1073,7 +1077,7 @@ def _hopf(p):
     return np.minimum(_torus_xy(p), _torus_xz(p))
 
 
-def known_shapes() -> dict[str, KnownShape]:
+def known_shapes(include_h2: bool = False) -> dict[str, KnownShape]:
     """Functions whose sublevel sets have known Betti numbers on a window of levels.
 
     Windows (derived by hand; the box never changes the topology there):
@@ -1096,6 +1100,15 @@ def known_shapes() -> dict[str, KnownShape]:
       other core (for the point (cos t, sin t, 0):
       ``(|cos t - 1| - 1)^2 + sin^2 t = 1``), so the tubes of radius sqrt(c)
       are disjoint for c < 0.25: two linked solid tori, (2, 2) on (0, 0.25).
+    - ``spherical_shell`` (R^3, only with ``include_h2=True``): ``(|x| - 1)^2``,
+      a thick sphere, (b0, b1, b2) = (1, 0, 1) on (0, 1). Its void is *not*
+      recovered by the kNN flag complex, whose own voids swamp H2 (notebook
+      04); use ``method="delaunay"``.
+
+    Parameters
+    ----------
+    include_h2 : bool
+        Also return the shapes whose ``betti`` has three entries (b0, b1, b2).
 
     Returns
     -------
@@ -1136,4 +1149,12 @@ def known_shapes() -> dict[str, KnownShape]:
             description="two disjoint linked solid tori (Hopf link), tube radius 0.25",
         ),
     ]  # fmt: skip
+    if include_h2:
+        shapes.append(
+            KnownShape(
+                "spherical_shell", 3, _shell, (-1.6, -1.6, -1.6), (1.6, 1.6, 1.6),
+                level=0.09, betti=(1, 0, 1), window=(0.0, 1.0), delta=0.04, n_samples=4000,
+                description="spherical shell 0.7 <= |x| <= 1.3",
+            )
+        )  # fmt: skip
     return {s.name: s for s in shapes}

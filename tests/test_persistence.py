@@ -251,6 +251,19 @@ def test_delaunay_graph_gives_the_same_annulus():
     assert P.persistent_betti_numbers(d, s.level - s.delta, s.level + s.delta).tolist() == [1, 1]
 
 
+def test_spherical_shell_h2_grid_and_delaunay_exact_knn_fails_visibly():
+    s = P.known_shapes(include_h2=True)["spherical_shell"]
+    d = P.grid_persistence(s.grid(33), maxdim=2)
+    assert P.betti_numbers(d, s.level).tolist() == [1, 0, 1]
+    pts, vals = s.sample(3000, seed=0)
+    lo, hi = s.level - s.delta, s.level + s.delta
+    d = P.sample_persistence(pts, vals, maxdim=2, method="delaunay")
+    assert P.persistent_betti_numbers(d, lo, hi).tolist() == [1, 0, 1]
+    # the kNN flag complex has voids of its own: infinite H2 bars
+    d = P.sample_persistence(pts, vals, maxdim=2, k=20)
+    assert P.count_long_bars(d, np.inf)[2] > 0
+
+
 def test_too_few_neighbours_fail_visibly():
     # k = 3: the flag complex is full of holes (infinite H1 bars), b1 is wrong
     s = P.known_shapes()["annulus"]
