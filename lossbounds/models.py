@@ -106,19 +106,14 @@ _OUTPUTS = ("linear", "sigmoid")
 
 # In-place kernels for the catalogue activations, used by the no-grad fast path
 # of Network.forward: allocating a fresh (K, h, m) tensor per operation costs
-# page faults that dominate the arithmetic (measured ~3x slower). Activations
-# not listed (softplus, swish, gelu, user ones) fall back to ``torch_fn``.
-# Each entry is (sign, kernel): the kernel receives sign * pre-activation, so a
-# sign of -1 is folded into the (small) weight and bias tensors for free.
+# page faults that dominate the arithmetic. Activations not listed (softplus,
+# swish, gelu, user ones) fall back to ``torch_fn`` plus a copy.
 _INPLACE = {
-    # sigmoid(a) = 1/(1 + e^(-a)) from the negated pre-activation: three
-    # cache-resident passes, ~2x faster than torch's sigmoid_ here; e^(-a) = inf
-    # gives exactly 0, no NaN.
-    "sigmoid": (-1.0, lambda a: a.exp_().add_(1.0).reciprocal_()),
-    "tanh": (1.0, torch.Tensor.tanh_),
-    "arctan": (1.0, torch.Tensor.atan_),
-    "erf": (1.0, torch.Tensor.erf_),
-    "gaussian": (1.0, lambda a: a.square_().neg_().exp_()),
+    "sigmoid": torch.Tensor.sigmoid_,
+    "tanh": torch.Tensor.tanh_,
+    "arctan": torch.Tensor.atan_,
+    "erf": torch.Tensor.erf_,
+    "gaussian": lambda a: a.square_().neg_().exp_(),
 }
 
 
@@ -212,6 +207,12 @@ class ParamLayout:
         """
         self.check(theta)
         lead = tuple(theta.shape[:-1])
+        if isinstance(theta, torch.Tensor):  # one split call instead of one slice per block
+            parts = theta.split([b.size for b in self.blocks.values()], dim=-1)
+            return {
+                b.name: part.reshape(*lead, *b.shape)
+                for b, part in zip(self.blocks.values(), parts, strict=True)
+            }
         return {
             b.name: theta[..., b.start : b.stop].reshape(*lead, *b.shape)
             for b in self.blocks.values()
@@ -334,63 +335,57 @@ class Network:
         m = X.shape[0]
         h, H, n = lay.width, lay.hidden_layers, lay.n_inputs
         p = lay.unflatten(thetas)
-        sign, inplace = _INPLACE.get(self.activation.name, (1.0, None)) if fast else (1.0, None)
         act = self.activation.torch_fn
-        if fast:
-            key = (K, m, thetas.dtype)
-            if self._buffers_key != key:
-                # Two ping-pong buffers (K, h, m) and one (K, 1, m), reused across chunks.
-                self._buffers = [torch.empty(K, h, m, dtype=thetas.dtype) for _ in range(2)]
-                self._buffers.append(torch.empty(K, 1, m, dtype=thetas.dtype))
-                self._buffers_key = key
-            A, B, Z = self._buffers
-        # Unit-major layout (K, h, m): every step below is a contiguous GEMM/bmm.
-        # Layer 1: one GEMM for all K networks, bias folded in as a column of ones:
-        # [W1 | b1] (K*h, n+1) @ [X | 1]^T (n+1, m).
-        W1b = torch.cat([p["W1"], p["b1"][:, :, None]], dim=2).reshape(K * h, n + 1)
-        X1t = torch.cat([X, torch.ones(m, 1, dtype=X.dtype)], dim=1).T
-        if fast:
-            torch.mm(W1b.neg_() if sign < 0 else W1b, X1t, out=A.view(K * h, m))
-            u = A
-            if inplace is None:
-                A.copy_(act(A))
-            else:
-                inplace(A)
-        else:
+        if not fast:
+            # Layer 1: one GEMM for all K networks, [W1 | b1] (K*h, n+1) @ [X | 1]^T.
+            W1b = torch.cat([p["W1"], p["b1"][:, :, None]], dim=2).reshape(K * h, n + 1)
+            X1t = torch.cat([X, torch.ones(m, 1, dtype=X.dtype)], dim=1).T
             u = act((W1b @ X1t).reshape(K, h, m))
-        for layer in range(2, H + 1):
-            W, b = p[f"W{layer}"], p[f"b{layer}"][:, :, None]
-            if fast:
-                nxt = B if u is A else A
-                if sign < 0:
-                    torch.bmm(W.neg(), u, out=nxt)
-                    nxt.sub_(b)
-                else:
-                    torch.bmm(W, u, out=nxt)
-                    nxt.add_(b)
-                if inplace is None:
-                    nxt.copy_(act(nxt))
-                else:
-                    inplace(nxt)
-                if arch.skip == "identity":
-                    nxt.add_(u)
-                elif arch.skip == "projection":
-                    nxt.baddbmm_(p[f"P{layer}"], u)
-                u = nxt
-            else:
-                new = act(torch.baddbmm(b, W, u))
+            for layer in range(2, H + 1):
+                new = act(torch.baddbmm(p[f"b{layer}"][:, :, None], p[f"W{layer}"], u))
                 if arch.skip == "identity":
                     new = new + u
                 elif arch.skip == "projection":
                     new = torch.baddbmm(new, p[f"P{layer}"], u)
                 u = new
-        if fast:
-            torch.bmm(p["v"][:, None, :], u, out=Z)
-            z = Z[:, 0, :].add_(p["c"])
-        else:
             z = torch.baddbmm(p["c"][:, :, None], p["v"][:, None, :], u)[:, 0, :]
+            if arch.output == "sigmoid" and not logits:
+                return torch.sigmoid(z)
+            return z
+        # Fast path: every step writes into reused (K, h, m) buffers (ping-pong),
+        # few dispatcher calls per chunk (they cost as much as the arithmetic
+        # for chunks of ~64 vectors).
+        key = (K, m, thetas.dtype)
+        if self._buffers_key != key:
+            self._buffers = [torch.empty(K, h, m, dtype=thetas.dtype) for _ in range(2)]
+            self._buffers.append(torch.empty(K, 1, m, dtype=thetas.dtype))
+            self._buffers_key = key
+        A, B, Z = self._buffers
+        inplace = _INPLACE.get(self.activation.name)
+
+        def activate(buf):
+            if inplace is None:
+                buf.copy_(act(buf))
+            else:
+                inplace(buf)
+
+        # Layer 1: b1 + W1 @ X^T for all K at once (X^T broadcast over the batch).
+        torch.baddbmm(p["b1"][:, :, None], p["W1"], X.T.expand(K, n, m), out=A)
+        activate(A)
+        u = A
+        for layer in range(2, H + 1):
+            nxt = B if u is A else A
+            torch.baddbmm(p[f"b{layer}"][:, :, None], p[f"W{layer}"], u, out=nxt)
+            activate(nxt)
+            if arch.skip == "identity":
+                nxt.add_(u)
+            elif arch.skip == "projection":
+                nxt.baddbmm_(p[f"P{layer}"], u)
+            u = nxt
+        torch.bmm(p["v"][:, None, :], u, out=Z)
+        z = Z[:, 0, :].add_(p["c"])
         if arch.output == "sigmoid" and not logits:
-            return z.sigmoid_() if fast else torch.sigmoid(z)
+            return z.sigmoid_()
         return z
 
     __call__ = forward
