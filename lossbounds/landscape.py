@@ -2,8 +2,8 @@
 
 Everything is built on :class:`LossSurface`, which evaluates the training loss
 at K parameter vectors at once with the batched forward pass of
-:class:`lossbounds.models.Network` (one GEMM for the first layer, ``bmm``
-after, into reused buffers), in chunks of ``chunk_size`` vectors so that memory is bounded by the
+:class:`lossbounds.models.Network` (batched matrix products into reused
+buffers), in chunks of ``chunk_size`` vectors so that memory is bounded by the
 chunk, never by K. Streams of points (iterators of chunks, or a function that
 produces chunk ``[start, stop)``) are evaluated without ever holding all the
 points.
@@ -108,7 +108,7 @@ class LossSurface:
         Default number of parameter vectors evaluated at once. Memory is
         about ``3 * chunk_size * m * width * 8`` bytes. Small chunks keep the
         work buffers in cache: on the benchmark network (m = 256, h = 10,
-        single thread) 64-256 is fastest and 4096 is 2.5x slower
+        single thread) 64-1024 is fastest and 4096 about 2x slower
         (``benchmarks/bench_landscape.py``).
 
     Attributes

@@ -27,14 +27,14 @@ so N = h(n+1) + (H-1)h(h+1) + (h+1), plus (H-1)h^2 with projection skips.
 Speed
 -----
 :meth:`Network.forward` evaluates K parameter vectors at once, in a
-unit-major layout (K, h, m): the first layer is one GEMM
-``[W1 | b1] (K*h, n+1) @ [X | 1]^T``, deeper layers are ``torch.bmm`` over the K
+unit-major layout (K, h, m): the first layer is ``b1 + W1 @ X^T`` for all K at
+once (``torch.baddbmm`` with X^T broadcast), deeper layers are ``baddbmm`` over the K
 networks. Without autograd it writes into reused buffers with in-place
 activation kernels (fresh (K, h, m) tensors cost page faults that dominate the
-arithmetic); chunks of 64-256 vectors keep those buffers in cache. This is
-where the landscape code gets its speed (about 20-30x a per-point
-``nn.Module`` loop in ``benchmarks/bench_landscape.py``); the per-point
-:class:`MLP` exists as the reference.
+arithmetic); chunks of 64-1024 vectors keep those buffers near the cache. This
+is where the landscape code gets its speed: 15-30x a per-point ``nn.Module``
+loop in ``benchmarks/bench_landscape.py`` on a shared 2-core machine (the ratio
+moves with the machine's load); the per-point :class:`MLP` is the reference.
 
 Symmetries (:class:`SymmetryGroup`)
 -----------------------------------
