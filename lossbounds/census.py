@@ -42,7 +42,8 @@ __all__ = ["minimize_lm", "CensusResult", "basin_census"]
 def _residuals(surface: LossSurface, thetas: torch.Tensor) -> torch.Tensor:
     """Residuals (K, m [+ N]) whose mean square over the first m columns plus the
     l2 part gives the loss: L = (1/m) * ||r||^2."""
-    X, y = surface._tensors(torch.float64)
+    X = torch.as_tensor(surface.X_np, dtype=torch.float64)
+    y = torch.as_tensor(surface.y_np, dtype=torch.float64)
     r = surface.network.forward(thetas, X) - y
     if surface.l2:
         # (1/m) ||r||^2 + l2 ||theta||^2 = (1/m) ||[r, sqrt(m l2) theta]||^2
