@@ -947,18 +947,21 @@ def dedup_modulo_group(
     order = np.arange(K) if order is None else np.asarray(order)
     canon = np.stack([group.canonical(p) for p in P]) if K else P
     reps: list[int] = []
+    orbits: list[np.ndarray] = []  # orbit of each representative, for the exact check
+    exact = group.order <= exact_limit
     assign = np.full(K, -1)
     for i in order:
         found = -1
         for r, j in enumerate(reps):
             if np.linalg.norm(canon[i] - canon[j]) <= tol or (
-                group.order <= exact_limit
-                and group.distance(P[j], P[i], max_order=exact_limit) <= tol
+                exact and np.min(np.linalg.norm(orbits[r] - P[i], axis=1)) <= tol
             ):
                 found = r
                 break
         if found < 0:
             reps.append(int(i))
+            if exact:
+                orbits.append(group.orbit(P[i], max_order=exact_limit))
             found = len(reps) - 1
         assign[i] = found
     return np.array(reps, dtype=int), assign

@@ -327,3 +327,14 @@ def test_bad_input():
         classify_hessian([])
     with pytest.raises(ValueError, match="tol"):
         dedup_modulo_group(theta[None], SymmetryGroup(arch), tol=0.0)
+
+
+def test_dedup_survives_ties_in_the_canonical_form():
+    # equal bias magnitudes make the canonical form ambiguous; the exact orbit
+    # distance (small groups) still merges the whole orbit into one class
+    arch = Architecture(1, 2, 1, 5, activation="tanh")
+    G = SymmetryGroup(arch)
+    theta = np.array([0.8, -1.3, 0.5, -0.5, 1.1, 0.7, 0.2])  # W1, b1 (tie), v, c
+    orbit = G.orbit(theta)
+    reps, assign = dedup_modulo_group(orbit, G, tol=1e-9)
+    assert len(reps) == 1 and np.all(assign == 0)
