@@ -25,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "Dataset",
+    "check_data",
     "make_regression",
     "make_xor",
     "make_moons",
