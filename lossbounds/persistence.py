@@ -42,7 +42,18 @@ Scattered samples -- :func:`sample_persistence`
     ``maxdim >= 1`` ripser computes the persistence of the *flag (clique)
     complex* of the graph (a triangle enters with its last edge), so H1 is the
     H1 of that flag complex -- an estimate of the H1 of the sublevel sets that
-    is only as good as the sampling and the neighbourhood.
+    is only as good as the sampling and the neighbourhood. The flag complex
+    of a sparse kNN graph has loops (and voids) of its own, seen as infinite
+    H1 (H2) bars; the default k = 40 for maxdim >= 1 removes the loops in our
+    R^2..R^4 validations but not the voids. In R^2 and R^3,
+    ``method="delaunay"`` avoids both (its flag complex contains a
+    triangulation of the convex hull).
+
+    Robust Betti estimate at a level c: :func:`persistent_betti_numbers` with
+    ``(c - delta, c + delta)`` (classes alive throughout the window), which
+    ignores the short noise bars that sampling creates near c. Death levels of
+    sampled diagrams are biased low by the neighbourhood scale (edges bridge
+    gaps and triangles span holes before the true function closes them).
 
     ripser stores filtration values as float32 and indexes simplices in 55
     bits. We therefore (i) replace every filtration value by its rank (exact
