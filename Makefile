@@ -26,8 +26,9 @@ venv: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python scripts/run_notebooks.py notebooks
 
+# Quick-mode figures go to build/ so they never overwrite the committed full-size ones.
 test: $(STAMP)
-	LOSSBOUNDS_QUICK=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks $(NBVAL_OPTS)
+	LOSSBOUNDS_QUICK=1 LOSSBOUNDS_FIGURES=$(CURDIR)/build/quick-figures MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks $(NBVAL_OPTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lossbounds tests benchmarks scripts notebooks
