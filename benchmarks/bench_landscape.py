@@ -16,9 +16,10 @@ m = 256 samples, K = 20,000 parameter vectors, CPU.
 
 Timings are best-of-``REPEATS`` wall-clock times, taken in interleaved rounds
 (batched and per-point alternate) so that a change of machine load hits both.
-torch runs single-threaded by default (``--threads`` to change): on a shared
-2-core machine, intra-op threads spin against other processes and wall-clock
-rates collapse by 5-10x at random. The last line is ``ratio: X`` (batched
+torch uses every core by default, both paths alike (the per-point loop's tiny
+ops barely use a second thread; the batched path does). ``--threads 1`` gives
+the single-thread comparison, steadier on a machine shared with other
+processes, where intra-op threads spin against them. The last line is ``ratio: X`` (batched
 float32 at its best chunk size over the per-point loop, points per second).
 
 Run: ``.venv/bin/python benchmarks/bench_landscape.py [--threads T]``
@@ -98,7 +99,9 @@ def stream_memory(n_points: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch intra-op threads (default: all cores)"
+    )
     parser.add_argument(
         "--stream",
         type=int,
@@ -108,7 +111,8 @@ def main() -> None:
         "and print the peak memory (default 0: skip)",
     )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.stream:
         stream_memory(args.stream)
 
