@@ -296,7 +296,7 @@ def basin_census(
         MSE loss.
     starts : array, shape (K, N)
     group : lossbounds.models.SymmetryGroup, optional
-        Default ``SymmetryGroup(surface.arch)``.
+        Default ``SymmetryGroup(surface.arch, l2=surface.l2)`` (l2-aware).
     lm_iter, newton_iter : int
         Iterations of the two stages of :func:`minimize_lm`.
     newton_steps : int
@@ -312,7 +312,7 @@ def basin_census(
     -------
     CensusResult
     """
-    group = SymmetryGroup(surface.arch) if group is None else group
+    group = SymmetryGroup(surface.arch, l2=surface.l2) if group is None else group
     points, _ = minimize_lm(
         surface, starts, max_iter=lm_iter, newton_iter=newton_iter, progress=progress
     )

@@ -495,19 +495,32 @@ class SymmetryGroup:
     ----------
     arch : lossbounds.formats.Architecture
         The architecture.
+    l2 : float, optional
+        Coefficient of an l2 term lambda*||theta||^2 in the loss. The term is
+        active when ``l2 > 0`` or ``arch.l2`` is true. Permutations and odd or
+        even flips preserve ||theta||, but a sigmoid flip moves the outgoing
+        weight into the next bias and changes it: with an active l2 term the
+        sigmoid flips are dropped from the group (permutations only), as in
+        :func:`lossbounds.bounds.symmetry_group_order`.
 
     Attributes
     ----------
     order : int
         |G|, exact.
     flip_kind : {"odd", "sigmoid", "even", None}
-        The activation's flip symmetry.
+        The flip symmetry the group uses (None when the activation has none,
+        or for sigmoid with an active l2 term).
     """
 
-    def __init__(self, arch):
+    def __init__(self, arch, l2: float | None = None):
         self.arch = arch
         self.layout = ParamLayout(arch)
+        if l2 is not None and not (np.isfinite(l2) and l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0 or None, got {l2!r}")
+        self.regularised = bool(arch.l2) or bool(l2)
         self.flip_kind = get_activation(arch.activation).flip
+        if self.regularised and self.flip_kind == "sigmoid":
+            self.flip_kind = None
         h, H = self.layout.width, self.layout.hidden_layers
         self.h, self.H = h, H
         # Identity skips tie the layers together (only when there is a skip, H >= 2).

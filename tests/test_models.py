@@ -266,3 +266,55 @@ def test_product_of_elements_is_an_element():
     for g1, g2 in itertools.islice(itertools.product(G.elements(), repeat=2), 0, 4096, 97):
         image = G.apply(G.apply(theta, g1), g2)
         assert np.min(np.linalg.norm(orbit - image, axis=1)) < 1e-12
+
+
+@pytest.mark.parametrize(
+    "act, skip, l2_order",
+    [
+        ("sigmoid", None, math.factorial(2) ** 2),  # flips dropped: permutations only
+        ("sigmoid", "identity", math.factorial(2)),
+        ("tanh", None, (4 * math.factorial(2)) ** 2),  # odd flips keep ||theta||
+        ("gaussian", None, (4 * math.factorial(2)) ** 2),  # even flips keep ||theta||
+        ("softplus", None, math.factorial(2) ** 2),
+    ],
+)
+def test_l2_aware_group_leaves_the_regularised_loss_unchanged(act, skip, l2_order):
+    from lossbounds.landscape import LossSurface
+
+    arch = Architecture(
+        n_inputs=2, width=2, hidden_layers=2, n_samples=6, activation=act, skip=skip
+    )
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    surface = LossSurface(arch, X, y, l2=0.1)
+    group = SymmetryGroup(arch, l2=0.1)
+    assert group.order == l2_order
+    theta = rng.standard_normal(ParamLayout(arch).n_params)
+    images = np.stack([group.apply(theta, g) for g in group.elements()])
+    assert len(images) == l2_order
+    losses = surface(images)
+    np.testing.assert_allclose(losses, losses[0], rtol=0, atol=1e-12)
+    # the same group through arch.l2
+    arch_l2 = Architecture(
+        n_inputs=2, width=2, hidden_layers=2, n_samples=6, activation=act, skip=skip, l2=True
+    )
+    assert SymmetryGroup(arch_l2).order == l2_order
+
+
+def test_sigmoid_flip_changes_the_regularised_loss():
+    from lossbounds.landscape import LossSurface
+
+    arch = Architecture(n_inputs=2, width=2, hidden_layers=1, n_samples=6, activation="sigmoid")
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((6, 2)), rng.standard_normal(6)
+    theta = rng.standard_normal(ParamLayout(arch).n_params)
+    plain = SymmetryGroup(arch)  # no l2: flips are symmetries
+    flip = plain.identity()
+    flip.flips[0, 0] = True
+    moved = plain.apply(theta, flip)
+    no_l2 = LossSurface(arch, X, y)
+    assert abs(no_l2(moved[None])[0] - no_l2(theta[None])[0]) < 1e-12
+    with_l2 = LossSurface(arch, X, y, l2=0.1)
+    assert abs(with_l2(moved[None])[0] - with_l2(theta[None])[0]) > 1e-6
+    with pytest.raises(ValueError, match="l2"):
+        SymmetryGroup(arch, l2=-1.0)
