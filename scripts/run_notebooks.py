@@ -44,6 +44,7 @@ def run(path: Path, timeout: int) -> float:
         nb,
         timeout=timeout,
         kernel_name="python3",
+        record_timing=False,  # no wall-clock stamps in committed notebooks
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     start = time.perf_counter()
@@ -58,6 +59,8 @@ def run(path: Path, timeout: int) -> float:
         raise SystemExit(
             f"\n[run_notebooks] FAILED in {path} (partial outputs in {failed}):\n{tail}"
         ) from None
+    for cell in nb.cells:  # drop stamps left by earlier runs or other front ends
+        cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
     return time.perf_counter() - start
 

@@ -37,6 +37,7 @@ def test_runner_executes_in_order_and_stops_at_first_failure(tmp_path):
     ran = nbformat.read(tmp_path / "01_ok.ipynb", as_version=4)
     assert ran.cells[1].outputs[0]["text"] == "42\n"
     assert [c.execution_count for c in ran.cells] == [1, 2]
+    assert all("execution" not in c.metadata for c in ran.cells)  # no timing stamps
     never = nbformat.read(tmp_path / "03_never.ipynb", as_version=4)
     assert never.cells[0].outputs == []
     # the failing notebook itself is left untouched; partial outputs go beside it
