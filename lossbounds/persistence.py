@@ -8,8 +8,11 @@ Rows are sorted by birth, then death. Bars of length zero are dropped.
 
 Grids -- :func:`grid_persistence`
     Values on a regular 2D or 3D grid; exact cubical persistence computed by
-    gudhi (``gudhi.CubicalComplex``). Two constructions, which answer
-    *different* questions:
+    Cubical Ripser (``cripser`` for the V-construction, ``tcripser`` for the
+    T-construction; the default engine, about 5x faster than gudhi on noisy
+    fields) or by gudhi (``gudhi.CubicalComplex``, ``engine="gudhi"``). The
+    two engines give identical diagrams (tested on random grids with ties).
+    Two constructions, which answer *different* questions:
 
     ``construction="vertex"`` (V-construction, the default;
     ``CubicalComplex(vertices=values)``)
@@ -164,11 +167,16 @@ def grid_persistence(
     construction: str = "vertex",
     min_persistence: float = 0.0,
     homology_coeff_field: int = 2,
+    engine: str = "cripser",
 ) -> list[np.ndarray]:
     """Exact sublevel-set persistence of a function sampled on a 2D or 3D grid.
 
-    Engine: gudhi's cubical complex (``gudhi.CubicalComplex``,
+    Engines: Cubical Ripser (``engine="cripser"``, default: ``cripser`` for
+    the vertex construction, ``tcripser`` for the top construction, both over
+    Z/2) or gudhi's cubical complex (``engine="gudhi"``:
     ``compute_persistence`` then ``persistence_intervals_in_dimension``).
+    They return identical diagrams; cripser is about 5x faster on noisy
+    fields (1001 x 1001 random field, H0 + H1: 0.7 s against 3.5 s here).
 
     Parameters
     ----------
@@ -187,7 +195,10 @@ def grid_persistence(
         The default 0 drops only zero-length bars.
     homology_coeff_field : int
         Prime coefficient field. Subsets of R^2 and R^3 have torsion-free
-        homology, so any prime gives the same diagrams; 2 is the fastest.
+        homology, so any prime gives the same diagrams; 2 is the fastest
+        (cripser always works over Z/2, which is therefore exact here).
+    engine : {"cripser", "gudhi"}
+        Which cubical-persistence library computes the diagrams.
 
     Returns
     -------
@@ -195,8 +206,6 @@ def grid_persistence(
         Diagrams for dimensions 0..maxdim; deaths are ``inf`` for classes
         that never die (one H0 bar per grid, born at the global minimum).
     """
-    import gudhi
-
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim not in (2, 3):
         raise ValueError(f"values must be a 2D or 3D grid, got an array of shape {arr.shape}")
@@ -212,6 +221,12 @@ def grid_persistence(
         isinstance(homology_coeff_field, (int, np.integer)) and _is_prime(homology_coeff_field)
     ):
         raise ValueError(f"homology_coeff_field must be a prime, got {homology_coeff_field!r}")
+    if engine not in _GRID_ENGINES:
+        raise ValueError(f"engine must be one of {_GRID_ENGINES}, got {engine!r}")
+    if engine == "cripser":
+        return _cripser_diagrams(arr, maxdim, construction, float(min_persistence))
+    import gudhi
+
     if construction == "vertex":
         cc = gudhi.CubicalComplex(vertices=arr)
     else:
@@ -220,6 +235,25 @@ def grid_persistence(
         homology_coeff_field=int(homology_coeff_field), min_persistence=float(min_persistence)
     )
     return [_sorted_diagram(cc.persistence_intervals_in_dimension(k)) for k in range(maxdim + 1)]
+
+
+_GRID_ENGINES = ("cripser", "gudhi")
+
+
+def _cripser_diagrams(arr, maxdim: int, construction: str, min_persistence: float):
+    """Cubical Ripser diagrams in this module's format (see :func:`grid_persistence`)."""
+    if construction == "vertex":
+        import cripser as engine
+    else:
+        import tcripser as engine
+    # rows: dim, birth, death, then birth and death cell coordinates
+    pairs = engine.computePH(np.ascontiguousarray(arr), maxdim=maxdim)
+    dims = pairs[:, 0].astype(np.int64)
+    bars = pairs[:, 1:3].astype(np.float64)
+    # essential classes come back with death = DBL_MAX
+    bars[bars[:, 1] >= np.finfo(np.float64).max, 1] = np.inf
+    keep = (bars[:, 1] - bars[:, 0]) > min_persistence
+    return [_sorted_diagram(bars[(dims == k) & keep]) for k in range(maxdim + 1)]
 
 
 def _is_prime(p: int) -> bool:
@@ -538,7 +572,7 @@ def neighbourhood_graph(
     method: str = "knn",
     symmetrize: str = "union",
     approx: float = 0.0,
-    workers: int = 1,
+    workers: int = -1,
     max_edges: int = 50_000_000,
 ) -> np.ndarray:
     """Neighbourhood graph of a point cloud.
@@ -566,7 +600,8 @@ def neighbourhood_graph(
         ``(1 + approx)`` times the true k-th neighbour distance. 0 is exact;
         1 is about 5x faster in R^8 (see benchmarks/bench_persistence.py).
     workers : int
-        Threads for the tree queries (``-1`` = all cores).
+        Threads for the tree queries (default ``-1``: all cores; the query
+        dominates the cost of the whole H0 computation in R^8).
     max_edges : int
         Radius graphs with more edges raise ValueError rather than exhaust
         memory.
@@ -619,9 +654,13 @@ def neighbourhood_graph(
         k = min(default_k(0), n - 1)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n = {n}, got {k!r}")
-    _, nbr = tree.query(pts, k=int(k) + 1, eps=float(approx), workers=workers)
-    src = np.repeat(np.arange(n, dtype=np.int64), int(k) + 1)
-    dst = nbr.astype(np.int64).ravel()
+    # Query in the tree's leaf order, on a tree rebuilt over the points so sorted:
+    # consecutive queries then touch nearby memory (about 2x faster in R^8).
+    order = tree.indices.astype(np.int64)
+    sorted_pts = pts[order]
+    _, nbr = cKDTree(sorted_pts).query(sorted_pts, k=int(k) + 1, eps=float(approx), workers=workers)
+    src = np.repeat(order, int(k) + 1)
+    dst = order[nbr.astype(np.int64).ravel()]
     keep = src != dst  # drop each point itself (duplicates may swap order)
     return _unique_edges(src[keep], dst[keep], n, mutual=symmetrize == "mutual")
 
@@ -647,7 +686,7 @@ def sample_persistence(
     too_large: str = "raise",
     max_vertices: int | None = None,
     seed: int = 0,
-    workers: int = 1,
+    workers: int = -1,
 ) -> list[np.ndarray]:
     """Sublevel-set persistence estimated from scattered samples of a function.
 
@@ -680,7 +719,7 @@ def sample_persistence(
     seed : int
         Seed of the subsample.
     workers : int
-        Threads for the kNN queries.
+        Threads for the kNN queries (default ``-1``: all cores).
 
     Returns
     -------

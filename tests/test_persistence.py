@@ -420,3 +420,26 @@ def test_plots_return_axis_and_draw_every_bar():
     ax = plot_barcode(DGMS, max_bars=1)
     assert "3 shorter bars" in ax.get_title()
     plt.close("all")
+
+
+# --- the two grid engines (Cubical Ripser, gudhi) agree exactly ---
+
+
+@pytest.mark.parametrize("construction", ["vertex", "top"])
+@pytest.mark.parametrize("shape", [(9, 11), (30, 30), (4, 5, 6)])
+@pytest.mark.parametrize("min_persistence", [0.0, 1.0])
+def test_cripser_equals_gudhi_on_random_grids_with_ties(construction, shape, min_persistence):
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(5):
+        f = rng.integers(0, 6, size=shape).astype(np.float64)  # many ties
+        maxdim = f.ndim - 1
+        a = P.grid_persistence(f, maxdim, construction, min_persistence, engine="cripser")
+        b = P.grid_persistence(f, maxdim, construction, min_persistence, engine="gudhi")
+        assert len(a) == len(b) == maxdim + 1
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_grid_engine_rejects_unknown():
+    with pytest.raises(ValueError, match="engine must be one of"):
+        P.grid_persistence(np.zeros((3, 3)), engine="dionysus")
