@@ -56,6 +56,8 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from lossbounds._checks import check_int
+
 __all__ = [
     "BoundTerms",
     "gradient_degree",
@@ -264,9 +266,7 @@ def khovanskii_log2_symbolic(arch_or_format):
 # numeric (vectorised) path
 # ---------------------------------------------------------------------------
 def _check_s(s):
-    if isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1:
-        raise ValueError(f"s (number of sign conditions) must be an integer >= 1, got {s!r}")
-    return int(s)
+    return check_int("s (number of sign conditions)", s, 1)
 
 
 def _as_int_array(x, name, minimum):

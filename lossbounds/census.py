@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.landscape import LossSurface, MinimaResult, dedup_modulo_group, minimize
 from lossbounds.models import SymmetryGroup
 
@@ -147,18 +148,11 @@ def minimize_lm(
         raise ValueError(
             f"surface.arch.loss must be 'mse' (a least-squares problem), got {surface.arch.loss!r}"
         )
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    if (
-        isinstance(newton_iter, bool)
-        or not isinstance(newton_iter, (int, np.integer))
-        or newton_iter < 0
-    ):
-        raise ValueError(f"newton_iter must be an integer >= 0, got {newton_iter!r}")
+    max_iter = check_int("max_iter", max_iter, 1)
+    newton_iter = check_int("newton_iter", newton_iter, 0)
     if not (np.isfinite(mu0) and mu0 > 0):
         raise ValueError(f"mu0 must be a finite number > 0, got {mu0!r}")
-    if not (np.isfinite(grad_tol) and grad_tol >= 0):
-        raise ValueError(f"grad_tol must be a finite number >= 0, got {grad_tol!r}")
+    grad_tol = check_nonnegative("grad_tol", grad_tol)
     P = np.atleast_2d(np.asarray(starts, dtype=np.float64))
     if P.ndim != 2 or P.shape[1] != surface.n_params or P.shape[0] == 0:
         raise ValueError(

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lossbounds._checks import check_int, check_nonnegative
+
 __all__ = [
     "Dataset",
     "check_data",
@@ -102,19 +104,6 @@ def check_data(X, y) -> None:
         raise ValueError("y must be finite (no NaN or infinite values)")
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_noise(noise) -> float:
-    noise = float(noise)
-    if not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    return noise
-
-
 def make_regression(m: int, n: int = 1, noise: float = 0.05, seed: int = 0) -> Dataset:
     """A smooth regression target: y = sin(pi * <x, w>) + noise, w = (1, ..., 1)/sqrt(n).
 
@@ -132,9 +121,9 @@ def make_regression(m: int, n: int = 1, noise: float = 0.05, seed: int = 0) -> D
     Dataset
         ``X`` uniform on [-1, 1]^n, shape (m, n); ``y`` shape (m,).
     """
-    m = _check_int("m", m, 1)
-    n = _check_int("n", n, 1)
-    noise = _check_noise(noise)
+    m = check_int("m", m, 1)
+    n = check_int("n", n, 1)
+    noise = check_nonnegative("noise", noise)
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1.0, 1.0, size=(m, n))
     w = np.ones(n) / np.sqrt(n)
@@ -164,9 +153,9 @@ def make_xor(m: int, n: int = 2, noise: float = 0.1, seed: int = 0) -> Dataset:
     Dataset
         ``X`` shape (m, n), ``y`` in {0., 1.} shape (m,).
     """
-    m = _check_int("m", m, 1)
-    n = _check_int("n", n, 2)
-    noise = _check_noise(noise)
+    m = check_int("m", m, 1)
+    n = check_int("n", n, 2)
+    noise = check_nonnegative("noise", noise)
     rng = np.random.default_rng(seed)
     corners = rng.choice([-1.0, 1.0], size=(m, 2))
     X = noise * rng.standard_normal((m, n))
@@ -194,9 +183,9 @@ def make_moons(m: int, n: int = 2, noise: float = 0.1, seed: int = 0) -> Dataset
     Dataset
         ``X`` shape (m, n), ``y`` in {0., 1.} shape (m,).
     """
-    m = _check_int("m", m, 2)
-    n = _check_int("n", n, 2)
-    noise = _check_noise(noise)
+    m = check_int("m", m, 2)
+    n = check_int("n", n, 2)
+    noise = check_nonnegative("noise", noise)
     rng = np.random.default_rng(seed)
     m0 = (m + 1) // 2
     t0 = np.linspace(0.0, np.pi, m0)
@@ -232,14 +221,10 @@ def make_blobs(
     Dataset
         ``X`` shape (m, n), ``y`` in {0., 1.} shape (m,).
     """
-    m = _check_int("m", m, 2)
-    n = _check_int("n", n, 1)
-    separation = float(separation)
-    if not np.isfinite(separation) or separation < 0:
-        raise ValueError(f"separation must be a finite number >= 0, got {separation!r}")
-    spread = float(spread)
-    if not np.isfinite(spread) or spread < 0:
-        raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
+    m = check_int("m", m, 2)
+    n = check_int("n", n, 1)
+    separation = check_nonnegative("separation", separation)
+    spread = check_nonnegative("spread", spread)
     rng = np.random.default_rng(seed)
     u = rng.standard_normal(n)
     u /= np.linalg.norm(u)
@@ -305,8 +290,8 @@ def make_teacher_student(
     # Local import: models pulls in torch, data alone should not.
     from lossbounds.models import ParamLayout, forward_numpy
 
-    m = _check_int("m", m, 1)
-    noise = _check_noise(noise)
+    m = check_int("m", m, 1)
+    noise = check_nonnegative("noise", noise)
     weight_scale = float(weight_scale)
     if not np.isfinite(weight_scale) or weight_scale <= 0:
         raise ValueError(f"weight_scale must be a finite number > 0, got {weight_scale!r}")

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.data import check_data
 from lossbounds.models import Network, SymmetryGroup
 
@@ -75,13 +76,7 @@ def _is_transformed(t: torch.Tensor) -> bool:
 
 
 def _check_chunk_size(chunk_size) -> int:
-    if (
-        isinstance(chunk_size, bool)
-        or not isinstance(chunk_size, (int, np.integer))
-        or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
-    return int(chunk_size)
+    return check_int("chunk_size", chunk_size, 1)
 
 
 class LossSurface:
@@ -140,9 +135,7 @@ class LossSurface:
             if getattr(arch, "l2", False):
                 raise ValueError("arch.l2 is True: pass the coefficient l2 > 0 explicitly")
             l2 = 0.0
-        l2 = float(l2)
-        if not np.isfinite(l2) or l2 < 0:
-            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+        l2 = check_nonnegative("l2", l2)
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.arch = arch
@@ -421,9 +414,7 @@ def _span(span, name: str) -> tuple[float, float]:
 
 
 def _res(res, name: str) -> int:
-    if isinstance(res, bool) or not isinstance(res, (int, np.integer)) or res < 2:
-        raise ValueError(f"{name} must be an integer >= 2, got {res!r}")
-    return int(res)
+    return check_int(name, res, 2)
 
 
 def line(
@@ -571,8 +562,7 @@ _METHODS = ("sobol", "uniform")
 
 
 def _region_args(dim, region, low, high, radius, center, method):
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+    dim = check_int("dim", dim, 1)
     if region not in _REGIONS:
         raise ValueError(f"region must be one of {_REGIONS}, got {region!r}")
     if method not in _METHODS:
@@ -627,8 +617,7 @@ def iter_sample_points(
 
     dim, center, low, high = _region_args(dim, region, low, high, radius, center, method)
     chunk_size = _check_chunk_size(chunk_size)
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 0:
-        raise ValueError(f"n_points must be an integer >= 0, got {n_points!r}")
+    n_points = check_int("n_points", n_points, 0)
     d_raw = dim if region == "box" else dim + 1
     if method == "sobol":
         sampler = qmc.Sobol(d=d_raw, scramble=True, seed=seed)

@@ -83,6 +83,8 @@ from scipy import sparse
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial import cKDTree
 
+from lossbounds._checks import check_nonnegative
+
 __all__ = [
     "grid_persistence",
     "grid_graph",
@@ -215,8 +217,7 @@ def grid_persistence(
     maxdim = _check_maxdim(maxdim, arr.ndim - 1, f"a {arr.ndim}D grid")
     if construction not in _CONSTRUCTIONS:
         raise ValueError(f"construction must be one of {_CONSTRUCTIONS}, got {construction!r}")
-    if not (np.isfinite(min_persistence) and min_persistence >= 0):
-        raise ValueError(f"min_persistence must be a finite number >= 0, got {min_persistence!r}")
+    min_persistence = check_nonnegative("min_persistence", min_persistence)
     if not (
         isinstance(homology_coeff_field, (int, np.integer)) and _is_prime(homology_coeff_field)
     ):
@@ -648,8 +649,7 @@ def neighbourhood_graph(
         return _unique_edges(pairs[:, 0], pairs[:, 1], n)
     if symmetrize not in ("union", "mutual"):
         raise ValueError(f"symmetrize must be 'union' or 'mutual', got {symmetrize!r}")
-    if not (np.isfinite(approx) and approx >= 0):
-        raise ValueError(f"approx must be a finite number >= 0, got {approx!r}")
+    approx = check_nonnegative("approx", approx)
     if k is None:
         k = min(default_k(0), n - 1)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
@@ -783,12 +783,6 @@ def _check_level(name: str, c) -> np.ndarray:
     return arr
 
 
-def _check_eps(min_persistence) -> float:
-    if not (np.isfinite(min_persistence) and min_persistence >= 0):
-        raise ValueError(f"min_persistence must be a finite number >= 0, got {min_persistence!r}")
-    return float(min_persistence)
-
-
 def betti_numbers(diagrams, c: float, min_persistence: float = 0.0) -> np.ndarray:
     """Betti numbers of the sublevel set at level ``c``, read off the diagrams.
 
@@ -870,7 +864,7 @@ def betti_curve(diagrams, levels, min_persistence: float = 0.0) -> np.ndarray:
     """
     dgms = _as_diagram_list(diagrams)
     lv = _check_level("levels", levels).reshape(-1)
-    eps = _check_eps(min_persistence)
+    eps = check_nonnegative("min_persistence", min_persistence)
     out = np.zeros((lv.shape[0], len(dgms)), dtype=np.int64)
     for dim, d in enumerate(dgms):
         d = d[d[:, 1] - d[:, 0] >= eps]
