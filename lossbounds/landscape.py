@@ -53,6 +53,7 @@ __all__ = [
     "sample_points",
     "iter_sample_points",
     "sample_loss",
+    "sample_hessian_shaped",
     "classify_hessian",
     "CLASSES",
     "MinimaResult",
@@ -651,6 +652,56 @@ def sample_points(n_points: int, dim: int, **kwargs) -> np.ndarray:
     """All samples of :func:`iter_sample_points` at once, shape (n_points, dim)."""
     chunks = list(iter_sample_points(n_points, dim, **kwargs))
     return np.concatenate(chunks) if chunks else np.empty((0, dim))
+
+
+def sample_hessian_shaped(
+    theta, hessian, n_points: int, seed: int = 0, scales=(1e-8, 1e-1)
+) -> np.ndarray:
+    """Samples around a strict minimum, shaped by its Hessian.
+
+    Points ``theta + V diag(lambda)^{-1/2} sqrt(2 e) u`` with ``u`` uniform in
+    the unit ball (scrambled Sobol) and ``e`` log-uniform in ``scales``, where
+    ``hessian = V diag(lambda) V^T``: the quadratic model of ``L - L(theta)``,
+    ``(p - theta)^T H (p - theta) / 2``, equals ``e |u|^2 <= e``. The cloud
+    therefore resolves the basin at every loss increment between the scales,
+    whatever the conditioning of the Hessian.
+
+    Parameters
+    ----------
+    theta : array_like, shape (N,)
+        The minimum.
+    hessian : array_like, shape (N, N)
+        Symmetric positive definite Hessian at ``theta``.
+    n_points : int
+        Number of samples (>= 1).
+    seed : int
+        Seed of the Sobol points and of the increments.
+    scales : (float, float)
+        Smallest and largest loss increment of the quadratic model, ``0 < lo <= hi``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_points, N), float64
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    hess = np.asarray(hessian, dtype=np.float64)
+    if theta.ndim != 1 or hess.shape != (theta.size, theta.size):
+        raise ValueError(
+            f"hessian must have shape (N, N) = {(theta.size, theta.size)} for theta of shape "
+            f"(N,), got theta {theta.shape} and hessian {hess.shape}"
+        )
+    n_points = check_int("n_points", n_points, 1)
+    lo, hi = (float(v) for v in scales)
+    if not (0 < lo <= hi < np.inf):
+        raise ValueError(f"scales must satisfy 0 < lo <= hi < inf, got {scales!r}")
+    lam, V = np.linalg.eigh(hess)
+    if lam[0] <= 0:
+        raise ValueError(
+            f"hessian must be positive definite (a strict minimum), smallest eigenvalue {lam[0]:.3e}"
+        )
+    u = sample_points(n_points, theta.size, region="ball", radius=1.0, seed=seed)
+    e = np.exp(np.random.default_rng(seed).uniform(np.log(lo), np.log(hi), n_points))
+    return theta + (u * np.sqrt(2.0 * e)[:, None] / np.sqrt(lam)[None, :]) @ V.T
 
 
 def sample_loss(

@@ -17,6 +17,7 @@ from lossbounds.landscape import (
     plane,
     plane_hessians,
     random_direction,
+    sample_hessian_shaped,
     sample_loss,
     sample_points,
 )
@@ -416,3 +417,31 @@ def test_convexity_threshold_bad_input():
         l2_convexity_threshold(np.zeros((1, 2, 2)), d1, 2 * d1)
     with pytest.raises(ValueError, match="d1 and d2"):
         l2_convexity_threshold(np.zeros((1, 2, 2)), d1, np.zeros(3))
+
+
+def test_sample_hessian_shaped_follows_the_quadratic_model():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((5, 5))
+    H = A @ A.T + np.diag([1e-4, 1e-2, 1.0, 10.0, 100.0])  # badly conditioned, PD
+    theta = rng.standard_normal(5)
+    pts = sample_hessian_shaped(theta, H, 2000, seed=1, scales=(1e-6, 1e-2))
+    assert pts.shape == (2000, 5)
+    d = pts - theta
+    q = 0.5 * np.einsum("ki,ij,kj->k", d, H, d)  # quadratic model, computed directly
+    assert q.max() <= 1e-2 * (1 + 1e-9)
+    assert q.min() >= 0 and (q < 1e-4).mean() > 0.2  # increments spread over the scales
+    np.testing.assert_array_equal(
+        pts, sample_hessian_shaped(theta, H, 2000, seed=1, scales=(1e-6, 1e-2))
+    )
+
+
+def test_sample_hessian_shaped_bad_input():
+    theta = np.zeros(2)
+    with pytest.raises(ValueError, match="positive definite"):
+        sample_hessian_shaped(theta, np.diag([1.0, -1.0]), 10)
+    with pytest.raises(ValueError, match="hessian must have shape"):
+        sample_hessian_shaped(theta, np.eye(3), 10)
+    with pytest.raises(ValueError, match="scales"):
+        sample_hessian_shaped(theta, np.eye(2), 10, scales=(1e-2, 1e-6))
+    with pytest.raises(ValueError, match="n_points"):
+        sample_hessian_shaped(theta, np.eye(2), 0)
