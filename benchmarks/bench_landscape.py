@@ -33,8 +33,8 @@ import time
 import numpy as np
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
-from lossbounds.formats import Architecture
 from lossbounds.landscape import LossSurface, iter_sample_points
 from lossbounds.models import MLP, ParamLayout
 

@@ -131,7 +131,7 @@ def format_tuple(arch_or_format):
 
     Parameters
     ----------
-    arch_or_format : lossbounds.formats.Architecture, PfaffianFormat or tuple
+    arch_or_format : lossbounds.architecture.Architecture, PfaffianFormat or tuple
         An architecture (its loss format is computed with
         :func:`lossbounds.formats.loss_format`), a format, or the tuple
         ``(n_params, chain_length, chain_degree, loss_degree)``.
@@ -392,7 +392,8 @@ def _format_function(activation, output, loss, l2, skip):
     architecture with symbolic sizes (derived and proved there, not retyped
     here); sympy's lambdify turns them into vectorised numpy code.
     """
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
@@ -420,7 +421,7 @@ def bounds_for_architectures(
     n_inputs, width, hidden_layers, n_samples : int or array_like of shape (k,)
         Sizes n, h, K = L - 1, m (positive integers), broadcast together.
     activation, output, loss, l2, skip
-        As in :class:`lossbounds.formats.Architecture` (one value for all).
+        As in :class:`lossbounds.architecture.Architecture` (one value for all).
     constant : float
         The constant C of Zell's O(.).
 
@@ -477,7 +478,7 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Concrete sizes.
     k : int
         Slice dimension, 1 <= k <= N.
@@ -641,7 +642,7 @@ def bound_summary(arch, constant=1.0) -> dict:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Concrete sizes.
     constant : float
         The constant C of Zell's O(.) (default 1).

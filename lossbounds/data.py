@@ -269,7 +269,7 @@ def make_teacher_student(
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Teacher (and student) architecture; ``arch.n_inputs`` fixes n.
         ``arch.n_samples`` is not used: ``m`` is passed explicitly.
     m : int

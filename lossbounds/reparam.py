@@ -46,7 +46,7 @@ def tanh_sigmoid_matrix(arch) -> np.ndarray:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The architecture (any activation field; only sizes are used), no skips.
 
     Returns
@@ -86,7 +86,7 @@ def tanh_to_sigmoid(arch, theta) -> np.ndarray:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The tanh architecture (``activation == "tanh"``, no skips); the
         result is for the same architecture with ``activation="sigmoid"``.
     theta : array, shape (N,) or (K, N)

@@ -251,7 +251,8 @@ def test_register_user_activation_mish(user_activations):
     ref = x * torch.tanh(torch.nn.functional.softplus(x))
     torch.testing.assert_close(act.torch_fn(x), ref, rtol=1e-12, atol=1e-14)
     # usable by the format calculus
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     fmt = loss_format(Architecture(1, 2, 1, 3, activation="mish"))
     assert fmt.chain_length == 3 * 2 * 3

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.census import (
     _gradients_hessians,
     _jacobian,
@@ -18,7 +19,6 @@ from lossbounds.census import (
     minimize_lm,
 )
 from lossbounds.data import make_teacher_student
-from lossbounds.formats import Architecture
 from lossbounds.landscape import LossSurface
 from lossbounds.models import SymmetryGroup
 

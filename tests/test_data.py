@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import (
     Dataset,
     make_blobs,
@@ -12,7 +13,6 @@ from lossbounds.data import (
     make_teacher_student,
     make_xor,
 )
-from lossbounds.formats import Architecture
 from lossbounds.models import MLP, ParamLayout
 
 GENERATORS = [make_regression, make_xor, make_moons, make_blobs]

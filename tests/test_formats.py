@@ -8,8 +8,8 @@ import sympy as sp
 
 from lossbounds import activations
 from lossbounds.activations import T, chain_symbols, list_activations
+from lossbounds.architecture import Architecture
 from lossbounds.formats import (
-    Architecture,
     PfaffianFormat,
     depth_closed_form,
     expand_chain,

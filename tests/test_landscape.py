@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression, make_teacher_student, make_xor
-from lossbounds.formats import Architecture
 from lossbounds.landscape import (
     LossSurface,
     classify_hessian,

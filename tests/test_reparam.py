@@ -8,7 +8,7 @@ identity tanh(t) = 2 sigmoid(2t) - 1 written out by hand for one unit.
 import numpy as np
 import pytest
 
-from lossbounds.formats import Architecture
+from lossbounds.architecture import Architecture
 from lossbounds.landscape import LossSurface
 from lossbounds.models import forward_numpy
 from lossbounds.reparam import sigmoid_to_tanh, tanh_sigmoid_matrix, tanh_to_sigmoid
