@@ -14,7 +14,15 @@ import sympy as sp
 
 from lossbounds.activations import PfaffianActivation, get_activation
 
-__all__ = ["OUTPUTS", "LOSSES", "SKIPS", "Architecture"]
+__all__ = [
+    "OUTPUTS",
+    "LOSSES",
+    "SKIPS",
+    "Architecture",
+    "width_for_params",
+    "equal_units_family",
+    "equal_params_family",
+]
 
 OUTPUTS = ("linear", "sigmoid")
 LOSSES = ("mse", "bce")
@@ -128,3 +136,86 @@ class Architecture:
         """True when a size is a sympy expression."""
         sizes = (self.n_inputs, self.width, self.hidden_layers, self.n_samples)
         return not all(_is_concrete(s) for s in sizes)
+
+
+# ---------------------------------------------------------------------------
+# matched deep and shallow networks
+# ---------------------------------------------------------------------------
+def width_for_params(n_inputs: int, hidden_layers: int, target: int) -> int:
+    """The width h whose parameter count N is closest to ``target``.
+
+    N = h(n+1) + (K-1) h(h+1) + h + 1 (no skips) for h = 1..target; ties go
+    to the smaller width.
+
+    Parameters
+    ----------
+    n_inputs, hidden_layers, target : int
+        n >= 1, K >= 1 and the parameter budget (>= 1).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If an argument is not a positive integer.
+
+    Notes
+    -----
+    O(target) time and memory.
+    """
+    import numpy as np
+
+    n = _size("n_inputs", n_inputs)
+    k = _size("hidden_layers", hidden_layers)
+    target = _size("target", target)
+    widths = np.arange(1, target + 1)
+    counts = widths * (n + 1) + (k - 1) * widths * (widths + 1) + widths + 1
+    return int(widths[np.argmin(np.abs(counts - target))])
+
+
+def equal_units_family(n_inputs, total_units: int, n_samples, **options) -> list[Architecture]:
+    """Networks with ``total_units`` = h K hidden units, one per divisor K of it.
+
+    Parameters
+    ----------
+    n_inputs, n_samples : int
+        n and m, shared by all the networks.
+    total_units : int
+        H; the family holds K = every divisor of H (increasing), h = H / K.
+    **options
+        Further :class:`Architecture` fields (activation, output, loss, l2, skip).
+
+    Returns
+    -------
+    list of Architecture
+        Shallowest first.
+    """
+    total = _size("total_units", total_units)
+    depths = [k for k in range(1, total + 1) if total % k == 0]
+    return [Architecture(n_inputs, total // k, k, n_samples, **options) for k in depths]
+
+
+def equal_params_family(n_inputs, depths, target: int, n_samples, **options) -> list[Architecture]:
+    """Networks of the given depths whose parameter counts are closest to ``target``.
+
+    Parameters
+    ----------
+    n_inputs, n_samples : int
+        n and m, shared by all the networks.
+    depths : sequence of int
+        Numbers of hidden layers K, in the order of the result.
+    target : int
+        Parameter budget; each width is :func:`width_for_params` (no skips).
+    **options
+        Further :class:`Architecture` fields (activation, output, loss, l2).
+
+    Returns
+    -------
+    list of Architecture
+    """
+    return [
+        Architecture(n_inputs, width_for_params(n_inputs, k, target), k, n_samples, **options)
+        for k in depths
+    ]

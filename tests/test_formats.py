@@ -41,49 +41,6 @@ def _expansion(arch):
     return expand_chain(arch)
 
 
-# ---------------------------------------------------------------- validation
-@pytest.mark.parametrize(
-    "kwargs, name",
-    [
-        ({"width": 0}, "width"),
-        ({"width": -2}, "width"),
-        ({"width": 2.5}, "width"),
-        ({"width": 2.0}, "width"),
-        ({"width": True}, "width"),
-        ({"width": "3"}, "width"),
-        ({"n_inputs": 0}, "n_inputs"),
-        ({"hidden_layers": 0}, "hidden_layers"),
-        ({"n_samples": -1}, "n_samples"),
-        ({"n_samples": sp.Symbol("m")}, "n_samples"),  # not declared positive integer
-        ({"activation": "relu"}, "relu"),
-        ({"activation": "nope"}, "unknown activation"),
-        ({"output": "softmax"}, "output"),
-        ({"loss": "hinge"}, "loss"),
-        ({"loss": "bce"}, "loss='bce' needs output='sigmoid'"),
-        ({"skip": "dense"}, "skip"),
-        ({"skip": "identity"}, "hidden_layers >= 2"),
-        ({"skip": "projection"}, "hidden_layers >= 2"),
-        ({"l2": 1}, "l2"),
-    ],
-)
-def test_architecture_validation_names_the_argument(kwargs, name):
-    base = {"n_inputs": 2, "width": 3, "hidden_layers": 1, "n_samples": 4}
-    with pytest.raises(ValueError) as info:
-        Architecture(**{**base, **kwargs})
-    assert name in str(info.value)
-
-
-def test_architecture_normalises_and_is_frozen():
-    arch = Architecture(2, sp.Integer(3), 2, 5, activation="TanH")
-    assert arch.activation == "tanh" and arch.width == 3 and isinstance(arch.width, int)
-    assert arch.n_weight_layers == 3 and not arch.is_symbolic
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        arch.width = 4
-    sym = Architecture(n_, h_, K_, m_)
-    assert sym.is_symbolic and sym.n_weight_layers == K_ + 1
-    Architecture(2, 2, K_, 3, skip="identity")  # symbolic depth: K >= 2 is assumed
-
-
 # ------------------------------------------------------------ worked case
 @pytest.mark.parametrize("act", ["sigmoid", "tanh"])
 def test_worked_case_recurrence_table(act):
