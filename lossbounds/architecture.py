@@ -99,7 +99,10 @@ class Architecture:
             object.__setattr__(self, name, _size(name, getattr(self, name)))
         act = get_activation(self.activation)
         if get_activation(act.name) is not act:
-            raise ValueError(f"activation {act.name!r}: register it before use")
+            raise ValueError(
+                f"activation {act.name!r} is not in the catalogue; choose one of "
+                "lossbounds.activations.list_activations()"
+            )
         object.__setattr__(self, "activation", act.name)
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
