@@ -30,7 +30,7 @@ import numpy as np
 
 from lossbounds.models import ParamLayout
 
-__all__ = ["tanh_sigmoid_matrix", "tanh_to_sigmoid", "sigmoid_to_tanh"]
+__all__ = ["tanh_sigmoid_matrix", "tanh_to_sigmoid"]
 
 
 def _check(arch, activation: str) -> ParamLayout:
@@ -98,10 +98,3 @@ def tanh_to_sigmoid(arch, theta) -> np.ndarray:
     lay = _check(arch, "tanh")
     theta = lay.check(np.asarray(theta, dtype=np.float64))
     return theta @ tanh_sigmoid_matrix(arch).T
-
-
-def sigmoid_to_tanh(arch, theta) -> np.ndarray:
-    """Inverse of :func:`tanh_to_sigmoid` (``arch.activation == "sigmoid"``)."""
-    lay = _check(arch, "sigmoid")
-    theta = lay.check(np.asarray(theta, dtype=np.float64))
-    return np.linalg.solve(tanh_sigmoid_matrix(arch), theta.T).T
