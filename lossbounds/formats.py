@@ -1,23 +1,18 @@
 """Pfaffian format (N, ell, alpha, beta) of a network's training loss.
 
-The training loss of a feed-forward network with Pfaffian activations is a
-Pfaffian function of the parameters theta. Its *format* is
+For a feed-forward network with Pfaffian activations the training loss is a
+Pfaffian function of the parameters theta, of format N = ``n_params`` (the
+dimension of theta), ell = ``chain_length`` (the number of chain elements),
+alpha = ``chain_degree`` (the largest total degree of the polynomials
+P_ij(theta, f_1..f_i) = d f_i / d theta_j) and beta = ``loss_degree`` (the total
+degree of the loss as a polynomial in (theta, f_1..f_ell)).
 
-- ``n_params`` N: the number of parameters (the dimension of theta),
-- ``chain_length`` ell: the number of Pfaffian chain elements,
-- ``chain_degree`` alpha: the largest total degree of the polynomials
-  P_ij(theta, f_1..f_i) = d f_i / d theta_j,
-- ``loss_degree`` beta: the total degree of the loss as a polynomial in
-  (theta, f_1..f_ell).
-
-Nothing here is typed in as a closed form. :func:`loss_format` runs the
-per-layer weighted-degree recurrences of THEORY.md, built from the
-activation's own polynomials (:mod:`lossbounds.activations`), and, for a
-symbolic depth, derives the closed form in the number of hidden layers K and
-proves it by induction with sympy (:func:`depth_closed_form`). The result is
-checked against a brute-force symbolic expansion of the actual chain on small
-networks (:func:`expand_chain`) and against torch autograd
-(:func:`numeric_certificate`).
+:func:`loss_format` runs the per-layer weighted-degree recurrences below,
+built from the activation's own polynomials (:mod:`lossbounds.activations`);
+for a symbolic depth :func:`depth_closed_form` derives the closed form in the
+number of hidden layers K and proves it by induction. The certificates of
+:mod:`lossbounds.certificates` check the result on actual chains. Theory: see
+docs/theory.md.
 
 Network and parameter order
 ---------------------------
@@ -26,22 +21,19 @@ Inputs x_k in R^n (k = 1..m), K = L - 1 hidden layers of width h, scalar output:
     u_0 = x,   a_l = W_l u_{l-1} + b_l,   u_l = sigma(a_l) [+ skip_l],   l = 1..K
     z = v . u_K + c,   output z (linear) or sigmoid(z)
 
-``skip="identity"`` adds u_{l-1} to u_l for l = 2..K (equal widths, no new
-parameter); ``skip="projection"`` adds P_l u_{l-1} with its own h x h matrix
-P_l and no bias (a bias there would be redundant: it passes linearly into the
-next layer's bias). Skips join consecutive hidden layers only (not input to
-hidden, not into the output), so they need K >= 2.
+``skip="identity"`` adds u_{l-1} to u_l for l = 2..K (equal widths);
+``skip="projection"`` adds P_l u_{l-1} with its own h x h matrix P_l and no
+bias. Skips join consecutive hidden layers only, so they need K >= 2. theta is
+ordered W_1 (row-major), b_1, then per layer l = 2..K: W_l, b_l [, P_l], then
+v, c. The chain holds, for every sample k, hidden layer l and unit i (in that
+order), the activation's chain elements at a_{k,l,i}; then for a sigmoid
+output sigmoid(z_k), and for BCE also log sigmoid(z_k).
 
-theta is ordered W_1 (row-major), b_1, then per layer l = 2..K: W_l, b_l
-[, P_l], then v, c.
-
-The chain holds, for every sample k, hidden layer l, unit i (in that order),
-the activation's chain elements evaluated at a_{k,l,i}; then for a sigmoid
-output the unit sigmoid(z_k), and for BCE also log sigmoid(z_k) (whose
-derivative (1 - sigmoid(z_k)) dz_k needs sigmoid(z_k) before it).
-
-Weighted-degree recurrences (d_a, E, D, beta_sigma as in THEORY.md; du and
-dgu are the degrees of u_l and of du_l/dtheta_j; a dash means "absent")::
+Weighted-degree recurrences
+---------------------------
+du and dgu are the degrees of u_l and of du_l/dtheta_j; a dash means "absent";
+deg_w is the weighted degree with t of weight d_a(l) and each chain symbol of
+weight 1::
 
     d_a(l)  = 1 + du(l-1)                       du(0) = 0 (the data are constants)
     E(l)    = max(du(l-1), 0, 1 + dgu(l-1))     dgu(0) = -
@@ -52,11 +44,9 @@ dgu are the degrees of u_l and of du_l/dtheta_j; a dash means "absent")::
     dgu(l)  = deg_w Q'(d_a(l)) + E(l)           [identity: max(., dgu(l-1));
                                                  projection: max(., 1 + dgu(l-1), du(l-1))]
 
-where deg_w is the weighted degree with t of weight d_a(l) and each chain
-symbol of weight 1. The output z has d_z = 1 + du(K), E_z = max(du(K), 0,
-1 + dgu(K)); an output chain element has degree deg_w P_out(d_z) + E_z; the
-loss per sample is a polynomial in (z, output chain) whose weighted degree is
-beta. alpha is the maximum of all the D's.
+The output z has d_z = 1 + du(K), E_z = max(du(K), 0, 1 + dgu(K)); an output
+chain element has degree deg_w P_out(d_z) + E_z; beta is the weighted degree
+of the per-sample loss in (z, output chain); alpha is the maximum of all D's.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def test_slice_brute_force(act, variant):
 
 # ------------------------------------------------------ brute force (sympy)
 BRUTE = [
-    *[(2, 2, K, 1, a, VARIANTS[0]) for a in ("sigmoid", "tanh") for K in (1, 2, 3)],  # THEORY
+    *[(2, 2, K, 1, a, VARIANTS[0]) for a in ("sigmoid", "tanh") for K in (1, 2, 3)],  # worked case
     *[(2, 2, 2, 2, a, v) for a in ACTIVATIONS for v in VARIANTS],
     *[(1, 2, 3, 1, a, VARIANTS[0]) for a in ACTIVATIONS],
     *[(1, 2, 3, 1, a, VARIANTS[2]) for a in ACTIVATIONS if a not in ("swish", "gelu")],
