@@ -109,3 +109,15 @@ def test_equal_params_family():
     ]
     with pytest.raises(ValueError, match="total_units"):
         equal_units_family(2, 0, 100)
+
+
+def test_architecture_refuses_an_activation_outside_the_catalogue():
+    import dataclasses as dc
+
+    from lossbounds.activations import get_activation
+
+    tanh = get_activation("tanh")
+    assert Architecture(1, 2, 1, 3, activation=tanh).activation == "tanh"
+    copy = dc.replace(tanh, description="a copy")  # same name, not the catalogue's entry
+    with pytest.raises(ValueError, match="'tanh' is not in the catalogue"):
+        Architecture(1, 2, 1, 3, activation=copy)
