@@ -5,7 +5,7 @@ symmetry code: the transformations are written out here, on the blocks of
 :class:`lossbounds.models.ParamLayout`, and judged by the network function
 (:func:`lossbounds.models.forward_numpy`, float64) on random inputs.
 
-Flip kinds of the catalogue (docs/symmetry.md, "Flip kinds")::
+Flip kinds of the catalogue (docs/symmetry.md, section 1)::
 
     odd        sigma(-t) = -sigma(t)         tanh, arctan, erf
     sigmoid    sigma(-t) = 1 - sigma(t)      sigmoid
@@ -268,6 +268,12 @@ def test_shift_odd_projection_flip_is_exact(activation, output, h, K):
         assert np.linalg.norm(once - theta) > 0.1
         np.testing.assert_allclose(shift_odd_flip(arch, once, layer, i), theta, atol=1e-13)
         assert np.allclose(once, apply_candidate(arch, theta, [(layer, i, 1, "-b", "+W")]))
+    # any two flips commute: the same parameter vector in either order
+    units = [(layer, i) for layer in range(2, K + 1) for i in range(h)]
+    for (l1, i1), (l2, i2) in itertools.combinations(units, 2):
+        ab = shift_odd_flip(arch, shift_odd_flip(arch, theta, l1, i1), l2, i2)
+        ba = shift_odd_flip(arch, shift_odd_flip(arch, theta, l2, i2), l1, i1)
+        np.testing.assert_allclose(ab, ba, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("activation", ["softplus", "swish", "gelu"])
