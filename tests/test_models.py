@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-import sympy as sp
 import torch
 
 from lossbounds.architecture import Architecture
@@ -30,54 +29,6 @@ def arch_of(act="tanh", skip=None, output="linear", n=2, h=3, H=2, m=5):
 
 def data(n=2, m=5, seed=1):
     return np.random.default_rng(seed).standard_normal((m, n))
-
-
-# ---------------------------------------------------------------- layout
-@pytest.mark.parametrize(
-    "n,h,H,skip",
-    [
-        (1, 1, 1, None),
-        (2, 3, 1, None),
-        (3, 4, 3, None),
-        (2, 3, 3, "identity"),
-        (2, 3, 3, "projection"),
-    ],
-)
-def test_n_params_matches_hand_formula(n, h, H, skip):
-    arch = Architecture(n, h, H, 10, skip=skip)
-    # THEORY.md: h(n+1) + (L-2)h(h+1) + (h+1), L = H + 1; projections add h^2 per skip
-    expected = h * (n + 1) + (H - 1) * h * (h + 1) + (h + 1)
-    if skip == "projection":
-        expected += (H - 1) * h * h
-    assert ParamLayout(arch).n_params == expected
-
-
-def test_layout_is_row_major_in_documented_order():
-    arch = Architecture(2, 3, 2, 5, skip="projection")
-    lay = ParamLayout(arch)
-    theta = np.arange(lay.n_params, dtype=float)
-    p = lay.unflatten(theta)
-    assert list(p) == ["W1", "b1", "W2", "b2", "P2", "v", "c"]
-    # W1[i, j] at offset i * n + j; b1 right after W1 (6 entries), and so on
-    assert p["W1"][1, 0] == 2.0 and p["W1"][2, 1] == 5.0
-    assert p["b1"].tolist() == [6.0, 7.0, 8.0]
-    assert p["W2"][0, 2] == 11.0
-    assert p["P2"][0, 0] == 21.0
-    assert p["c"].tolist() == [lay.n_params - 1.0]
-    assert np.array_equal(lay.flatten(p), theta)
-    # batched (K, N) round trip, numpy and torch
-    thetas = np.stack([theta, -theta])
-    assert np.array_equal(lay.flatten(lay.unflatten(thetas)), thetas)
-    tt = torch.as_tensor(thetas)
-    assert torch.equal(lay.flatten(lay.unflatten(tt)), tt)
-
-
-def test_layout_rejects_symbolic_and_wrong_lengths():
-    with pytest.raises(ValueError, match="width"):
-        ParamLayout(Architecture(2, sp.Symbol("h", positive=True, integer=True), 1, 5))
-    lay = ParamLayout(arch_of())
-    with pytest.raises(ValueError, match=f"N = {lay.n_params}"):
-        lay.check(np.zeros(lay.n_params + 1))
 
 
 # ---------------------------------------------------------------- forward
