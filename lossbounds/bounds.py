@@ -58,6 +58,11 @@ import numpy as np
 import sympy as sp
 
 from lossbounds._checks import check_int
+from lossbounds.symmetry import (
+    log2_symmetry_group_order,
+    symmetry_description,
+    symmetry_group_order,
+)
 
 __all__ = [
     "BoundTerms",
@@ -73,10 +78,6 @@ __all__ = [
     "format_tuple",
     "slice_bounds",
     "bounds_for_architectures",
-    "symmetry_group_order",
-    "log2_symmetry_group_order",
-    "log2_symmetry_order_numeric",
-    "symmetry_description",
     "bound_summary",
     "LOG10_2",
 ]
@@ -557,125 +558,6 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
     if n > n_full:
         raise ValueError(f"k (slice dimension) must be at most n_params = {n_full}, got {k}")
     return {**fmt.as_dict(), **_bound_record((n, ell, alpha, beta), s=s, constant=constant)}
-
-
-# ---------------------------------------------------------------------------
-# symmetry lower bound
-# ---------------------------------------------------------------------------
-def _symmetry_parts(arch):
-    """(h, n_hidden_layers, flip kind, skip) of an architecture, validated."""
-    from lossbounds.activations import get_activation
-
-    h = sp.sympify(arch.width)
-    k = sp.sympify(arch.hidden_layers)
-    if not (h.is_Integer and k.is_Integer):
-        raise ValueError(
-            f"width and hidden_layers must be concrete integers for the symmetry group, "
-            f"got width={arch.width}, hidden_layers={arch.hidden_layers}"
-        )
-    flip = get_activation(arch.activation).flip
-    if flip == "sigmoid" and getattr(arch, "l2", False):
-        # The sigmoid flip moves v_i into the next bias (c -> c + v_i): not norm-preserving,
-        # so lambda ||theta||^2 is not invariant; odd and even flips are signed permutations
-        # of theta (orthogonal) and stay symmetries of the regularised loss.
-        flip = None
-    skip = getattr(arch, "skip", None)
-    if skip not in (None, "identity", "projection"):
-        raise ValueError(f"skip must be None, 'identity' or 'projection', got {skip!r}")
-    return int(h), int(k), flip, skip
-
-
-def _symmetry_exponents(arch):
-    """Group order as 2^a * (h!)^b: return (h, a, b).
-
-    Without skips, or with projection shortcuts (which carry their own weights,
-    so each layer can be permuted/flipped on its own): permutations of each of
-    the L-1 hidden layers and, when sigma has a flip symmetry, a flip of each
-    hidden unit: a = h(L-1) (or 0), b = L-1.
-
-    Identity skips u_{l+1} = sigma(W u_l + b) + u_l tie the hidden layers into
-    one residual stream: a permutation of layer l+1 must permute u_l the same
-    way, so a single permutation acts on every hidden layer (b = 1). A flip of
-    unit i for odd or sigmoid sigma turns u_{l+1,i} into -u_{l+1,i} (+ const)
-    only if u_{l,i} is flipped too, so flips are shared along the stream (a =
-    h); for even sigma a flip leaves sigma(a) and hence the stream unchanged, so
-    each layer keeps its own flips (a = h(L-1)). These are valid subgroups of
-    the invariance group (conservative for a lower bound).
-    """
-    h, k, flip, skip = _symmetry_parts(arch)
-    if skip == "identity" and k > 1:
-        b = 1
-        a = 0 if flip is None else (h * k if flip == "even" else h)
-    else:
-        b = k
-        a = 0 if flip is None else h * k
-    return h, a, b
-
-
-def symmetry_description(arch) -> str:
-    """The group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``."""
-    h, a, b = _symmetry_exponents(arch)
-    fact = f"{h}!" if b == 1 else f"({h}!)^{b}"
-    return fact if a == 0 else f"2^{a} * {fact}"
-
-
-def symmetry_group_order(arch) -> int:
-    """Order |G| of the hidden-unit symmetry group of an architecture (exact int).
-
-    (2^h h!)^{L-1} when the activation has a sign flip (sigmoid, tanh, arctan,
-    erf, gaussian), (h!)^{L-1} otherwise (softplus, swish); identity skip
-    connections reduce it to a valid subgroup (see notes).
-
-    Parameters
-    ----------
-    arch : lossbounds.formats.Architecture
-        Concrete width h and hidden_layers L-1.
-
-    Returns
-    -------
-    int
-        |G|. For large h prefer :func:`log2_symmetry_group_order`
-        (h! for h = 10^6 has 5.5 million digits and takes seconds).
-
-    Notes
-    -----
-    With identity skips (all hidden layers in one residual stream) the order
-    used is 2^h h! for odd/sigmoid flips, 2^{h(L-1)} h! for even flips and h!
-    without flips; projection skips keep the full group.
-    With an l2 term (``arch.l2``) sigmoid flips are not symmetries of the
-    regularised loss (they change ||theta||), so a sigmoid network counts
-    permutations only; odd and even flips preserve ||theta|| and are kept.
-    """
-    h, a, b = _symmetry_exponents(arch)
-    return (1 << a) * math.factorial(h) ** b
-
-
-def log2_symmetry_group_order(arch) -> float:
-    """log2 |G| via lgamma (fine for h up to 10^6 and beyond); see :func:`symmetry_group_order`."""
-    h, a, b = _symmetry_exponents(arch)
-    return a + b * math.lgamma(h + 1) / math.log(2.0)
-
-
-def log2_symmetry_order_numeric(width, hidden_layers, flip=True):
-    """log2 of (2^h h!)^{L-1} (flip) or (h!)^{L-1}, vectorised, no skips.
-
-    Parameters
-    ----------
-    width, hidden_layers : int or array_like of shape (k,)
-        h >= 1 and L-1 >= 1.
-    flip : bool
-        Whether the activation has a sign-flip symmetry.
-
-    Returns
-    -------
-    float or numpy.ndarray of shape (k,)
-    """
-    from scipy.special import gammaln
-
-    h = _as_int_array(width, "width", 1)
-    k = _as_int_array(hidden_layers, "hidden_layers", 1)
-    out = k * (gammaln(h + 1.0) / math.log(2.0) + (h if flip else 0.0))
-    return _maybe_scalar(out)
 
 
 # ---------------------------------------------------------------------------
