@@ -36,7 +36,8 @@ import torch
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
 from lossbounds.landscape import LossSurface, iter_sample_points
-from lossbounds.models import MLP, ParamLayout
+from lossbounds.layout import ParamLayout
+from lossbounds.network import MLP
 
 N_IN, WIDTH, HIDDEN, M, K = 2, 10, 2, 256, 20_000
 K_LOOP = 1_000  # per-point loop timed on this many points, then extrapolated

@@ -44,7 +44,7 @@ class Dataset:
         Targets (real values for regression, 0/1 or probabilities for classification).
     theta : numpy.ndarray of shape (N,) or None
         The teacher's flat parameter vector for teacher-student data (layout of
-        :class:`lossbounds.models.ParamLayout`), otherwise None.
+        :class:`lossbounds.layout.ParamLayout`), otherwise None.
 
     Raises
     ------
@@ -209,8 +209,9 @@ def make_teacher_student(
         ``X`` shape (m, n), ``y`` shape (m,), ``theta`` the teacher's flat
         parameters, shape (N,).
     """
-    # Local import: models pulls in torch, data alone should not.
-    from lossbounds.models import ParamLayout, forward_numpy
+    # Local import: network pulls in torch, data alone should not.
+    from lossbounds.layout import ParamLayout
+    from lossbounds.network import forward_numpy
 
     m = check_int("m", m, 1)
     noise = check_nonnegative("noise", noise)

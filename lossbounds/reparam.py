@@ -11,7 +11,7 @@ pre-activations 2 a_l::
 
 so ``theta' = A theta`` is an invertible *linear* map (the constants -W_l 1 and
 -sum(v) are linear in theta) of the flat
-parameter vector (:class:`lossbounds.models.ParamLayout`) with
+parameter vector (:class:`lossbounds.layout.ParamLayout`) with
 ``f_sigmoid(theta') = f_tanh(theta)`` for every input. The two training
 losses (without regularisation) are therefore the same function up to this
 change of coordinates: ``L_sigmoid(A theta) = L_tanh(theta)``.
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossbounds.models import ParamLayout
+from lossbounds.layout import ParamLayout
 
 __all__ = ["tanh_sigmoid_matrix", "tanh_to_sigmoid"]
 

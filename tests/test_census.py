@@ -20,7 +20,7 @@ from lossbounds.census import (
 )
 from lossbounds.data import make_teacher_student
 from lossbounds.landscape import LossSurface
-from lossbounds.models import SymmetryGroup
+from lossbounds.symmetry import SymmetryGroup
 
 
 def _problem(h=2, K=1, activation="tanh", m=30, noise=0.0, l2=None, seed=3):

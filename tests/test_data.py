@@ -11,7 +11,8 @@ from lossbounds.data import (
     make_teacher_student,
     make_xor,
 )
-from lossbounds.models import MLP, ParamLayout
+from lossbounds.layout import ParamLayout
+from lossbounds.network import MLP
 
 GENERATORS = [make_regression, make_xor]
 

@@ -10,7 +10,7 @@ import pytest
 
 from lossbounds.architecture import Architecture
 from lossbounds.landscape import LossSurface
-from lossbounds.models import forward_numpy
+from lossbounds.network import forward_numpy
 from lossbounds.reparam import tanh_sigmoid_matrix, tanh_to_sigmoid
 
 

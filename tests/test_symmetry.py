@@ -16,7 +16,7 @@ import sympy as sp
 
 from lossbounds.formats import Architecture
 from lossbounds.layout import ParamLayout
-from lossbounds.models import forward_numpy
+from lossbounds.network import forward_numpy
 from lossbounds.symmetry import (
     GroupElement,
     SymmetryGroup,
