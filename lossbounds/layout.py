@@ -1,4 +1,4 @@
-"""Flat parameter vector of an :class:`~lossbounds.formats.Architecture`.
+"""Flat parameter vector of an :class:`~lossbounds.architecture.Architecture`.
 
 One vector theta of length N, blocks in this order, each block row-major
 (``W[i, j]`` at ``offset + i * fan_in + j``, the layout of ``nn.Linear.weight``)::
@@ -64,7 +64,7 @@ class ParamLayout:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The architecture (``n_inputs``, ``width``, ``hidden_layers``, ``skip``).
 
     Attributes

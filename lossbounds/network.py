@@ -1,4 +1,4 @@
-"""Torch network of an :class:`~lossbounds.formats.Architecture` on flat parameter vectors.
+"""Torch network of an :class:`~lossbounds.architecture.Architecture` on flat parameter vectors.
 
 Inputs x in R^n, ``H = arch.hidden_layers`` hidden layers of width ``h``,
 activation sigma, scalar output::
@@ -63,7 +63,7 @@ class Network:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The architecture.
     """
 

@@ -179,7 +179,7 @@ def symmetry_group_order(arch) -> int:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Concrete width h and hidden_layers H; ``activation``, ``skip`` and
         ``l2`` select the elements (module docstring).
 
@@ -234,7 +234,7 @@ class SymmetryGroup:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The architecture.
     l2 : float, optional
         Coefficient of an l2 term lambda*||theta||^2 in the loss. The term is

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 import torch
 
-from lossbounds.formats import Architecture
+from lossbounds.architecture import Architecture
 from lossbounds.layout import ParamLayout
 
 

@@ -3,22 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from _nets import ACTIVATIONS, OUTPUTS, SKIPS, arch_of, data
 
 from lossbounds.architecture import Architecture
 from lossbounds.layout import ParamLayout
 from lossbounds.network import MLP, Network, forward, forward_numpy
-
-ACTIVATIONS = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf"]
-SKIPS = [None, "identity", "projection"]
-OUTPUTS = ["linear", "sigmoid"]
-
-
-def arch_of(act="tanh", skip=None, output="linear", n=2, h=3, H=2, m=5):
-    return Architecture(n, h, H, m, activation=act, output=output, skip=skip)
-
-
-def data(n=2, m=5, seed=1):
-    return np.random.default_rng(seed).standard_normal((m, n))
 
 
 def test_forward_by_hand_single_unit():

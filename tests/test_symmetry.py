@@ -13,8 +13,9 @@ import sys
 import numpy as np
 import pytest
 import sympy as sp
+from _nets import ACTIVATIONS, OUTPUTS, SKIPS, arch_of, data
 
-from lossbounds.formats import Architecture
+from lossbounds.architecture import Architecture
 from lossbounds.layout import ParamLayout
 from lossbounds.network import forward_numpy
 from lossbounds.symmetry import (
@@ -26,29 +27,6 @@ from lossbounds.symmetry import (
     symmetry_description,
     symmetry_group_order,
 )
-
-ACTIVATIONS = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf"]
-SKIPS = [None, "identity", "projection"]
-OUTPUTS = ["linear", "sigmoid"]
-
-
-def arch_of(act="tanh", skip=None, output="linear", n=2, h=3, H=2, m=5):
-    return Architecture(n, h, H, m, activation=act, output=output, skip=skip)
-
-
-def data(n=2, m=5, seed=1):
-    return np.random.default_rng(seed).standard_normal((m, n))
-
-
-def _arch(width, hidden_layers, activation="sigmoid", skip=None, n_inputs=2, n_samples=10):
-    return Architecture(
-        n_inputs=n_inputs,
-        width=width,
-        hidden_layers=hidden_layers,
-        n_samples=n_samples,
-        activation=activation,
-        skip=skip,
-    )
 
 
 # ---------------------------------------------------------------- orders
@@ -68,7 +46,7 @@ def _arch(width, hidden_layers, activation="sigmoid", skip=None, n_inputs=2, n_s
     ],
 )
 def test_symmetry_group_order_hand_values(width, layers, activation, skip, expected):
-    arch = _arch(width, layers, activation, skip)
+    arch = arch_of(activation, skip, h=width, H=layers, m=10)
     assert symmetry_group_order(arch) == expected
     assert log2_symmetry_group_order(arch) == pytest.approx(math.log2(expected), rel=1e-13)
 
@@ -76,7 +54,7 @@ def test_symmetry_group_order_hand_values(width, layers, activation, skip, expec
 def test_log2_symmetry_order_large_width_by_direct_sum():
     h, layers = 10**6, 3
     direct = layers * (h + math.fsum(math.log2(i) for i in range(2, h + 1)))
-    arch = _arch(h, layers, "tanh")
+    arch = arch_of("tanh", h=h, H=layers, m=10)
     assert log2_symmetry_group_order(arch) == pytest.approx(direct, rel=1e-12)
     assert symmetry_description(arch) == "2^3000000 * (1000000!)^3"
 
@@ -167,7 +145,7 @@ def test_symmetry_group_order_by_brute_force(activation, layers, skip):
             found.append(np.concatenate([np.ravel(a) for pair in new for a in pair]))
     distinct = {tuple(np.round(f, 9)) for f in found}
     assert len(distinct) == len(found)
-    arch = _arch(h, layers, activation, skip, n_inputs=n)
+    arch = arch_of(activation, skip, n=n, h=h, H=layers, m=10)
     assert symmetry_group_order(arch) == len(found)
 
 
@@ -180,7 +158,7 @@ def test_symmetry_order_agrees_with_the_group_acting_on_vectors():
             (3, 2, "identity"),
             (2, 3, "projection"),
         ]:
-            arch = _arch(width, layers, activation, skip)
+            arch = arch_of(activation, skip, h=width, H=layers, m=10)
             assert symmetry_group_order(arch) == SymmetryGroup(arch).order
 
 
