@@ -36,7 +36,7 @@ Which elements are kept (:func:`group_structure`, used by the orders and by
 
 These symmetries are a subgroup of the invariance group of a particular theta,
 which can be larger (dead or duplicated units): :meth:`SymmetryGroup.orbit_size`
-counts the distinct images.
+counts the distinct images. Derivations: docs/symmetry.md.
 """
 
 from __future__ import annotations

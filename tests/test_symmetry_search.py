@@ -2,8 +2,8 @@
 
 This file checks docs/symmetry.md numerically and independently of the package's
 symmetry code: the transformations are written out here, on the blocks of
-:class:`lossbounds.models.ParamLayout`, and judged by the network function
-(:func:`lossbounds.models.forward_numpy`, float64) on random inputs.
+:class:`lossbounds.layout.ParamLayout`, and judged by the network function
+(:func:`lossbounds.network.forward_numpy`, float64) on random inputs.
 
 Flip kinds of the catalogue (docs/symmetry.md, section 1)::
 
@@ -54,9 +54,10 @@ import numpy as np
 import pytest
 
 from lossbounds.activations import get_activation, list_activations
-from lossbounds.bounds import symmetry_group_order
 from lossbounds.formats import Architecture
-from lossbounds.models import ParamLayout, SymmetryGroup, forward_numpy
+from lossbounds.layout import ParamLayout
+from lossbounds.network import forward_numpy
+from lossbounds.symmetry import SymmetryGroup, symmetry_group_order
 
 KIND = {
     "sigmoid": "sigmoid",
