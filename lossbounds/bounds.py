@@ -81,6 +81,8 @@ __all__ = [
     "format_tuple",
     "slice_bounds",
     "bounds_for_architectures",
+    "chain_bounds",
+    "smallest_format",
     "symmetry_group_order",
     "log2_symmetry_group_order",
     "log2_symmetry_order_numeric",
@@ -497,7 +499,7 @@ def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
 # many architectures at once
 # ---------------------------------------------------------------------------
 @lru_cache(maxsize=64)
-def _format_function(activation, output, loss, l2, skip):
+def _format_function(activation, output, loss, l2, skip, chain="default"):
     """numpy function (n, h, K, m) -> (N, ell, alpha, beta) from the symbolic format.
 
     The closed forms come from :func:`lossbounds.formats.loss_format` on an
@@ -509,7 +511,7 @@ def _format_function(activation, output, loss, l2, skip):
 
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
-        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip
+        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip, chain=chain
     )
     return sp.lambdify((n, h, k, m), loss_format(arch).as_tuple(), "numpy")
 
@@ -525,6 +527,7 @@ def bounds_for_architectures(
     l2=False,
     skip=None,
     constant=1.0,
+    chain="default",
 ) -> dict:
     """Formats, Zell's expression and Khovanskii's bound of many architectures (vectorised).
 
@@ -532,7 +535,7 @@ def bounds_for_architectures(
     ----------
     n_inputs, width, hidden_layers, n_samples : int or array_like of shape (k,)
         Sizes n, h, K = L - 1, m (positive integers), broadcast together.
-    activation, output, loss, l2, skip
+    activation, output, loss, l2, skip, chain
         As in :class:`lossbounds.architecture.Architecture` (one value for all).
     constant : float
         The constant C of Zell's O(.).
@@ -558,7 +561,7 @@ def bounds_for_architectures(
         raise ValueError(
             f"hidden_layers must be >= 2 with skip={skip!r} (skips join hidden layers)"
         )
-    fn = _format_function(activation, output, loss, bool(l2), skip)
+    fn = _format_function(activation, output, loss, bool(l2), skip, chain)
     cols = [np.broadcast_to(np.asarray(c, dtype=np.float64), n.shape) for c in fn(n, h, k, m)]
     if any(np.any(c != np.round(c)) for c in cols):  # pragma: no cover - formats are integers
         raise ValueError("the format closed form gave non-integer values")
@@ -568,6 +571,69 @@ def bounds_for_architectures(
         **dict(zip(names, fmt, strict=True)),
         **_bound_record(fmt, constant=constant, arrays=True),
     }
+
+
+# ---------------------------------------------------------------------------
+# one architecture, every chain of its activation
+# ---------------------------------------------------------------------------
+def chain_bounds(arch, s=2, constant=1.0) -> dict:
+    """Format, Zell's expression and Khovanskii's bound on every chain of the activation.
+
+    A format is a property of the chain chosen to represent the loss; every
+    valid chain (:func:`lossbounds.activations.list_chains`) gives a valid
+    format and hence a valid Khovanskii bound (and Zell's expression, a bound
+    for C at least the theorem's unknown constant). ``arch.chain`` is ignored.
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        Concrete sizes.
+    s, constant
+        As in :func:`zell_terms`.
+
+    Returns
+    -------
+    dict
+        chain name -> record with ``chain``, the ``as_dict()`` keys of the
+        format, ``log2_zell_expression``, ``log10_zell_expression``,
+        ``log2_critical_points``, ``log10_critical_points``; in the order of
+        ``list_chains`` (the default chain first).
+    """
+    from dataclasses import replace
+
+    from lossbounds.activations import list_chains
+    from lossbounds.formats import loss_format
+
+    out = {}
+    for name in list_chains(arch.activation):
+        fmt = loss_format(replace(arch, chain=name))
+        record = _bound_record(_numeric_tuple(fmt), s=s, constant=constant)
+        out[name] = {"chain": name, **fmt.as_dict(), **record}
+    return out
+
+
+def smallest_format(arch, s=2, constant=1.0) -> dict:
+    """The chain whose format gives the smallest Khovanskii bound, and its numbers.
+
+    Khovanskii's count is constant-free, so it can rank the chains; Zell's
+    expression is reported beside it (its ranking can depend on C). Every valid
+    format gives a valid bound, so the smallest is the one to report. Ties go
+    to the earlier chain of ``list_chains`` (the default first).
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        Concrete sizes (``arch.chain`` is ignored: all chains are compared).
+    s, constant
+        As in :func:`zell_terms`.
+
+    Returns
+    -------
+    dict
+        One record of :func:`chain_bounds` (key ``chain`` names the winner).
+    """
+    records = chain_bounds(arch, s=s, constant=constant)
+    return min(records.values(), key=lambda r: r["log2_critical_points"])
 
 
 # ---------------------------------------------------------------------------

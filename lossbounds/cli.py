@@ -62,6 +62,13 @@ def _add_architecture_arguments(p: argparse.ArgumentParser) -> None:
         choices=["identity", "projection"],
         help="skip connections between consecutive hidden layers",
     )
+    p.add_argument(
+        "--chain",
+        default="default",
+        metavar="NAME",
+        help="Pfaffian chain of the activation the format is computed on (default: the "
+        "catalogue chain; 'value' puts swish(a) or GELU(a) itself into the chain)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -75,6 +82,7 @@ _FLAGS = {
     "output": "--output",
     "loss": "--loss",
     "skip": "--skip",
+    "chain": "--chain",
 }
 _FLAG_RE = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b(?=\s*(?:=|>=|must|'))")
 
@@ -98,6 +106,7 @@ def _architecture(args):
             loss=args.loss,
             l2=args.l2,
             skip=args.skip,
+            chain=args.chain,
         )
     except ValueError as exc:
         raise ValueError(_flagify(str(exc))) from None

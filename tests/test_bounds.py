@@ -556,6 +556,8 @@ def test_symmetry_group_order_with_l2_by_brute_force(activation, layers, skip):
         dict(activation="arctan", l2=True),
         dict(activation="gaussian", skip="projection"),
         dict(activation="tanh", skip="identity"),
+        dict(activation="swish", chain="value"),
+        dict(activation="gelu", chain="value", output="sigmoid"),
     ],
 )
 def test_bounds_for_architectures_equal_the_per_architecture_path(kw):
@@ -588,3 +590,45 @@ def test_bounds_for_architectures_bad_input():
         bounds.bounds_for_architectures(2, 3, [1, 2], 10, skip="identity")
     with pytest.raises(ValueError, match="width"):
         bounds.bounds_for_architectures(2, 0, 1, 10)
+
+
+# ---------------------------------------------------------------------------
+# every chain of the activation; the smallest format
+# ---------------------------------------------------------------------------
+def _hand_formats(n, h, K, m):
+    """Swish, linear output, MSE (docs/theory.md): catalogue chain and swish(a) in the chain."""
+    N = h * (n + 1) + (K - 1) * h * (h + 1) + h + 1
+    return {
+        "default": (N, m * h * K, K * K + K, 4 * K + 2),
+        "value": (N, 2 * m * h * K, 3 * K - 1, 4),
+    }
+
+
+@pytest.mark.parametrize("sizes", [(1, 2, 1, 30), (2, 2, 20, 1), (2, 1, 50, 1), (3, 4, 2, 5)])
+def test_chain_bounds_on_hand_derived_formats(sizes):
+    from lossbounds.architecture import Architecture
+
+    got = bounds.chain_bounds(Architecture(*sizes, activation="swish"))
+    assert list(got) == ["default", "value"]
+    for chain, fmt in _hand_formats(*sizes).items():
+        rec = got[chain]
+        keys = ("n_params", "chain_length", "chain_degree", "loss_degree")
+        assert tuple(rec[k] for k in keys) == fmt
+        assert rec["chain"] == chain
+        assert rec["log2_critical_points"] == pytest.approx(float(_khovanskii_mp(*fmt)), rel=1e-13)
+        assert rec["log2_zell_expression"] == pytest.approx(float(_zell_mp(*fmt)), rel=1e-13)
+
+
+def test_smallest_format_takes_the_minimum_not_the_first(monkeypatch):
+    from lossbounds import activations
+    from lossbounds.architecture import Architecture
+
+    arch = Architecture(2, 2, 20, 1, activation="swish", chain="value")
+    fmts = _hand_formats(2, 2, 20, 1)
+    best = min(fmts, key=lambda c: float(_khovanskii_mp(*fmts[c])))
+    assert bounds.smallest_format(arch)["chain"] == best == "default"
+    # a single-chain activation reports its own chain
+    assert bounds.smallest_format(Architecture(2, 2, 2, 3, activation="tanh"))["chain"] == "default"
+    # list the alternative first: the minimum must still win
+    monkeypatch.setattr(activations, "list_chains", lambda name: ["value", "default"])
+    assert bounds.smallest_format(arch)["chain"] == "default"
