@@ -16,7 +16,9 @@ import time
 
 import numpy as np
 
+from lossbounds import diagrams as D
 from lossbounds import persistence as P
+from lossbounds import shapes as S
 
 
 def timed(fn, repeats):
@@ -91,7 +93,7 @@ def bench_samples(repeats: int, skip_exact: bool) -> None:
                 f"   edges={len(edges)}, H0 bars={len(dgms[0])}"
             )
     print("== sample_persistence H0 + H1 (ripser flag complex), default k = 40")
-    shapes = P.known_shapes()
+    shapes = S.known_shapes()
     for name in ("annulus", "solid_torus", "wells4"):
         s = shapes[name]
         for n in (s.n_samples, 4 * s.n_samples):
@@ -99,7 +101,7 @@ def bench_samples(repeats: int, skip_exact: bool) -> None:
             sec, cpu, dgms = timed(
                 lambda p=pts, v=vals: P.sample_persistence(p, v, maxdim=1), repeats
             )
-            est = P.persistent_betti_numbers(dgms, s.level - s.delta, s.level + s.delta)
+            est = D.persistent_betti_numbers(dgms, s.level - s.delta, s.level + s.delta)
             print(
                 f"  {name:12s} n={n:6d} d={s.dim}: wall {sec:6.2f} s, cpu {cpu:6.2f} s   "
                 f"estimate {est.tolist()} (truth {list(s.betti)})"
