@@ -53,6 +53,23 @@ def smooth_field(m: int) -> np.ndarray:
 # Both engines take well under a second on every grid the notebooks use, so
 # the second engine (gudhi) was removed from grid_persistence.
 
+#
+# Diagram distances: gudhi 3.13 against persim 0.4.1 (which diagram_distance
+# uses), on random diagrams (0..60 bars, 0..3 infinite bars, some with ties),
+# and against a brute-force assignment (tests/test_diagrams.py):
+#   gudhi.bottleneck_distance agreed with persim to 2.2e-16 on 450 pairs of
+#   larger diagrams but is wrong (too large) on small ones with ties: on 3,000
+#   pairs of 0..11 bars, e=0 ("exact") gave a wrong value 11 times (0.36 for
+#   0.275 on a = [[.95, 1.07], [.14, .18], [.95, 1.5]],
+#   b = [[.41, .73], [.55, .63], [.03, .54], [.75, .82]]), the default e
+#   twice (up to 0.045 too large); persim and the brute force agreed.
+#   gudhi.hera.wasserstein_distance (order 1, internal_p 2): relative error
+#   up to 3.5e-4 at delta=1e-2 and 5.5e-5 at delta=1e-4 and at 1e-6 (450
+#   pairs), and it hangs or segfaults when one diagram holds only an infinite
+#   bar and the other finite and infinite bars (a = [[0.6, inf]] against 17
+#   finite bars and one infinite one).
+# So diagram distances stay with persim (exact), and gudhi is no dependency.
+
 
 def bench_grids(repeats: int) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")

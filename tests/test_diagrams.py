@@ -100,3 +100,53 @@ def test_plots_return_axis_and_draw_every_bar():
     ax = plot_barcode(DGMS, max_bars=1)
     assert "3 shorter bars" in ax.get_title()
     plt.close("all")
+
+
+def _augmented_costs(a, b, ground):
+    # (m + n) x (m + n): point-point, point-diagonal, diagonal-diagonal (0)
+    m, n = len(a), len(b)
+    big = np.full((m + n, m + n), np.inf)
+    if ground == "linf":
+        big[:m, :n] = np.abs(a[:, None, :] - b[None, :, :]).max(-1)
+        to_diag_a, to_diag_b = (a[:, 1] - a[:, 0]) / 2, (b[:, 1] - b[:, 0]) / 2
+    else:
+        big[:m, :n] = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
+        to_diag_a, to_diag_b = (a[:, 1] - a[:, 0]) / np.sqrt(2), (b[:, 1] - b[:, 0]) / np.sqrt(2)
+    big[np.arange(m), n + np.arange(m)] = to_diag_a
+    big[m + np.arange(n), np.arange(n)] = to_diag_b
+    big[m:, n:] = 0.0
+    return big
+
+
+def _brute_distances(a, b):
+    from scipy.optimize import linear_sum_assignment
+
+    w = _augmented_costs(a, b, "l2")
+    r, c = linear_sum_assignment(w)
+    wasserstein = w[r, c].sum()
+    cost = _augmented_costs(a, b, "linf")
+    for t in np.unique(cost[np.isfinite(cost)]):  # smallest t with a perfect matching
+        r, c = linear_sum_assignment(np.where(cost <= t, 0.0, 1.0))
+        if (cost[r, c] <= t).all():
+            return t, wasserstein
+    raise AssertionError("no matching")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_diagram_distance_matches_brute_force_assignment(seed):
+    rng = np.random.default_rng(seed)
+
+    def diagram(n):
+        b = np.round(rng.random(n), 2)  # ties
+        return np.column_stack([b, b + np.round(rng.exponential(0.3, n), 2) + 0.01])
+
+    a, b = diagram(int(rng.integers(0, 8))), diagram(int(rng.integers(1, 8)))
+    bottleneck, wasserstein = _brute_distances(a, b)
+    assert D.diagram_distance(a, b) == pytest.approx(bottleneck, abs=1e-12)
+    assert D.diagram_distance(a, b, "wasserstein") == pytest.approx(wasserstein, abs=1e-12)
+    # one infinite bar each, births 0.1 apart: + 0.1 to W1, max with 0.1 for bottleneck
+    ai = np.vstack([a, [[0.2, INF]]])
+    bi = np.vstack([b, [[0.3, INF]]])
+    assert D.diagram_distance(ai, bi) == pytest.approx(max(bottleneck, 0.1), abs=1e-12)
+    got = D.diagram_distance(ai, bi, "wasserstein")
+    assert got == pytest.approx(wasserstein + 0.1, abs=1e-12)
