@@ -567,11 +567,10 @@ class ModuleLayout:
 
     def check(self, theta, name: str = "theta"):
         """Return ``theta``; raise ``ValueError`` unless its last axis has length N."""
-        shape = tuple(theta.shape)
-        if len(shape) == 0 or shape[-1] != self.n_params:
+        if tuple(theta.shape[-1:]) != (self.n_params,):
             raise ValueError(
                 f"{name} must have shape (N,) or (K, N) with N = {self.n_params} parameters "
-                f"of this module, got shape {shape}"
+                f"of this module, got shape {tuple(theta.shape)}"
             )
         return theta
 
