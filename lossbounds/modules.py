@@ -667,6 +667,8 @@ class ModuleNetwork:
                 )
             return out.reshape(m)
 
+        if thetas.ndim != 2:
+            raise ValueError(f"thetas must have shape (K, N), got {tuple(thetas.shape)}")
         return vmap(one)(self.layout.check(thetas, "thetas"))
 
     def forward(self, thetas: torch.Tensor, X: torch.Tensor, logits: bool = False) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lossbounds.formats import Architecture, loss_format
-from lossbounds.landscape import random_direction
+from lossbounds.landscape import LossSurface, plane, random_direction
 from lossbounds.models import Network, ParamLayout, forward
 from lossbounds.modules import (
     Activation,
@@ -348,6 +348,8 @@ def test_module_layout_names_and_checks():
     assert "ModuleLayout(N=57" in repr(lay)
     with pytest.raises(ValueError, match=r"thetas must have shape \(N,\) or \(K, N\) with N = 57"):
         ModuleNetwork(model)(torch.zeros(2, 56, dtype=F64), torch.zeros(3, 3, dtype=F64))
+    with pytest.raises(ValueError, match=r"thetas must have shape \(K, N\), got \(57,\)"):
+        ModuleNetwork(model)(torch.zeros(57, dtype=F64), torch.zeros(3, 3, dtype=F64))
     with pytest.raises(ValueError, match="model has no parameters"):
         ModuleLayout(nn.Tanh())
     with pytest.raises(ValueError, match="model must be a torch.nn.Module"):
@@ -436,3 +438,22 @@ def test_module_loss_checks_arguments():
         module_loss(model, X, y, l2=-1.0)
     with pytest.raises(ValueError, match="y must have one target per row"):
         module_loss(model, X, np.zeros(6))
+
+
+# torch.func / batched double backward through vmap may script helpers (torch's deprecation).
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_module_network_drops_into_loss_surface():
+    """Duck-typing: a LossSurface whose network is swapped for a ModuleNetwork gives the
+    same filter-normalised plane, gradient and Hessian (what LossSurface.from_module will use)."""
+    arch = Architecture(2, 3, 2, 9, activation="tanh", output="sigmoid", loss="bce")
+    rng = np.random.default_rng(8)
+    X, y = rng.standard_normal((9, 2)), (rng.random(9) < 0.5).astype(float)
+    theta = ParamLayout(arch).init(3)
+    ref = LossSurface(arch, X, y)
+    swapped = LossSurface(arch, X, y)
+    swapped.network = ModuleNetwork(to_module(arch))
+    swapped.layout = swapped.network.layout
+    a, b = plane(ref, theta, res=5, seed=2), plane(swapped, theta, res=5, seed=2)
+    np.testing.assert_allclose(b.values, a.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(swapped.gradient(theta), ref.gradient(theta), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(swapped.hessian(theta), ref.hessian(theta), rtol=0, atol=1e-10)
