@@ -457,3 +457,12 @@ def test_module_network_drops_into_loss_surface():
     np.testing.assert_allclose(b.values, a.values, rtol=0, atol=1e-12)
     np.testing.assert_allclose(swapped.gradient(theta), ref.gradient(theta), rtol=0, atol=1e-12)
     np.testing.assert_allclose(swapped.hessian(theta), ref.hessian(theta), rtol=0, atol=1e-10)
+
+
+def test_softplus_shortcut_of_torch_and_of_to_module():
+    t = torch.tensor([25.0], dtype=F64)
+    exact = 25.0 + math.log1p(math.exp(-25.0))  # log(1 + e^25), 25 + 1.4e-11
+    assert nn.Softplus()(t).item() == 25.0  # torch's default threshold 20: returns t
+    built = to_module(Architecture(1, 1, 1, 1, activation="softplus"))[1]
+    assert built.threshold == 40.0
+    assert built(t).item() == pytest.approx(exact, rel=0, abs=4e-15)
