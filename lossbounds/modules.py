@@ -692,7 +692,7 @@ class ModuleNetwork:
     __call__ = forward
 
 
-def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0):
+def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, device=None):
     """The training loss of a module as a batched function of flat parameters.
 
     ``mse``: (1/m) sum_k (f(x_k) - y_k)^2; ``bce``: (1/m) sum_k [softplus(z_k)
@@ -711,6 +711,9 @@ def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0):
         Loss.
     l2 : float
         Coefficient lambda >= 0.
+    device : torch.device or str, optional
+        Where the data tensors live (that of the ``thetas`` passed in and of
+        the module's buffers); default CPU.
 
     Returns
     -------
@@ -729,7 +732,13 @@ def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0):
         raise ValueError("loss='bce' needs a module ending with nn.Sigmoid (probabilities)")
     if loss == "bce" and (y.min() < 0 or y.max() > 1):
         raise ValueError("y must lie in [0, 1] for loss='bce'")
-    data = {dt: (torch.as_tensor(X, dtype=dt), torch.as_tensor(y, dtype=dt)) for dt in _DTYPES}
+    data = {
+        dt: (
+            torch.as_tensor(X, dtype=dt, device=device),
+            torch.as_tensor(y, dtype=dt, device=device),
+        )
+        for dt in _DTYPES
+    }
 
     def losses(thetas: torch.Tensor) -> torch.Tensor:
         if thetas.dtype not in data:

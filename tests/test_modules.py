@@ -413,7 +413,7 @@ def test_module_loss_and_gradients_equal_per_point_loop(name, loss, l2):
 def test_module_loss_float32_and_torch_func_hessian():
     model = user_models()["unequal"]
     X, y = inputs(scale=1.0), np.linspace(-1, 1, 7)
-    fn = module_loss(model, X, y)
+    fn = module_loss(model, X, y, device="cpu")
     theta = torch.as_tensor(np.random.default_rng(6).standard_normal(ModuleLayout(model).n_params))
     v32 = fn(theta[None].float())
     assert v32.dtype == torch.float32
