@@ -14,11 +14,12 @@ import time
 
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.census import basin_census
 from lossbounds.data import make_regression
-from lossbounds.formats import Architecture
 from lossbounds.landscape import LossSurface, dedup_modulo_group, minimize
-from lossbounds.models import ParamLayout, SymmetryGroup
+from lossbounds.layout import ParamLayout
+from lossbounds.symmetry import SymmetryGroup
 
 K_STARTS = 16
 

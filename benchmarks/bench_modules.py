@@ -4,7 +4,7 @@ Network: n = 2 inputs, width 10, 2 hidden layers, sigmoid, linear output, MSE,
 m = 256 samples (the benchmark network of ``bench_landscape.py``), CPU.
 
 - package: :meth:`lossbounds.landscape.LossSurface.losses` on
-  :class:`lossbounds.models.Network` (batched GEMMs into reused buffers,
+  :class:`lossbounds.network.Network` (batched GEMMs into reused buffers,
   in-place kernels without autograd);
 - module: :func:`lossbounds.modules.module_loss` of
   ``to_module(arch)``, the same network as an ``nn.Sequential``, evaluated
@@ -32,10 +32,10 @@ import time
 
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
-from lossbounds.formats import Architecture
 from lossbounds.landscape import LossSurface
-from lossbounds.models import ParamLayout
+from lossbounds.layout import ParamLayout
 from lossbounds.modules import module_loss, to_module
 
 N_IN, WIDTH, HIDDEN, M, K = 2, 10, 2, 256, 2048

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.landscape import LossSurface, MinimaResult, dedup_modulo_group, minimize
-from lossbounds.models import SymmetryGroup
+from lossbounds.symmetry import SymmetryGroup
 
 __all__ = ["minimize_lm", "CensusResult", "basin_census"]
 

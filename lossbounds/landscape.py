@@ -42,7 +42,8 @@ from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.data import check_data
-from lossbounds.models import Network, SymmetryGroup
+from lossbounds.network import Network
+from lossbounds.symmetry import SymmetryGroup
 
 __all__ = [
     "LossSurface",

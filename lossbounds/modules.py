@@ -4,7 +4,7 @@ Two directions, one convention:
 
 - :func:`describe_module` / :func:`from_module` read a network built from
   supported pieces and return a neutral :class:`ModuleDescription` or the
-  package's :class:`~lossbounds.formats.Architecture` (whose format and bounds
+  package's :class:`~lossbounds.architecture.Architecture` (whose format and bounds
   the rest of the package computes); :func:`to_module` builds the standard
   ``nn.Sequential`` of an architecture.
 - :class:`ModuleNetwork` and :func:`module_loss` evaluate *any* module (not
@@ -15,8 +15,8 @@ Two directions, one convention:
 The flat parameter vector of a module is always
 ``torch.nn.utils.parameters_to_vector(model.parameters())``: the parameters
 in registration order, each flattened row-major. For the network of an
-architecture (see :mod:`lossbounds.models`) :func:`to_module` registers them
-so that this is exactly the order of :class:`lossbounds.models.ParamLayout`::
+architecture (see :mod:`lossbounds.network`) :func:`to_module` registers them
+so that this is exactly the order of :class:`lossbounds.layout.ParamLayout`::
 
     W1, b1, [W2, b2, [P2]], ..., v (as a (1, h) weight), c
 
@@ -61,8 +61,8 @@ from torch.func import functional_call, vmap
 
 from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.activations import get_activation
+from lossbounds.architecture import Architecture
 from lossbounds.data import check_data
-from lossbounds.formats import Architecture
 
 __all__ = [
     "Activation",
@@ -143,7 +143,7 @@ class Residual(nn.Module):
 
     ``skip(u) = u`` (``"identity"``) or ``projection(u)``, a bias-free
     ``nn.Linear(width, width)`` (``"projection"``): the equation of layers
-    2..K in :mod:`lossbounds.models`. Parameters are registered in the
+    2..K in :mod:`lossbounds.network`. Parameters are registered in the
     package's order: ``linear.weight`` (W_l), ``linear.bias`` (b_l), then
     ``projection.weight`` (P_l).
 
@@ -429,7 +429,7 @@ def describe_module(model: nn.Module) -> ModuleDescription:
 
 
 def from_module(model: nn.Module, n_samples: int, loss: str = "mse", l2: bool = False):
-    """The :class:`~lossbounds.formats.Architecture` of a supported network.
+    """The :class:`~lossbounds.architecture.Architecture` of a supported network.
 
     Parameters
     ----------
@@ -481,12 +481,12 @@ def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         A concrete architecture (integer sizes).
     dtype : torch.dtype
         Dtype of the parameters.
     theta : array of shape (N,), optional
-        Flat parameters (layout of :class:`lossbounds.models.ParamLayout`) to
+        Flat parameters (layout of :class:`lossbounds.layout.ParamLayout`) to
         load; otherwise torch's default initialisation.
 
     Returns
@@ -531,7 +531,7 @@ def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
 class ModuleLayout:
     """Layout of ``parameters_to_vector(model.parameters())``: names, shapes, offsets.
 
-    Duck-types :class:`lossbounds.models.ParamLayout` where the landscape code
+    Duck-types :class:`lossbounds.layout.ParamLayout` where the landscape code
     needs it (``n_params``, ``check``, ``weight_rows``, ``bias_mask``).
 
     Parameters
@@ -625,7 +625,7 @@ class ModuleNetwork:
     ``torch.func.vmap`` over the K vectors: any module whose output for
     inputs (m, n) has m entries ((m,) or (m, 1)) works, in its current
     train/eval mode and with its own buffers. Duck-types
-    :class:`lossbounds.models.Network` (``n_params``, ``layout``,
+    :class:`lossbounds.network.Network` (``n_params``, ``layout``,
     ``_forward``, ``forward``).
 
     Parameters

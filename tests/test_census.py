@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.census import (
     _gradients_hessians,
     _jacobian,
@@ -18,9 +19,8 @@ from lossbounds.census import (
     minimize_lm,
 )
 from lossbounds.data import make_teacher_student
-from lossbounds.formats import Architecture
 from lossbounds.landscape import LossSurface
-from lossbounds.models import SymmetryGroup
+from lossbounds.symmetry import SymmetryGroup
 
 
 def _problem(h=2, K=1, activation="tanh", m=30, noise=0.0, l2=None, seed=3):

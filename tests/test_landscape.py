@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression, make_teacher_student, make_xor
-from lossbounds.formats import Architecture
 from lossbounds.landscape import (
     LossSurface,
     classify_hessian,
@@ -21,7 +21,9 @@ from lossbounds.landscape import (
     sample_loss,
     sample_points,
 )
-from lossbounds.models import MLP, ParamLayout, SymmetryGroup
+from lossbounds.layout import ParamLayout
+from lossbounds.network import MLP
+from lossbounds.symmetry import SymmetryGroup
 
 
 def surface_of(act="tanh", skip=None, output="linear", loss="mse", l2=None, m=20, **kw):

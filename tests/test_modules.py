@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from lossbounds.formats import Architecture, loss_format
+from lossbounds.architecture import Architecture
+from lossbounds.formats import loss_format
 from lossbounds.landscape import LossSurface, plane, random_direction
-from lossbounds.models import Network, ParamLayout, forward
+from lossbounds.layout import ParamLayout
 from lossbounds.modules import (
     Activation,
     ModuleDescription,
@@ -22,6 +23,7 @@ from lossbounds.modules import (
     module_loss,
     to_module,
 )
+from lossbounds.network import Network, forward
 
 ACTIVATIONS = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf", "gelu"]
 SKIPS = [None, "identity", "projection"]
