@@ -21,8 +21,8 @@ import time
 
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
-from lossbounds.formats import Architecture
 from lossbounds.models import ParamLayout, SymmetryGroup
 from lossbounds.optimize import basin_census, dedup_modulo_group, find_minima
 from lossbounds.surface import LossSurface

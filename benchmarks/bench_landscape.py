@@ -38,8 +38,8 @@ import time
 import numpy as np
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
-from lossbounds.formats import Architecture
 from lossbounds.models import MLP, ParamLayout
 from lossbounds.sampling import iter_sample_points
 from lossbounds.surface import LossSurface

@@ -12,11 +12,11 @@ each chain element as a function of ``t`` (so that the ``P_j`` can be checked
 symbolically, see :meth:`PfaffianActivation.verify`), its sign-flip symmetry
 and a numerically stable torch implementation.
 
-The catalogue is the table of THEORY.md (sigmoid, tanh, arctan, softplus,
-gaussian, swish, erf) plus the exact GELU t*Phi(t), which is Pfaffian through
-the erf/exp chain. Piecewise activations (ReLU and friends) have a kink, are
-therefore not analytic and hence not Pfaffian: :func:`get_activation` refuses
-them with a message that says so.
+The catalogue holds sigmoid, tanh, arctan, softplus, gaussian, swish, erf
+(the table of docs/theory.md) and the exact GELU t*Phi(t), which is Pfaffian
+through the erf/exp chain. Piecewise activations (ReLU and friends) have a
+kink, are therefore not analytic and hence not Pfaffian: :func:`get_activation`
+refuses them with a message that says so.
 
 torch is imported lazily, inside the torch callables, so that importing this
 module stays light.
@@ -37,8 +37,6 @@ __all__ = [
     "PfaffianActivation",
     "get_activation",
     "list_activations",
-    "register_activation",
-    "unregister_activation",
     "weighted_degree",
     "chain_symbols",
 ]
@@ -211,7 +209,7 @@ class PfaffianActivation:
 
 
 # ---------------------------------------------------------------------------
-# verification shared by the catalogue tests and register_activation
+# verification
 # ---------------------------------------------------------------------------
 def _is_zero(expr) -> bool:
     """True when sympy proves ``expr`` == 0 (simplify, then rewrite in exp)."""
@@ -363,26 +361,6 @@ def _t_gelu(x):
     return 0.5 * x * (1.0 + torch.special.erf(x * (1.0 / math.sqrt(2.0))))
 
 
-def _torch_sqrt(x):
-    """sqrt that accepts python numbers (sympy constants) and tensors."""
-    import torch
-
-    return torch.sqrt(x) if isinstance(x, torch.Tensor) else math.sqrt(x)
-
-
-def _lambdify_torch(expr) -> Callable:
-    """Turn a closed form in t into a torch callable (for user activations)."""
-    fn = sp.lambdify(T, expr, modules=[{"sqrt": _torch_sqrt}, "torch"])
-
-    def wrapped(x):
-        import torch
-
-        out = fn(x)
-        return out if isinstance(out, torch.Tensor) else torch.full_like(x, float(out))
-
-    return wrapped
-
-
 # ---------------------------------------------------------------------------
 # the catalogue
 # ---------------------------------------------------------------------------
@@ -427,7 +405,6 @@ def _catalogue() -> dict[str, PfaffianActivation]:
 
 
 _CATALOGUE: dict[str, PfaffianActivation] = _catalogue()
-_BUILTIN = frozenset(_CATALOGUE)
 
 _ALIASES = {"logistic": "sigmoid", "silu": "swish", "atan": "arctan", "gauss": "gaussian"}
 
@@ -457,7 +434,7 @@ def _normalise(name: str) -> str:
 
 
 def list_activations() -> list[str]:
-    """Names of the available Pfaffian activations (catalogue then user ones)."""
+    """Names of the Pfaffian activations in the catalogue, in catalogue order."""
     return list(_CATALOGUE)
 
 
@@ -483,87 +460,3 @@ def get_activation(name) -> PfaffianActivation:
             f"there, and Pfaffian functions are analytic; choose one of {', '.join(_CATALOGUE)}"
         )
     raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(_CATALOGUE)}")
-
-
-def register_activation(
-    name: str,
-    chain,
-    derivatives,
-    sigma,
-    closed_forms,
-    flip: str | None = None,
-    torch_fn: Callable | None = None,
-    torch_chain=None,
-    description: str = "",
-    replace: bool = False,
-) -> PfaffianActivation:
-    """Add a user activation to the catalogue after checking it symbolically.
-
-    Parameters
-    ----------
-    name : str
-        New name (stored lower case). Catalogue names are protected; a user
-        name can be re-registered with ``replace=True``.
-    chain : sequence of sympy.Symbol
-        Chain symbols (any distinct symbols other than ``t``; :func:`chain_symbols`
-        gives the conventional ones).
-    derivatives : sequence of sympy expressions
-        P_j(t, g_1..g_j), polynomials with g_j' = P_j.
-    sigma : sympy expression
-        Q(t, g), a polynomial with sigma = Q.
-    closed_forms : sequence of sympy expressions in :data:`T`
-        The chain elements as functions of t, used for the symbolic check.
-    flip : {"odd", "sigmoid", "even", None}
-        Declared sign-flip symmetry (checked).
-    torch_fn, torch_chain : callables, optional
-        torch implementations; derived from the closed forms with
-        ``sympy.lambdify`` when omitted (not guarded against overflow).
-
-    Raises
-    ------
-    ValueError
-        If the name is taken or not Pfaffian, if a P_j uses a later chain
-        element (not triangular) or is not a polynomial, or if d/dt of a
-        closed form differs from its P_j on the chain.
-    """
-    key = _normalise(name)
-    if not key or not key.replace("_", "").isalnum():
-        raise ValueError(f"activation name must be alphanumeric, got {name!r}")
-    if key in _NOT_PFAFFIAN:
-        raise ValueError(f"activation name {name!r} is reserved: {key} is not Pfaffian")
-    if key in _BUILTIN or (key in _CATALOGUE and not replace):
-        raise ValueError(f"activation {key!r} already exists; choose another name")
-    if key in _ALIASES:
-        raise ValueError(f"activation name {name!r} is an alias of {_ALIASES[key]!r}")
-    chain = tuple(chain)
-    derivatives = tuple(sp.sympify(p) for p in derivatives)
-    closed_forms = tuple(sp.sympify(c) for c in closed_forms)
-    sigma = sp.sympify(sigma)
-    _verify(key, chain, derivatives, sigma, closed_forms, flip)
-    if torch_chain is None:
-        torch_chain = tuple(_lambdify_torch(c) for c in closed_forms)
-    if torch_fn is None:
-        torch_fn = _lambdify_torch(sigma.subs(dict(zip(chain, closed_forms, strict=True))))
-    act = PfaffianActivation(
-        key,
-        chain,
-        derivatives,
-        sigma,
-        closed_forms,
-        flip,
-        torch_fn,
-        tuple(torch_chain),
-        description,
-    )
-    _CATALOGUE[key] = act
-    return act
-
-
-def unregister_activation(name: str) -> None:
-    """Remove a user activation (catalogue ones cannot be removed)."""
-    key = _normalise(name)
-    if key in _BUILTIN:
-        raise ValueError(f"activation {key!r} is built in and cannot be removed")
-    if key not in _CATALOGUE:
-        raise ValueError(f"no user activation called {name!r}")
-    del _CATALOGUE[key]

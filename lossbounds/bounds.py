@@ -29,22 +29,23 @@ Symmetry, lower bound
     slightly above the minimum (proved in notebook 03).
 
 The numbers are astronomically large, so everything is returned as log2 (and
-log10), never as the bound itself. Three paths:
+log10), never as the bound itself. Each formula is written once, as a sympy
+expression in placeholders (N, ell, alpha, beta, s, C); two paths use it:
 
 - symbolic, exact: :func:`zell_log2_symbolic`, :func:`khovanskii_log2_symbolic`
-  (sympy expressions in the architecture symbols, or exact numbers);
+  (the placeholders substituted by architecture symbols or exact numbers);
 - numeric, vectorised over numpy arrays of formats: :func:`zell_log2`,
-  :func:`zell_terms`, :func:`khovanskii_log2`, :func:`khovanskii_terms`;
-- exact integers: :func:`symmetry_group_order`.
+  :func:`zell_terms`, :func:`khovanskii_log2`, :func:`khovanskii_terms`
+  (the same expressions through ``sympy.lambdify``, log2 mapped to ``numpy.log2``).
+
+The symmetry group order is an exact integer (:func:`symmetry_group_order`).
 
 Precision of the float path: every term is a product/log of float64 numbers
 that are exact integers (inputs are validated to be integers below 2^53); the
 products ``ell*(ell-1)`` and ``(N+ell)*log2(...)`` are rounded once, the log2
-once, and the three non-negative terms summed, so the relative error of the
-total is below about 4 float64 ulps (~1e-15) for every N, ell up to 2^53
-(tested against 50-digit sympy evaluations for N up to 1e9 and ell up to
-1e12, and against ``math.log2`` of the exact integer bound for small
-formats).
+once (C != 1 adds one rounding of C times the integer inside), and the three
+non-negative terms summed, so the relative error of the total is below about
+4 float64 ulps (~1e-15) for every N, ell up to 2^53.
 """
 
 from __future__ import annotations
@@ -91,10 +92,12 @@ _FLOAT_EXACT = 2**53
 class BoundTerms:
     """The three terms of a log2 bound (floats, numpy arrays or sympy expressions).
 
-    For Zell: ``sign`` = N log2 s, ``chain`` = ell(ell-1)/2, ``degree`` =
-    (N+ell) log2(C (N beta + min(N, ell) alpha)). For Khovanskii: ``sign`` =
-    N log2 beta' (the product of the degrees), ``chain`` = ell(ell-1)/2,
-    ``degree`` = ell log2(N beta' - N + min(N, ell) alpha + 1).
+    The field names follow Zell's bound: ``sign`` = N log2 s, ``chain`` =
+    ell(ell-1)/2, ``degree`` = (N+ell) log2(C (N beta + min(N, ell) alpha)).
+    Khovanskii's bound fills the same three slots with its own terms: ``sign``
+    holds N log2 beta' (the log2 of the product of the N equation degrees, not
+    a count of sign conditions), ``chain`` = ell(ell-1)/2, ``degree`` =
+    ell log2(N beta' - N + min(N, ell) alpha + 1).
 
     Attributes
     ----------
@@ -131,7 +134,7 @@ def format_tuple(arch_or_format):
 
     Parameters
     ----------
-    arch_or_format : lossbounds.formats.Architecture, PfaffianFormat or tuple
+    arch_or_format : lossbounds.architecture.Architecture, PfaffianFormat or tuple
         An architecture (its loss format is computed with
         :func:`lossbounds.formats.loss_format`), a format, or the tuple
         ``(n_params, chain_length, chain_degree, loss_degree)``.
@@ -196,6 +199,46 @@ def gradient_degree(chain_degree, loss_degree):
 
 
 # ---------------------------------------------------------------------------
+# the formulas, written once
+# ---------------------------------------------------------------------------
+_N, _ELL, _ALPHA, _BETA, _S, _C = sp.symbols("N ell alpha beta s C")
+
+#: log2 as an undefined function: ``math``-exact ``numpy.log2`` in the float path,
+#: ``sympy.log(x, 2)`` (evaluated exactly where possible) in the symbolic one.
+_LG = sp.Function("log2")
+
+#: Zell's terms (sign, chain, degree) in (N, ell, alpha, beta, s, C).
+_ZELL = (
+    _N * _LG(_S),
+    _ELL * (_ELL - 1) / 2,
+    (_N + _ELL) * _LG(_C * (_N * _BETA + sp.Min(_N, _ELL) * _ALPHA)),
+)
+
+#: Khovanskii's terms (sign, chain, degree) in (N, ell, alpha, beta).
+_KHOVANSKII = (
+    _N * _LG(gradient_degree(_ALPHA, _BETA)),
+    _ELL * (_ELL - 1) / 2,
+    _ELL * _LG(_N * gradient_degree(_ALPHA, _BETA) - _N + sp.Min(_N, _ELL) * _ALPHA + 1),
+)
+
+
+def _substitute(terms, values: dict) -> BoundTerms:
+    """The terms with the placeholders replaced by sympy values (exact log2)."""
+    rule = {k: sp.sympify(v) for k, v in values.items()}
+    return BoundTerms(*(t.xreplace(rule).replace(_LG, lambda x: sp.log(x, 2)) for t in terms))
+
+
+@lru_cache(maxsize=2)
+def _lambdified(name: str):
+    """numpy function of the placeholders returning the three terms of ``name``."""
+    terms, args = {
+        "zell": (_ZELL, (_N, _ELL, _ALPHA, _BETA, _S, _C)),
+        "khovanskii": (_KHOVANSKII, (_N, _ELL, _ALPHA, _BETA)),
+    }[name]
+    return sp.lambdify(args, terms, modules=[{"log2": np.log2}, "numpy"])
+
+
+# ---------------------------------------------------------------------------
 # symbolic (exact) path
 # ---------------------------------------------------------------------------
 def zell_terms_symbolic(arch_or_format, s=2, constant=1) -> BoundTerms:
@@ -216,15 +259,9 @@ def zell_terms_symbolic(arch_or_format, s=2, constant=1) -> BoundTerms:
         ``sign = N log2 s``, ``chain = ell(ell-1)/2``,
         ``degree = (N+ell) log2(C (N beta + min(N, ell) alpha))``.
     """
-    n, ell, alpha, beta = (sp.sympify(x) for x in format_tuple(arch_or_format))
-    s = _check_s(s)
-    c = _exact_constant(constant)
-    inner = c * (n * beta + sp.Min(n, ell) * alpha)
-    return BoundTerms(
-        sign=n * sp.log(s, 2),
-        chain=ell * (ell - 1) / 2,
-        degree=(n + ell) * sp.log(inner, 2),
-    )
+    n, ell, alpha, beta = format_tuple(arch_or_format)
+    values = {_N: n, _ELL: ell, _ALPHA: alpha, _BETA: beta}
+    return _substitute(_ZELL, {**values, _S: _check_s(s), _C: _exact_constant(constant)})
 
 
 def zell_log2_symbolic(arch_or_format, s=2, constant=1):
@@ -248,13 +285,8 @@ def khovanskii_terms_symbolic(arch_or_format) -> BoundTerms:
         ``chain = ell(ell-1)/2``,
         ``degree = ell log2(N beta' - N + min(N, ell) alpha + 1)``.
     """
-    n, ell, alpha, beta = (sp.sympify(x) for x in format_tuple(arch_or_format))
-    bp = gradient_degree(alpha, beta)
-    return BoundTerms(
-        sign=n * sp.log(bp, 2),
-        chain=ell * (ell - 1) / 2,
-        degree=ell * sp.log(n * bp - n + sp.Min(n, ell) * alpha + 1, 2),
-    )
+    n, ell, alpha, beta = format_tuple(arch_or_format)
+    return _substitute(_KHOVANSKII, {_N: n, _ELL: ell, _ALPHA: alpha, _BETA: beta})
 
 
 def khovanskii_log2_symbolic(arch_or_format):
@@ -263,7 +295,7 @@ def khovanskii_log2_symbolic(arch_or_format):
 
 
 # ---------------------------------------------------------------------------
-# numeric (vectorised) path
+# numeric (vectorised) path: the same expressions, lambdified
 # ---------------------------------------------------------------------------
 def _check_s(s):
     return check_int("s (number of sign conditions)", s, 1)
@@ -294,6 +326,12 @@ def _maybe_scalar(a):
     return float(a) if np.ndim(a) == 0 else a
 
 
+def _numeric_terms(name, n, *args) -> BoundTerms:
+    """Evaluate the lambdified terms; each broadcast to the shape of ``n``."""
+    terms = _lambdified(name)(n, *args)
+    return BoundTerms(*(_maybe_scalar(np.broadcast_to(t, np.shape(n))) for t in terms))
+
+
 def zell_terms(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1.0) -> BoundTerms:
     """Zell's bound in log2, term by term, vectorised over numpy arrays.
 
@@ -316,11 +354,7 @@ def zell_terms(n_params, chain_length, chain_degree, loss_degree, s=2, constant=
     if not (isinstance(constant, int | float | np.floating | np.integer) and 0 < constant < np.inf):
         raise ValueError(f"constant must be a positive finite number, got {constant!r}")
     n, ell, alpha, beta = _numeric_format(n_params, chain_length, chain_degree, loss_degree)
-    inner = n * beta + np.minimum(n, ell) * alpha  # exact: integers < 2^53
-    sign = n * math.log2(s)
-    chain = 0.5 * ell * (ell - 1.0)
-    degree = (n + ell) * (np.log2(inner) + math.log2(constant))
-    return BoundTerms(_maybe_scalar(sign), _maybe_scalar(chain), _maybe_scalar(degree))
+    return _numeric_terms("zell", n, ell, alpha, beta, s, float(constant))
 
 
 def zell_log2(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1.0):
@@ -349,15 +383,16 @@ def khovanskii_terms(n_params, chain_length, chain_degree, loss_degree) -> Bound
         ``sign = N log2 beta'``, ``chain = ell(ell-1)/2``,
         ``degree = ell log2(N beta' - N + min(N, ell) alpha + 1)`` with
         beta' = beta + alpha - 1.
+
+    Raises
+    ------
+    ValueError
+        If a size is not an integer in range, or alpha + beta < 2.
     """
     n, ell, alpha, beta = _numeric_format(n_params, chain_length, chain_degree, loss_degree)
-    bp = gradient_degree(alpha, beta)
-    if np.any(bp < 1):
+    if np.any(gradient_degree(alpha, beta) < 1):
         raise ValueError("chain_degree + loss_degree must be >= 2 (gradient of degree >= 1)")
-    sign = n * np.log2(bp)
-    chain = 0.5 * ell * (ell - 1.0)
-    degree = ell * np.log2(n * bp - n + np.minimum(n, ell) * alpha + 1.0)
-    return BoundTerms(_maybe_scalar(sign), _maybe_scalar(chain), _maybe_scalar(degree))
+    return _numeric_terms("khovanskii", n, ell, alpha, beta)
 
 
 def khovanskii_log2(n_params, chain_length, chain_degree, loss_degree):
@@ -381,6 +416,36 @@ def _numeric_tuple(arch_or_format):
     return tuple(out)
 
 
+def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
+    """log2 and log10 of Zell's bound and of Khovanskii's critical-point bound.
+
+    Parameters
+    ----------
+    fmt : sequence of 4 ints or int arrays
+        (N, ell, alpha, beta).
+    s, constant
+        As in :func:`zell_terms`.
+    arrays : bool
+        Return arrays of shape (k,) even for a single format.
+
+    Returns
+    -------
+    dict
+        ``log2_zell_upper``, ``log10_zell_upper``, ``log2_critical_points``,
+        ``log10_critical_points``: floats, or float64 arrays when ``arrays``.
+    """
+    z = zell_log2(*fmt, s=s, constant=constant)
+    kh = khovanskii_log2(*fmt)
+    if arrays:
+        z, kh = np.atleast_1d(z), np.atleast_1d(kh)
+    return {
+        "log2_zell_upper": z,
+        "log10_zell_upper": z * LOG10_2,
+        "log2_critical_points": kh,
+        "log10_critical_points": kh * LOG10_2,
+    }
+
+
 # ---------------------------------------------------------------------------
 # many architectures at once
 # ---------------------------------------------------------------------------
@@ -392,7 +457,8 @@ def _format_function(activation, output, loss, l2, skip):
     architecture with symbolic sizes (derived and proved there, not retyped
     here); sympy's lambdify turns them into vectorised numpy code.
     """
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
@@ -420,7 +486,7 @@ def bounds_for_architectures(
     n_inputs, width, hidden_layers, n_samples : int or array_like of shape (k,)
         Sizes n, h, K = L - 1, m (positive integers), broadcast together.
     activation, output, loss, l2, skip
-        As in :class:`lossbounds.formats.Architecture` (one value for all).
+        As in :class:`lossbounds.architecture.Architecture` (one value for all).
     constant : float
         The constant C of Zell's O(.).
 
@@ -450,17 +516,10 @@ def bounds_for_architectures(
     if any(np.any(c != np.round(c)) for c in cols):  # pragma: no cover - formats are integers
         raise ValueError("the format closed form gave non-integer values")
     fmt = [np.round(c).astype(np.int64) for c in cols]
-    z = np.atleast_1d(zell_log2(*fmt, constant=constant))
-    kh = np.atleast_1d(khovanskii_log2(*fmt))
+    names = ("n_params", "chain_length", "chain_degree", "loss_degree")
     return {
-        "n_params": fmt[0],
-        "chain_length": fmt[1],
-        "chain_degree": fmt[2],
-        "loss_degree": fmt[3],
-        "log2_zell_upper": z,
-        "log10_zell_upper": z * LOG10_2,
-        "log2_critical_points": kh,
-        "log10_critical_points": kh * LOG10_2,
+        **dict(zip(names, fmt, strict=True)),
+        **_bound_record(fmt, constant=constant, arrays=True),
     }
 
 
@@ -477,7 +536,7 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Concrete sizes.
     k : int
         Slice dimension, 1 <= k <= N.
@@ -497,16 +556,7 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
     n_full = _numeric_tuple(arch)[0]
     if n > n_full:
         raise ValueError(f"k (slice dimension) must be at most n_params = {n_full}, got {k}")
-    z = zell_log2(n, ell, alpha, beta, s=s, constant=constant)
-    kh = khovanskii_log2(n, ell, alpha, beta)
-    out = dict(fmt.as_dict())
-    out.update(
-        log2_zell_upper=z,
-        log10_zell_upper=z * LOG10_2,
-        log2_critical_points=kh,
-        log10_critical_points=kh * LOG10_2,
-    )
-    return out
+    return {**fmt.as_dict(), **_bound_record((n, ell, alpha, beta), s=s, constant=constant)}
 
 
 # ---------------------------------------------------------------------------
@@ -641,7 +691,7 @@ def bound_summary(arch, constant=1.0) -> dict:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Concrete sizes.
     constant : float
         The constant C of Zell's O(.) (default 1).
@@ -659,20 +709,13 @@ def bound_summary(arch, constant=1.0) -> dict:
     from lossbounds.formats import loss_format
 
     fmt = loss_format(arch)
-    n, ell, alpha, beta = _numeric_tuple(fmt)
-    z = zell_log2(n, ell, alpha, beta, constant=constant)
-    kh = khovanskii_log2(n, ell, alpha, beta)
     lg = log2_symmetry_group_order(arch)
     if lg * LOG10_2 < _MAX_DIGITS - 2:
         sym = str(symmetry_group_order(arch))
     else:
         sym = symmetry_description(arch)
-    out = dict(fmt.as_dict())
+    out = {**fmt.as_dict(), **_bound_record(_numeric_tuple(fmt), constant=constant)}
     out.update(
-        log2_zell_upper=float(z),
-        log10_zell_upper=float(z) * LOG10_2,
-        log2_critical_points=float(kh),
-        log10_critical_points=float(kh) * LOG10_2,
         symmetry_lower=sym,
         log2_symmetry_lower=lg,
         log10_symmetry_lower=lg * LOG10_2,

@@ -82,7 +82,7 @@ def _flagify(message: str) -> str:
 
 
 def _architecture(args):
-    from lossbounds.formats import Architecture
+    from lossbounds.architecture import Architecture
 
     try:
         return Architecture(

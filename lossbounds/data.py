@@ -6,15 +6,13 @@ arrays. Equal seeds give equal data on every machine (numpy's PCG64 stream).
 
 Which dataset for which purpose
 -------------------------------
-- :func:`make_regression`: a smooth target (a sine ridge) plus noise. Fine for
-  slices and samples, but the best minima of small sigmoidal networks on it
-  tend to drift to infinity (saturated units), so they are not strict minima.
+- :func:`make_regression`: a smooth target (a sine ridge) plus noise, for
+  slices and samples. Minima of small sigmoidal networks on it may lie at
+  infinity (saturated units), so they need not be strict.
 - :func:`make_teacher_student`: targets produced by a network of the *same*
-  architecture with moderate weights, plus small noise. The teacher is then
-  close to an interior strict minimum (when ``m >= n_params``), which is what
-  the symmetry-orbit lower bound needs (see THEORY.md).
-- :func:`make_xor`, :func:`make_moons`, :func:`make_blobs`: binary labels in
-  {0, 1} for sigmoid-output / BCE networks.
+  architecture with moderate weights, plus small noise: a candidate interior
+  strict minimum (when ``m >= n_params``) for the symmetry-orbit lower bound.
+- :func:`make_xor`: binary labels in {0, 1} for sigmoid-output / BCE networks.
 """
 
 from __future__ import annotations
@@ -30,8 +28,6 @@ __all__ = [
     "check_data",
     "make_regression",
     "make_xor",
-    "make_moons",
-    "make_blobs",
     "make_teacher_student",
 ]
 
@@ -164,75 +160,6 @@ def make_xor(m: int, n: int = 2, noise: float = 0.1, seed: int = 0) -> Dataset:
     return Dataset(X, y)
 
 
-def make_moons(m: int, n: int = 2, noise: float = 0.1, seed: int = 0) -> Dataset:
-    """Two interleaved half circles (as in scikit-learn) in the first two coordinates.
-
-    Parameters
-    ----------
-    m : int
-        Number of samples (>= 2); the first ``ceil(m/2)`` samples have label 0.
-    n : int
-        Input dimension (>= 2); coordinates beyond the second carry only noise.
-    noise : float
-        Standard deviation of the Gaussian noise added to every coordinate (>= 0).
-    seed : int
-        Seed of ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    Dataset
-        ``X`` shape (m, n), ``y`` in {0., 1.} shape (m,).
-    """
-    m = check_int("m", m, 2)
-    n = check_int("n", n, 2)
-    noise = check_nonnegative("noise", noise)
-    rng = np.random.default_rng(seed)
-    m0 = (m + 1) // 2
-    t0 = np.linspace(0.0, np.pi, m0)
-    t1 = np.linspace(0.0, np.pi, m - m0)
-    X = np.zeros((m, n))
-    X[:m0, 0], X[:m0, 1] = np.cos(t0), np.sin(t0)
-    X[m0:, 0], X[m0:, 1] = 1.0 - np.cos(t1), 0.5 - np.sin(t1)
-    X += noise * rng.standard_normal((m, n))
-    y = np.r_[np.zeros(m0), np.ones(m - m0)]
-    return Dataset(X, y)
-
-
-def make_blobs(
-    m: int, n: int = 2, separation: float = 2.0, spread: float = 1.0, seed: int = 0
-) -> Dataset:
-    """Two Gaussian blobs with centres at -+ separation/2 along a random unit direction.
-
-    Parameters
-    ----------
-    m : int
-        Number of samples (>= 2); labels alternate 0, 1, 0, 1, ...
-    n : int
-        Input dimension (>= 1).
-    separation : float
-        Distance between the two centres (>= 0).
-    spread : float
-        Standard deviation of each blob (>= 0).
-    seed : int
-        Seed of ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    Dataset
-        ``X`` shape (m, n), ``y`` in {0., 1.} shape (m,).
-    """
-    m = check_int("m", m, 2)
-    n = check_int("n", n, 1)
-    separation = check_nonnegative("separation", separation)
-    spread = check_nonnegative("spread", spread)
-    rng = np.random.default_rng(seed)
-    u = rng.standard_normal(n)
-    u /= np.linalg.norm(u)
-    y = (np.arange(m) % 2).astype(np.float64)
-    X = spread * rng.standard_normal((m, n)) + np.outer(y - 0.5, separation * u)
-    return Dataset(X, y)
-
-
 def _teacher_theta(layout, rng, scale: float) -> np.ndarray:
     """Teacher weights with magnitudes bounded away from 0 (see make_teacher_student)."""
     theta = np.empty(layout.n_params)
@@ -257,19 +184,14 @@ def make_teacher_student(
     random sign and ``u`` uniform in [0.5, 1.5]; biases are uniform in
     ``[-weight_scale/2, weight_scale/2]``. Pre-activations are O(1) and no
     weight is near zero, so units are neither dead, saturated nor linear, and
-    the teacher often sits near an *interior* strict minimum of the student's
-    loss when ``m >= n_params``. "Often", not always: measured with
-    :func:`lossbounds.landscape.minimize` started at the teacher (n=1, h=2,
-    one hidden layer, m=30, noise 1e-2, seeds 0-4): tanh 4/5 and gaussian 5/5
-    strict minima, sigmoid 2/5 and softplus 2/5 (the others degenerate);
-    with two hidden layers of width 3 (n=2, m=100) sigmoid and softplus
-    descend away from the teacher towards saturated units. Check the
-    Hessian before relying on strictness. With a sigmoid output the targets are the teacher's
+    the teacher is a candidate *interior* strict minimum of the student's
+    loss when ``m >= n_params``. Strictness is not guaranteed: check the
+    Hessian before relying on it. With a sigmoid output the targets are the teacher's
     probabilities plus noise, clipped to [0, 1].
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Teacher (and student) architecture; ``arch.n_inputs`` fixes n.
         ``arch.n_samples`` is not used: ``m`` is passed explicitly.
     m : int

@@ -30,7 +30,7 @@ import numpy as np
 
 from lossbounds.models import ParamLayout
 
-__all__ = ["tanh_sigmoid_matrix", "tanh_to_sigmoid", "sigmoid_to_tanh"]
+__all__ = ["tanh_sigmoid_matrix", "tanh_to_sigmoid"]
 
 
 def _check(arch, activation: str) -> ParamLayout:
@@ -46,7 +46,7 @@ def tanh_sigmoid_matrix(arch) -> np.ndarray:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The architecture (any activation field; only sizes are used), no skips.
 
     Returns
@@ -86,7 +86,7 @@ def tanh_to_sigmoid(arch, theta) -> np.ndarray:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The tanh architecture (``activation == "tanh"``, no skips); the
         result is for the same architecture with ``activation="sigmoid"``.
     theta : array, shape (N,) or (K, N)
@@ -98,10 +98,3 @@ def tanh_to_sigmoid(arch, theta) -> np.ndarray:
     lay = _check(arch, "tanh")
     theta = lay.check(np.asarray(theta, dtype=np.float64))
     return theta @ tanh_sigmoid_matrix(arch).T
-
-
-def sigmoid_to_tanh(arch, theta) -> np.ndarray:
-    """Inverse of :func:`tanh_to_sigmoid` (``arch.activation == "sigmoid"``)."""
-    lay = _check(arch, "sigmoid")
-    theta = lay.check(np.asarray(theta, dtype=np.float64))
-    return np.linalg.solve(tanh_sigmoid_matrix(arch), theta.T).T

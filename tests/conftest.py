@@ -2,8 +2,8 @@
 
 import pytest
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression, make_xor
-from lossbounds.formats import Architecture
 from lossbounds.surface import LossSurface
 
 

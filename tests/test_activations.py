@@ -8,16 +8,15 @@ import sympy as sp
 import torch
 
 from lossbounds.activations import (
+    PfaffianActivation,
     T,
     chain_symbols,
     get_activation,
     list_activations,
-    register_activation,
-    unregister_activation,
     weighted_degree,
 )
 
-THEORY_TABLE = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf"]
+PAPER_TABLE = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf"]
 NOT_PFAFFIAN = [
     "relu",
     "ReLU",
@@ -36,22 +35,10 @@ NOT_PFAFFIAN = [
 g1, g2 = chain_symbols(2)
 
 
-@pytest.fixture
-def user_activations():
-    """Remove the activations a test registers, even when it fails."""
-    names = []
-    yield names
-    for name in names:
-        try:
-            unregister_activation(name)
-        except ValueError:
-            pass
-
-
 # --------------------------------------------------------------- catalogue
 def test_catalogue_holds_theory_table_and_gelu():
     names = list_activations()
-    assert names[: len(THEORY_TABLE)] == THEORY_TABLE
+    assert names[: len(PAPER_TABLE)] == PAPER_TABLE
     assert "gelu" in names
 
 
@@ -232,77 +219,54 @@ def test_lookup_needs_a_name(bad):
         get_activation(bad)
 
 
-# ------------------------------------------------------------ registration
-def test_register_user_activation_mish(user_activations):
+# ------------------------------------------------------------ verification
+def _candidate(name, chain, derivatives, sigma, closed_forms, flip=None):
+    """An activation that is not in the catalogue (no torch form), for :meth:`verify`."""
+    return PfaffianActivation(
+        name, tuple(chain), tuple(derivatives), sigma, tuple(closed_forms), flip, None, ()
+    )
+
+
+def test_verify_accepts_a_mish_chain():
     g3 = sp.Symbol("g3", real=True)
     sig = 1 / (1 + sp.exp(-T))
     soft = sp.log(1 + sp.exp(T))
-    act = register_activation(
-        "Mish",
-        chain=[g1, g2, g3],
-        derivatives=[g1 - g1**2, g1, (1 - g3**2) * g1],
-        sigma=T * g3,
-        closed_forms=[sig, soft, sp.tanh(soft)],
+    mish = _candidate(
+        "mish",
+        [g1, g2, g3],
+        [g1 - g1**2, g1, (1 - g3**2) * g1],
+        T * g3,
+        [sig, soft, sp.tanh(soft)],
     )
-    user_activations.append("mish")
-    assert act.name == "mish" and "mish" in list_activations()
-    assert get_activation("MISH") is act
-    x = torch.linspace(-3, 3, 7, dtype=torch.float64)
-    ref = x * torch.tanh(torch.nn.functional.softplus(x))
-    torch.testing.assert_close(act.torch_fn(x), ref, rtol=1e-12, atol=1e-14)
-    # usable by the format calculus
-    from lossbounds.formats import Architecture, loss_format
-
-    fmt = loss_format(Architecture(1, 2, 1, 3, activation="mish"))
-    assert fmt.chain_length == 3 * 2 * 3
-    with pytest.raises(ValueError, match="already exists"):
-        register_activation("mish", [g1], [g1], g1, [sp.exp(T)])
-    register_activation("mish", [g1], [g1], g1, [sp.exp(T)], replace=True)
-    assert get_activation("mish").chain_length == 1
+    mish.verify()  # raises on failure
+    assert "mish" not in list_activations()
 
 
-def test_register_refuses_a_wrong_derivative(user_activations):
-    user_activations.append("wrong")
+def test_verify_refuses_a_wrong_derivative():
     with pytest.raises(ValueError, match="does not equal"):
-        register_activation("wrong", [g1], [2 * g1], g1, [sp.exp(T)])
-    assert "wrong" not in list_activations()
+        _candidate("wrong", [g1], [2 * g1], g1, [sp.exp(T)]).verify()
 
 
-def test_register_refuses_wrong_arctan_chain(user_activations):
-    user_activations.append("badatan")
+def test_verify_refuses_wrong_arctan_chain():
+    bad = _candidate(
+        "badatan", [g1, g2], [-2 * T * g1, g1], g2, [1 / (1 + T**2), sp.atan(T)], flip="odd"
+    )
     with pytest.raises(ValueError, match="does not equal"):
-        register_activation(
-            "badatan", [g1, g2], [-2 * T * g1, g1], g2, [1 / (1 + T**2), sp.atan(T)], flip="odd"
-        )
+        bad.verify()
 
 
-def test_register_refuses_a_non_triangular_chain(user_activations):
-    user_activations.append("loop")
+def test_verify_refuses_a_non_triangular_chain():
     # g1 = e^t, g2 = e^t: true identities, but P_1 uses the later g2
     with pytest.raises(ValueError, match="triangular"):
-        register_activation("loop", [g1, g2], [g2, g1], g2, [sp.exp(T), sp.exp(T)])
+        _candidate("loop", [g1, g2], [g2, g1], g2, [sp.exp(T), sp.exp(T)]).verify()
 
 
-def test_register_refuses_non_polynomials_and_bad_shapes(user_activations):
-    user_activations.extend(["rooty", "short", "sig2", "wrongflip"])
+def test_verify_refuses_non_polynomials_and_bad_shapes():
     with pytest.raises(ValueError, match="not a polynomial"):
-        register_activation("rooty", [g1], [sp.sqrt(g1)], g1, [sp.exp(T)])
+        _candidate("rooty", [g1], [sp.sqrt(g1)], g1, [sp.exp(T)]).verify()
     with pytest.raises(ValueError, match="same length"):
-        register_activation("short", [g1, g2], [g1], g2, [sp.exp(T), sp.exp(T)])
+        _candidate("short", [g1, g2], [g1], g2, [sp.exp(T), sp.exp(T)]).verify()
     with pytest.raises(ValueError, match="not a polynomial"):
-        register_activation("sig2", [g1], [g1], sp.exp(g1), [sp.exp(T)])
+        _candidate("sig2", [g1], [g1], sp.exp(g1), [sp.exp(T)]).verify()
     with pytest.raises(ValueError, match="flip symmetry"):
-        register_activation("wrongflip", [g1], [g1], g1, [sp.exp(T)], flip="odd")
-
-
-@pytest.mark.parametrize("name", ["sigmoid", "relu", "silu"])
-def test_register_refuses_reserved_names(name):
-    with pytest.raises(ValueError):
-        register_activation(name, [g1], [g1], g1, [sp.exp(T)])
-
-
-def test_builtins_cannot_be_removed():
-    with pytest.raises(ValueError, match="built in"):
-        unregister_activation("tanh")
-    with pytest.raises(ValueError, match="no user activation"):
-        unregister_activation("never_registered")
+        _candidate("wrongflip", [g1], [g1], g1, [sp.exp(T)], flip="odd").verify()

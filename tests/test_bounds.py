@@ -240,7 +240,7 @@ def test_bad_format_argument_raises():
 # symmetry lower bound
 # ---------------------------------------------------------------------------
 def _arch(width, hidden_layers, activation="sigmoid", skip=None, n_inputs=2, n_samples=10):
-    from lossbounds.formats import Architecture
+    from lossbounds.architecture import Architecture
 
     return Architecture(
         n_inputs=n_inputs,
@@ -391,7 +391,8 @@ _n, _h, _m, _K = sp.symbols("n h m K", positive=True, integer=True)
     ],
 )
 def test_symbolic_closed_form_in_architecture_symbols_equals_numeric(activation, output, loss):
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     kw = dict(activation=activation, output=output, loss=loss)
     z_sym = bounds.zell_log2_symbolic(Architecture(_n, _h, _K, _m, **kw))
@@ -418,7 +419,7 @@ def test_symbolic_closed_form_in_architecture_symbols_equals_numeric(activation,
     [("sigmoid", "linear", "mse"), ("gaussian", "sigmoid", "bce")],
 )
 def test_l2_and_identity_skip_leave_bounds_unchanged_symbolically(activation, output, loss):
-    from lossbounds.formats import Architecture
+    from lossbounds.architecture import Architecture
 
     kw = dict(activation=activation, output=output, loss=loss)
     plain = Architecture(_n, _h, _K, _m, **kw)
@@ -454,7 +455,7 @@ def test_slice_bounds_equal_exact_integer_with_n_replaced_by_k():
 
 
 def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_groups():
-    from lossbounds.formats import Architecture
+    from lossbounds.architecture import Architecture
 
     with pytest.raises(ValueError, match="n_params"):
         bounds.bound_summary(Architecture(_n, 3, 1, 10))
@@ -499,7 +500,7 @@ def test_symmetry_group_order_with_l2_by_brute_force(activation, layers, skip):
     loss mean((f - y)^2) + lambda ||theta||^2 unchanged: sigmoid flips (which
     move v_i into the next bias) fail, signed permutations (odd, even) pass.
     """
-    from lossbounds.formats import Architecture
+    from lossbounds.architecture import Architecture
 
     h, n, lam = 2, 3, 0.37
     rng = np.random.default_rng(5)
@@ -544,7 +545,8 @@ def test_symmetry_group_order_with_l2_by_brute_force(activation, layers, skip):
 )
 def test_bounds_for_architectures_equal_the_per_architecture_path(kw):
     """Vectorised closed forms against the concrete recurrences of formats, one by one."""
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     rng = np.random.default_rng(7)
     k = 12

@@ -27,13 +27,14 @@ def _json(capsys, argv):
 
 
 def test_bound_json_keys_and_values(capsys):
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     data = _json(capsys, [*BASE, "--json"])
     fmt = loss_format(Architecture(n_inputs=2, width=3, hidden_layers=1, n_samples=10))
     assert KEYS <= set(data)
     assert set(fmt.as_dict()) <= set(data)
-    # Shallow sigmoid, linear output, MSE (THEORY.md): N = h(n+1) + h + 1 = 13,
+    # Shallow sigmoid, linear output, MSE (docs/theory.md): N = h(n+1) + h + 1 = 13,
     # ell = m h = 30, alpha = 2, beta = 4; hand-typed, exact integers.
     n, ell, alpha, beta = 13, 30, 2, 4
     zell = 2**n * 2 ** (ell * (ell - 1) // 2) * (n * beta + min(n, ell) * alpha) ** (n + ell)

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 import torch
 
-from lossbounds.formats import Architecture
+from lossbounds.architecture import Architecture
 from lossbounds.models import (
     MLP,
     GroupElement,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression, make_teacher_student
-from lossbounds.formats import Architecture
 from lossbounds.models import SymmetryGroup
 from lossbounds.optimize import (
     basin_census,

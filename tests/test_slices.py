@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_teacher_student
-from lossbounds.formats import Architecture
 from lossbounds.slices import (
     l2_convexity_threshold,
     line,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import make_teacher_student
-from lossbounds.formats import Architecture
 from lossbounds.models import MLP, ParamLayout
 from lossbounds.surface import LossSurface
 
