@@ -137,7 +137,7 @@ class MergeOptions:
     neb_steps: int = 400
     neb_tol: float = 1e-3
     spring: float = 1.0
-    neb_dt: float = 0.05
+    neb_dt: float = 0.1
     climb_after: int = 30
     push: float = 1e-2
     check_bands: int = 8
