@@ -94,7 +94,8 @@ class MergeOptions:
         Nearest minima paired with each minimum in the first round (>= 1).
     max_rounds : int
         Rounds of pairing; each further round doubles ``n_neighbors`` and
-        stops early when the diagram did not change (>= 1).
+        runs the bands of the new pairs; the rounds stop early when the
+        diagram did not change or no pair is new (>= 1).
     n_images : int
         Movable images per band (>= 3).
     neb_steps : int
@@ -118,6 +119,11 @@ class MergeOptions:
     exact_limit : int
         Largest group order for which distances modulo the group are exact
         orbit distances (otherwise canonical forms are compared).
+    threads : int or None
+        torch intra-op threads during the call, restored afterwards (>= 1).
+        The batches are small, so one thread is usually fastest, and on a
+        busy machine several threads can be many times slower; None keeps
+        torch's setting.
     progress : bool
         tqdm progress bars.
     """
@@ -132,7 +138,7 @@ class MergeOptions:
     abs_tol: float = 1e-12
     dedup_tol: float = 1e-4
     n_neighbors: int = 4
-    max_rounds: int = 1
+    max_rounds: int = 3
     n_images: int = 12
     neb_steps: int = 400
     neb_tol: float = 1e-3
@@ -143,16 +149,19 @@ class MergeOptions:
     check_bands: int = 8
     box: float | None = None
     exact_limit: int = 512
+    threads: int | None = 1
     progress: bool = False
 
     def __post_init__(self):
-        minimum = {"n_neighbors": 1, "max_rounds": 1, "n_images": 3, "neb_steps": 1}
+        minimum = {"n_neighbors": 1, "max_rounds": 1, "n_images": 3, "neb_steps": 1, "threads": 1}
         for fld in fields(self):
             value = getattr(self, fld.name)
             if fld.name == "progress":
                 if not isinstance(value, bool):
                     raise ValueError(f"progress must be True or False, got {value!r}")
-            elif fld.type == "int":
+            elif value is None and fld.type.endswith("| None"):
+                continue
+            elif fld.type.startswith("int"):
                 low = minimum.get(fld.name, 0)
                 if (
                     isinstance(value, bool)
@@ -160,7 +169,7 @@ class MergeOptions:
                     or value < low
                 ):
                     raise ValueError(f"{fld.name} must be an integer >= {low}, got {value!r}")
-            elif not (value is None and fld.name == "box"):
+            else:
                 ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
                 if not (ok and math.isfinite(value) and value > 0):
                     raise ValueError(f"{fld.name} must be a finite number > 0, got {value!r}")
@@ -1063,6 +1072,16 @@ def merge_tree(f, starts, group=None, seed: int = 0, **options) -> MergeTree:
     seed = check_int("seed", seed, 0)
     fn = _as_function(f)
     X = _check_input(fn, starts, group)
+    threads = torch.get_num_threads()
+    if opts.threads is not None:
+        torch.set_num_threads(opts.threads)
+    try:
+        return _merge_tree(fn, X, group, seed, opts)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _merge_tree(fn, X: torch.Tensor, group, seed: int, opts: MergeOptions) -> MergeTree:
     cat, start_min, hits, rejected = _find_minima(fn, X, group, opts)
     n_found = len(cat.values)
     sad, k, rounds = _connect(fn, cat, opts)

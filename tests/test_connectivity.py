@@ -22,16 +22,6 @@ from lossbounds.landscape import LossSurface
 from lossbounds.models import SymmetryGroup
 from lossbounds.persistence import graph_persistence, grid_persistence, sample_persistence
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny batched tensors: one thread is faster and immune to a busy machine.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # ----------------------------------------------------------------------------
 # test functions
 # ----------------------------------------------------------------------------
@@ -185,7 +175,9 @@ def test_flat_direction_and_box_do_not_crash():
 
 def test_betti0_counts_alive_bars_and_plot():
     starts = qmc.Sobol(2, seed=0).random(64) * 6 - 3
-    res = merge_tree(wells, starts, n_neighbors=3, check_bands=0)
+    threads = torch.get_num_threads()
+    res = merge_tree(wells, starts, n_neighbors=3, check_bands=0, threads=1)
+    assert torch.get_num_threads() == threads  # restored
     dgm = res.diagram()
     levels = np.array([dgm[0, 0] - 1, dgm[:, 0].max() + 1e-9, 10.0])
     np.testing.assert_array_equal(res.betti0(levels), [0, np.sum(np.isfinite(dgm[:, 1])) + 1, 1])
@@ -239,6 +231,10 @@ def test_bad_options_and_dimension_raise():
         merge_tree(wells, np.zeros((3, 2)), neb_tol=-1.0)
     with pytest.raises(ValueError, match="progress"):
         MergeOptions(progress=1)
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        MergeOptions(threads=0)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        merge_tree(wells, np.zeros((3, 2)), seed=-1)
     arch, surf = _tiny_net()
     with pytest.raises(ValueError, match="f failed"):
         merge_tree(surf, np.zeros((3, 5)))
