@@ -15,7 +15,13 @@ import pytest
 import torch
 from scipy.stats import qmc, special_ortho_group
 
-from lossbounds.connectivity import MergeOptions, chao1, merge_tree
+from lossbounds.connectivity import (
+    DoubleWells,
+    MergeOptions,
+    chao1,
+    merge_tree,
+    tilted_double_wells,
+)
 from lossbounds.data import make_teacher_student
 from lossbounds.formats import Architecture
 from lossbounds.landscape import LossSurface
@@ -64,6 +70,7 @@ def double_wells(d, seed=1):
             edges.append((i, index[tuple(up)]))
             levels.append(values[i] - low[j] + mid[j])  # coordinate j at the local max
     exact = graph_persistence(values, np.array(edges), maxdim=0, edge_values=np.array(levels))
+    f.Q, f.eps = Q.numpy(), eps
     return f, exact[0]
 
 
@@ -117,6 +124,23 @@ def test_rotated_double_wells_exact_diagram():
     top = np.max(res.saddles.values) + 1
     assert res.n_saddles_below(top) == d * 2 ** (d - 1)
     assert res.betti0(top) == 1 >= res.morse_lower(top)
+
+
+def test_double_wells_fixture_matches_independent_construction():
+    f, exact = double_wells(5, seed=4)
+    dw = DoubleWells(f.Q, f.eps)
+    _same_diagram(dw.exact_diagram(), exact, tol=1e-12)
+    x = torch.tensor(np.random.default_rng(0).normal(size=(7, 5)))
+    np.testing.assert_allclose(dw(x).numpy(), f(x).numpy(), rtol=1e-12)
+    pts, values = dw.minima()
+    m = torch.tensor(pts, requires_grad=True)
+    (grad,) = torch.autograd.grad(dw(m).sum(), m)
+    assert grad.abs().max() < 1e-10
+    np.testing.assert_allclose(values, f(torch.tensor(pts)).numpy(), rtol=0, atol=1e-12)
+    assert sorted(values) == pytest.approx(sorted(exact[:, 0]))
+    assert tilted_double_wells(3, seed=1).Q.shape == (3, 3)
+    with pytest.raises(ValueError, match="tilt"):
+        tilted_double_wells(3, tilt=(0.5, 2.0))
 
 
 def test_rounds_add_pairs_until_the_tree_stops_changing():
