@@ -82,6 +82,14 @@ class MergeOptions:
 
     Attributes
     ----------
+    descent : {"auto", "gd", "lm"}
+        First stage from every start (and from both sides of every saddle):
+        ``"gd"`` batched gradient descent; ``"lm"`` batched
+        Levenberg-Marquardt (:func:`lossbounds.census.minimize_lm`, for a
+        LossSurface with the MSE loss; much faster on networks; ``box`` is
+        not applied during it); ``"auto"`` picks ``"lm"`` when it applies.
+    lm_steps : int
+        Levenberg-Marquardt iterations (>= 1).
     descent_steps : int
         Largest number of batched gradient-descent iterations (>= 0).
     descent_step : float
@@ -137,6 +145,8 @@ class MergeOptions:
         tqdm progress bars.
     """
 
+    descent: str = "auto"
+    lm_steps: int = 100
     descent_steps: int = 2000
     descent_step: float = 0.05
     descent_tol: float = 1e-3
@@ -162,9 +172,20 @@ class MergeOptions:
     progress: bool = False
 
     def __post_init__(self):
-        minimum = {"n_neighbors": 1, "max_rounds": 1, "n_images": 3, "neb_steps": 1, "threads": 1}
+        if self.descent not in ("auto", "gd", "lm"):
+            raise ValueError(f"descent must be 'auto', 'gd' or 'lm', got {self.descent!r}")
+        minimum = {
+            "lm_steps": 1,
+            "n_neighbors": 1,
+            "max_rounds": 1,
+            "n_images": 3,
+            "neb_steps": 1,
+            "threads": 1,
+        }
         for fld in fields(self):
             value = getattr(self, fld.name)
+            if fld.name == "descent":
+                continue
             if fld.name == "progress":
                 if not isinstance(value, bool):
                     raise ValueError(f"progress must be True or False, got {value!r}")
@@ -246,7 +267,40 @@ def _index(lam: np.ndarray, opts: MergeOptions) -> tuple[np.ndarray, np.ndarray]
 # ---------------------------------------------------------------------------
 # descent and Newton
 # ---------------------------------------------------------------------------
+class _Target:
+    """The function on tensors, and the LossSurface behind it (or None)."""
+
+    def __init__(self, f):
+        if isinstance(f, LossSurface):
+            self.fn, self.surface = f.losses, f
+        elif callable(f):
+            self.fn, self.surface = f, None
+        else:
+            raise ValueError(
+                f"f must be a LossSurface or a callable on (K, d) float64 tensors, got {type(f)!r}"
+            )
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+    def use_lm(self, opts: MergeOptions) -> bool:
+        lm_ok = self.surface is not None and self.surface.arch.loss == "mse"
+        if opts.descent == "lm" and not lm_ok:
+            raise ValueError("descent='lm' needs f to be a LossSurface with the MSE loss")
+        return opts.descent == "lm" or (opts.descent == "auto" and lm_ok)
+
+
 def _descend(fn, X: torch.Tensor, opts: MergeOptions, desc: str) -> torch.Tensor:
+    """First stage of the descent: Levenberg-Marquardt or gradient descent (see ``descent``)."""
+    if isinstance(fn, _Target) and fn.use_lm(opts) and X.shape[0]:
+        from lossbounds.census import minimize_lm
+
+        P, _ = minimize_lm(fn.surface, X.numpy(), opts.lm_steps, 0, progress=opts.progress)
+        return torch.as_tensor(P, dtype=_F64)
+    return _gradient_descent(fn, X, opts, desc)
+
+
+def _gradient_descent(fn, X: torch.Tensor, opts: MergeOptions, desc: str) -> torch.Tensor:
     """Batched gradient descent, per-point step x1.2 on decrease and x0.5 otherwise.
 
     Points stop when their gradient norm is below ``descent_tol`` (or their
@@ -270,38 +324,44 @@ def _descend(fn, X: torch.Tensor, opts: MergeOptions, desc: str) -> torch.Tensor
     return X
 
 
-def _newton_step(lam, V, g, saddle: bool, opts: MergeOptions, damp) -> torch.Tensor:
-    """Saddle-free Newton step (or eigenvector following to index 1 when ``saddle``)."""
-    mu = torch.clamp(opts.rel_tol * lam.abs().amax(dim=1, keepdim=True), min=opts.abs_tol)
-    denom = lam.abs().clamp_min(mu)
+def _newton_step(lam, V, g, saddle: bool, opts: MergeOptions, reg) -> torch.Tensor:
+    """Regularised saddle-free Newton step (eigenvector following to index 1 if ``saddle``).
+
+    Along every Hessian eigenvector the step is ``-g_i / (|lambda_i| + r)``
+    (uphill ``+g_0 / (|lambda_0| + r)`` along the lowest one for saddles),
+    with ``r = reg * max |lambda|`` per point and ``|lambda_i|`` clamped to
+    ``abs_tol``: flat directions give bounded steps, and a large ``reg``
+    turns the step into a short gradient step.
+    """
+    scale = lam.abs().amax(dim=1, keepdim=True).clamp_min(opts.abs_tol)
+    denom = lam.abs().clamp_min(opts.abs_tol) + reg[:, None] * scale
     comp = (V.transpose(1, 2) @ g[..., None])[..., 0]
     coef = -comp / denom
     if saddle:
         coef[:, 0] = comp[:, 0] / denom[:, 0]  # uphill along the lowest mode
-    step = (V @ coef[..., None])[..., 0] * damp[:, None]
-    return _cap(step, opts.max_step)
+    return _cap((V @ coef[..., None])[..., 0], opts.max_step)
 
 
 def _newton(fn, X: torch.Tensor, opts: MergeOptions, saddle: bool, desc: str):
-    """Batched damped Newton polish of minima (or of index-1 saddles when ``saddle``).
+    """Batched Levenberg-damped Newton polish of minima (of index-1 saddles if ``saddle``).
 
     A step is kept when it lowers the value (minima; or keeps it within
-    rounding and lowers the gradient) or the gradient norm (saddles);
-    otherwise the point's damping factor is quartered, and it stops below
-    1e-6. Returns points (K, d), values (K,), gradient norms (K,) and Hessian
-    spectra (K, d), ascending, all numpy.
+    rounding and lowers the gradient) or the gradient norm (saddles); then
+    the point's regularisation ``reg`` is divided by 10 (down to 1e-12),
+    otherwise multiplied by 10 (the point stops above 1e6). Returns points
+    (K, d), values (K,), gradient norms (K,) and Hessian spectra (K, d),
+    ascending, all numpy.
     """
     X = _clamp(X.detach().clone(), opts.box)
     v, g = _value_grad(fn, X)
-    damp = torch.ones(X.shape[0], dtype=_F64)
+    reg = torch.full((X.shape[0],), 1e-3, dtype=_F64)
     for _ in tqdm(range(opts.newton_steps), disable=not opts.progress, desc=desc):
         gnorm = g.norm(dim=1)
-        act = torch.nonzero((gnorm > opts.grad_tol) & (damp > 1e-6)).flatten()
+        act = torch.nonzero((gnorm > opts.grad_tol) & (reg < 1e6)).flatten()
         if act.numel() == 0:
             break
         lam, V = torch.linalg.eigh(_hessians(fn, X[act]))
-        step = _newton_step(lam, V, g[act], saddle, opts, damp[act])
-        xn = _clamp(X[act] + step, opts.box)
+        xn = _clamp(X[act] + _newton_step(lam, V, g[act], saddle, opts, reg[act]), opts.box)
         vn, gn = _value_grad(fn, xn)
         ok = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
         shorter = gn.norm(dim=1) < gnorm[act]
@@ -312,8 +372,8 @@ def _newton(fn, X: torch.Tensor, opts: MergeOptions, saddle: bool, desc: str):
             ok &= (vn < v[act]) | (flat & shorter)
         idx = act[ok]
         X[idx], v[idx], g[idx] = xn[ok], vn[ok], gn[ok]
-        damp[idx] = torch.clamp(damp[idx] * 4.0, max=1.0)
-        damp[act[~ok]] *= 0.25
+        reg[idx] = torch.clamp(reg[idx] * 0.1, min=1e-12)
+        reg[act[~ok]] *= 10.0
     lam = torch.linalg.eigvalsh(_hessians(fn, X)) if X.shape[0] else torch.zeros(0, X.shape[1])
     return X.numpy(), v.numpy(), g.norm(dim=1).numpy(), lam.numpy()
 
@@ -918,16 +978,6 @@ def _plot_tree(tree: MergeTree, ax, color):
 # ---------------------------------------------------------------------------
 # the pipeline
 # ---------------------------------------------------------------------------
-def _as_function(f):
-    if isinstance(f, LossSurface):
-        return f.losses
-    if not callable(f):
-        raise ValueError(
-            f"f must be a LossSurface or a callable on (K, d) float64 tensors, got {type(f)!r}"
-        )
-    return f
-
-
 def _check_input(fn, starts, group) -> torch.Tensor:
     """Starts as a float64 tensor (S, d); probe ``fn`` on them once."""
     try:
@@ -1079,7 +1129,7 @@ def merge_tree(f, starts, group=None, seed: int = 0, **options) -> MergeTree:
     """
     opts = _options(options)
     seed = check_int("seed", seed, 0)
-    fn = _as_function(f)
+    fn = _Target(f)
     X = _check_input(fn, starts, group)
     threads = torch.get_num_threads()
     if opts.threads is not None:

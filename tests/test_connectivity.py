@@ -255,6 +255,10 @@ def test_bad_options_and_dimension_raise():
         merge_tree(wells, np.zeros((3, 2)), neb_tol=-1.0)
     with pytest.raises(ValueError, match="progress"):
         MergeOptions(progress=1)
+    with pytest.raises(ValueError, match="descent must be"):
+        MergeOptions(descent="newton")
+    with pytest.raises(ValueError, match="descent='lm' needs"):
+        merge_tree(wells, np.zeros((3, 2)), descent="lm")
     with pytest.raises(ValueError, match="threads must be an integer >= 1"):
         MergeOptions(threads=0)
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
