@@ -871,6 +871,11 @@ class MergeTree:
         """
         return _count_alive(self.diagram(), c, "c")
 
+    @property
+    def n_saddles(self) -> int:
+        """Number of distinct refined index-1 saddles (modulo the group)."""
+        return int(np.unique(self.saddles.distinct[self.saddles.refined]).size)
+
     def n_minima_below(self, c):
         """Number of minima with value <= c (float or array -> int or array)."""
         lv = _levels(c, "c")
