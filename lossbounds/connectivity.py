@@ -145,25 +145,31 @@ class MergeOptions:
         tqdm progress bars.
     """
 
+    # descent from the starts
     descent: str = "auto"
     lm_steps: int = 100
     descent_steps: int = 2000
     descent_step: float = 0.05
     descent_tol: float = 1e-3
+    # Newton polish and classification
     newton_steps: int = 40
     max_step: float = 0.5
     grad_tol: float = 1e-7
     rel_tol: float = 1e-8
     abs_tol: float = 1e-12
+    # deduplication and pairs
     dedup_tol: float = 1e-4
     n_neighbors: int = 4
     max_rounds: int = 3
+    # elastic bands
     n_images: int = 12
     neb_steps: int = 400
     neb_tol: float = 1e-3
+    # FIRE dynamics of the bands
     spring: float = 1.0
     neb_dt: float = 0.1
     climb_after: int = 30
+    # saddles, checks, run time
     push: float = 1e-2
     check_bands: int = 8
     box: float | None = None
@@ -342,38 +348,51 @@ def _newton_step(lam, V, g, saddle: bool, opts: MergeOptions, reg) -> torch.Tens
     return _cap((V @ coef[..., None])[..., 0], opts.max_step)
 
 
+def _improves(v, gnorm, vn, gn, saddle: bool) -> torch.Tensor:
+    """Whether new points (values vn, gradients gn) improve on old ones (v, gnorm)."""
+    ok = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
+    shorter = gn.norm(dim=1) < gnorm
+    if saddle:
+        return ok & shorter
+    flat = vn <= v + 1e-13 * (1.0 + v.abs())
+    return ok & ((vn < v) | (flat & shorter))
+
+
 def _newton(fn, X: torch.Tensor, opts: MergeOptions, saddle: bool, desc: str):
     """Batched Levenberg-damped Newton polish of minima (of index-1 saddles if ``saddle``).
 
     A step is kept when it lowers the value (minima; or keeps it within
-    rounding and lowers the gradient) or the gradient norm (saddles); then
-    the point's regularisation ``reg`` is divided by 10 (down to 1e-12),
-    otherwise multiplied by 10 (the point stops above 1e6). Returns points
-    (K, d), values (K,), gradient norms (K,) and Hessian spectra (K, d),
-    ascending, all numpy.
+    rounding and lowers the gradient) or the gradient norm (saddles). Per
+    Hessian, up to four regularisations ``reg, 10 reg, 100 reg, 1000 reg``
+    are tried (shorter, more gradient-like steps); after a success ``reg``
+    is the successful one divided by 10 (down to 1e-12), after four
+    failures it is multiplied by 1e4 (the point stops above 1e6). Returns
+    points (K, d), values (K,), gradient norms (K,) and Hessian spectra
+    (K, d), ascending, all numpy.
     """
     X = _clamp(X.detach().clone(), opts.box)
     v, g = _value_grad(fn, X)
     reg = torch.full((X.shape[0],), 1e-3, dtype=_F64)
     for _ in tqdm(range(opts.newton_steps), disable=not opts.progress, desc=desc):
-        gnorm = g.norm(dim=1)
-        act = torch.nonzero((gnorm > opts.grad_tol) & (reg < 1e6)).flatten()
+        act = torch.nonzero((g.norm(dim=1) > opts.grad_tol) & (reg < 1e6)).flatten()
         if act.numel() == 0:
             break
         lam, V = torch.linalg.eigh(_hessians(fn, X[act]))
-        xn = _clamp(X[act] + _newton_step(lam, V, g[act], saddle, opts, reg[act]), opts.box)
-        vn, gn = _value_grad(fn, xn)
-        ok = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
-        shorter = gn.norm(dim=1) < gnorm[act]
-        if saddle:
-            ok &= shorter
-        else:
-            flat = vn <= v[act] + 1e-13 * (1.0 + v[act].abs())
-            ok &= (vn < v[act]) | (flat & shorter)
-        idx = act[ok]
-        X[idx], v[idx], g[idx] = xn[ok], vn[ok], gn[ok]
-        reg[idx] = torch.clamp(reg[idx] * 0.1, min=1e-12)
-        reg[act[~ok]] *= 10.0
+        todo = torch.ones(act.numel(), dtype=torch.bool)
+        for factor in (1.0, 10.0, 100.0, 1000.0):
+            sub = torch.nonzero(todo).flatten()
+            if sub.numel() == 0:
+                break
+            pts, r = act[sub], reg[act[sub]] * factor
+            step = _newton_step(lam[sub], V[sub], g[pts], saddle, opts, r)
+            xn = _clamp(X[pts] + step, opts.box)
+            vn, gn = _value_grad(fn, xn)
+            ok = _improves(v[pts], g[pts].norm(dim=1), vn, gn, saddle)
+            idx = pts[ok]
+            X[idx], v[idx], g[idx] = xn[ok], vn[ok], gn[ok]
+            reg[idx] = torch.clamp(r[ok] * 0.1, min=1e-12)
+            todo[sub[ok]] = False
+        reg[act[todo]] *= 1e4
     lam = torch.linalg.eigvalsh(_hessians(fn, X)) if X.shape[0] else torch.zeros(0, X.shape[1])
     return X.numpy(), v.numpy(), g.norm(dim=1).numpy(), lam.numpy()
 
