@@ -4,6 +4,7 @@ Sub-commands
 ------------
 ``format``  Pfaffian format (N, ell, alpha, beta) of a network's training loss.
 ``bound``   The format plus upper (Zell, Khovanskii) and lower (symmetry) bounds.
+``sweep``   Measure every cell of a sweep spec (TOML) into a resumable results table.
 
 Bad input exits with status 2 and a single ``lossbounds <cmd>: error: ...``
 line on stderr, never a traceback.
@@ -130,6 +131,42 @@ def _cmd_bound(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from lossbounds.sweep import run_sweep
+
+    run_sweep(
+        args.spec,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
+    return 0
+
+
+def _add_sweep_parser(sub) -> None:
+    """The ``sweep`` sub-command (see :func:`lossbounds.sweep.run_sweep`)."""
+    p = sub.add_parser("sweep", help="measure every cell of a sweep spec into DIR/results.csv")
+    p.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see sweeps/example.toml)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumed)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local dask worker processes, 1 thread each (default: one per core; "
+        "0: run in this process without dask)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a running dask scheduler (e.g. a dask-jobqueue SLURMCluster's)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
+    p.set_defaults(func=_cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``lossbounds`` command."""
     parser = _Parser(
@@ -153,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the constant hidden in Zell's O(.) (default 1)",
     )
     p_bound.set_defaults(func=_cmd_bound)
+    _add_sweep_parser(sub)
     return parser
 
 
