@@ -161,6 +161,7 @@ class Measurement:
     Attributes
     ----------
     name : str
+        Registry name.
     func : callable
         Takes a cell (dict of inputs and options), returns a dict whose keys
         are exactly ``outputs`` (numbers or strings).
@@ -231,12 +232,15 @@ class SweepSpec:
     Attributes
     ----------
     name : str
+        The spec's ``name``, else the file's stem.
     measurement : Measurement
+        The one measurement of every cell.
     cells : list of dict
         Every cell of the grid, each a dict of all inputs (:data:`INPUTS`),
         the measurement's options and ``measurement`` (its name), in grid
         order: cases vary slowest, then the axes in file order.
     description : str
+        Free text of the spec.
     """
 
     name: str
@@ -379,6 +383,7 @@ def load_spec(path) -> SweepSpec:
     Returns
     -------
     SweepSpec
+        As :func:`parse_spec` returns it.
 
     Raises
     ------
