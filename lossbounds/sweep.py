@@ -27,8 +27,9 @@ unset keys take their defaults; ``width`` and ``samples`` have none.
 Each cell has a stable key, :func:`cell_key` (a hash of the canonical JSON
 of all its inputs and the measurement's name), stored in the column
 ``cell``. :func:`run_sweep` writes one row per finished cell to
-``OUT/results.csv``: the key, the inputs, the measurement's outputs and the
-cell's wall time ``seconds``. Rows are appended by the calling process only,
+``OUT/results.csv``: the key, the inputs, the measurement's outputs, the
+cell's wall time ``seconds`` and its CPU time ``cpu_seconds`` (of the thread
+that ran it; below ``seconds`` when other processes compete for the cores). Rows are appended by the calling process only,
 each flushed and fsync'ed, so a killed sweep loses at most the cells in
 flight; a restarted sweep computes only the cells whose key is not in the
 table yet.
@@ -177,6 +178,9 @@ class Measurement:
     options: dict = field(default_factory=dict)
 
 
+#: Timing columns every row ends with.
+_TIMES = ("seconds", "cpu_seconds")
+
 #: Registered measurements by name.
 MEASUREMENTS: dict[str, Measurement] = {}
 
@@ -190,7 +194,7 @@ def measurement(name: str, outputs, options=None):
         Registry name (the spec's ``measurement``).
     outputs : sequence of str
         Output columns; must not clash with the inputs, the options,
-        ``cell`` or ``seconds``.
+        ``cell``, ``seconds`` or ``cpu_seconds``.
     options : dict of str to Option, optional
         Measurement options (cell inputs of this measurement only).
 
@@ -210,7 +214,7 @@ def measurement(name: str, outputs, options=None):
     def register(func):
         if name in MEASUREMENTS:
             raise ValueError(f"measurement {name!r} is already registered")
-        names = ["cell", "measurement", *INPUTS, *options, *outputs, "seconds"]
+        names = ["cell", "measurement", *INPUTS, *options, *outputs, *_TIMES]
         clash = sorted({n for n in names if names.count(n) > 1})
         if clash:
             raise ValueError(f"measurement {name!r}: column names repeat: {clash}")
@@ -257,7 +261,7 @@ class SweepSpec:
     def columns(self) -> list[str]:
         """Columns of the results table, in order."""
         m = self.measurement
-        return ["cell", "measurement", *INPUTS, *m.options, *m.outputs, "seconds"]
+        return ["cell", "measurement", *INPUTS, *m.options, *m.outputs, *_TIMES]
 
 
 def _table(data, section, where):
@@ -493,7 +497,8 @@ def run_cell(cell: dict) -> dict:
     Returns
     -------
     dict
-        ``cell`` (the key), the inputs, the outputs and ``seconds`` (wall time).
+        ``cell`` (the key), the inputs, the outputs, ``seconds`` (wall time)
+        and ``cpu_seconds`` (CPU time of this thread).
 
     Raises
     ------
@@ -503,7 +508,7 @@ def run_cell(cell: dict) -> dict:
     """
     meas = MEASUREMENTS[cell["measurement"]]
     key = cell_key(cell)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     with _one_torch_thread():
         try:
             out = meas.func(cell)
@@ -514,7 +519,8 @@ def run_cell(cell: dict) -> dict:
             f"measurement {meas.name!r} returned keys {sorted(out)}, "
             f"declared {sorted(meas.outputs)}"
         )
-    return {"cell": key, **cell, **out, "seconds": time.perf_counter() - start}
+    wall, cpu = time.perf_counter() - start, time.thread_time() - cpu
+    return {"cell": key, **cell, **out, "seconds": wall, "cpu_seconds": cpu}
 
 
 # ---------------------------------------------------------------- measurements

@@ -163,7 +163,7 @@ def test_one_row_per_cell_with_inputs_and_outputs(tmp_path, capsys):
         # one input: 2h (first layer) + (k - 1)(h^2 + h) (hidden to hidden) + h + 1 (output)
         assert cols["n_params"][j] == 2 * h + (k - 1) * (h * h + h) + h + 1
     assert cols["log10_zell"].dtype == np.float64 and cols["n_params"].dtype == np.int64
-    assert np.all(cols["seconds"] >= 0)
+    assert np.all(cols["seconds"] >= 0) and np.all(cols["cpu_seconds"] >= 0)
 
 
 def test_finished_sweep_computes_nothing_and_says_so(tmp_path, capsys):
@@ -311,7 +311,8 @@ def test_census_cell():
 def test_census_rows_are_reproducible():
     cell = parse_spec({"fixed": {"width": 2, "samples": 12, "n_starts": 3, "lm_iter": 10}}, "r")
     a, b = (run_cell(cell.cells[0]) for _ in range(2))
-    a.pop("seconds"), b.pop("seconds")
+    for row in (a, b):
+        row.pop("seconds"), row.pop("cpu_seconds")
     assert a == pytest.approx(b, nan_ok=True)
 
 
@@ -362,7 +363,7 @@ def test_one_dask_worker_gives_the_in_process_rows(tmp_path):
     assert report.n_computed == 3
     a, b = read_results(tmp_path / "local"), read_results(tmp_path / "dask")
     ia, ib = np.argsort(a["cell"]), np.argsort(b["cell"])
-    for col in spec.columns[:-1]:
+    for col in spec.columns[:-2]:
         assert np.array_equal(a[col][ia], b[col][ib]), col
 
 
