@@ -29,10 +29,14 @@ of all its inputs and the measurement's name), stored in the column
 ``cell``. :func:`run_sweep` writes one row per finished cell to
 ``OUT/results.csv``: the key, the inputs, the measurement's outputs, the
 cell's wall time ``seconds`` and its CPU time ``cpu_seconds`` (of the thread
-that ran it; below ``seconds`` when other processes compete for the cores). Rows are appended by the calling process only,
-each flushed and fsync'ed, so a killed sweep loses at most the cells in
-flight; a restarted sweep computes only the cells whose key is not in the
-table yet.
+that ran it; below ``seconds`` when other processes compete for the cores).
+Rows are appended by the calling process only, each flushed and fsync'ed,
+so a killed sweep loses at most the cells in flight; a restarted sweep
+computes only the cells whose key is not in the table yet.
+
+Cells run on a ``dask.distributed`` cluster (a LocalCluster of
+single-threaded worker processes, or any running scheduler) or one by one
+in the calling process; each cell runs with one torch thread.
 
 Adding a measurement
 --------------------
@@ -52,6 +56,7 @@ surface of a cell, so measurements share one definition of a cell.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -366,9 +371,9 @@ def parse_spec(data: dict, name: str, where: str | None = None) -> SweepSpec:
             cell = {"measurement": mname, **base, **case, **dict(zip(axes, combo, strict=True))}
             _check_cell(cell, where)
             cells.append(cell)
-    keys = [cell_key(c) for c in cells]
-    if len(set(keys)) < len(keys):
-        dup = next(c for c, k in zip(cells, keys, strict=True) if keys.count(k) > 1)
+    counts = collections.Counter(cell_key(c) for c in cells)
+    if len(counts) < len(cells):
+        dup = next(c for c in cells if counts[cell_key(c)] > 1)
         raise ValueError(f"{where}: the grid holds a cell twice (repeated axis values?): {dup}")
     spec_name = data.get("name", name)
     if not isinstance(spec_name, str) or not spec_name:
@@ -486,13 +491,17 @@ def _one_torch_thread():
         torch.set_num_threads(before)
 
 
-def run_cell(cell: dict) -> dict:
+def run_cell(cell: dict, measurement: Measurement | None = None) -> dict:
     """Measure one cell: its row of the results table.
 
     Parameters
     ----------
     cell : dict
-        A cell of a :class:`SweepSpec` (its ``measurement`` names the function).
+        A cell of a :class:`SweepSpec`.
+    measurement : Measurement, optional
+        The measurement to run; default the one registered under
+        ``cell["measurement"]``. Passing it lets dask workers run a
+        measurement registered only in the calling process (e.g. in a notebook).
 
     Returns
     -------
@@ -506,7 +515,7 @@ def run_cell(cell: dict) -> dict:
         If the measurement returns other keys than it declares, or fails
         with a ValueError (the message then names the cell key).
     """
-    meas = MEASUREMENTS[cell["measurement"]]
+    meas = MEASUREMENTS[cell["measurement"]] if measurement is None else measurement
     key = cell_key(cell)
     start, cpu = time.perf_counter(), time.thread_time()
     with _one_torch_thread():
@@ -744,13 +753,13 @@ class SweepReport:
     n_foreign: int
 
 
-def _run_in_process(cells, table, bar) -> None:
+def _run_in_process(cells, meas, table, bar) -> None:
     for cell in cells:
-        table.append(run_cell(cell))
+        table.append(run_cell(cell, meas))
         bar.update()
 
 
-def _run_on_dask(cells, table, bar, workers, scheduler) -> None:
+def _run_on_dask(cells, meas, table, bar, workers, scheduler) -> None:
     import logging
 
     from dask.distributed import Client, LocalCluster, as_completed
@@ -769,7 +778,7 @@ def _run_on_dask(cells, table, bar, workers, scheduler) -> None:
             client = stack.enter_context(Client(cluster))
         else:
             client = stack.enter_context(Client(scheduler))
-        futures = client.map(run_cell, cells, pure=False)
+        futures = client.map(run_cell, cells, measurement=meas, pure=False)
         try:
             for fut in as_completed(futures):
                 table.append(fut.result())
@@ -830,8 +839,8 @@ def run_sweep(
     say(f"sweep {spec.name}: {len(keys)} cells, {before} done, {len(todo)} to compute")
     with tqdm(total=len(keys), initial=before, unit="cell", disable=not progress) as bar:
         if scheduler is None and workers == 0:
-            _run_in_process(todo, table, bar)
+            _run_in_process(todo, spec.measurement, table, bar)
         else:
-            _run_on_dask(todo, table, bar, workers, scheduler)
+            _run_on_dask(todo, spec.measurement, table, bar, workers, scheduler)
     say(f"sweep {spec.name}: wrote {len(todo)} rows to {table.path}")
     return SweepReport(table.path, len(keys), before, len(todo), foreign)

@@ -192,13 +192,13 @@ def _flaky(n_ok):
 
 
 def test_interrupted_sweep_resumes_with_one_row_per_cell(tmp_path, monkeypatch):
-    spec = _bounds_spec()
     flaky, calls = _flaky(5)
     monkeypatch.setitem(sweep.MEASUREMENTS, "bounds", flaky)
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(spec, tmp_path, workers=0, progress=False)
-    assert len(read_results(tmp_path)["cell"]) == 5
+        run_sweep(_bounds_spec(), tmp_path, workers=0, progress=False)
+    assert len(calls) == 5 and len(read_results(tmp_path)["cell"]) == 5
     monkeypatch.undo()
+    spec = _bounds_spec()
     report = run_sweep(spec, tmp_path, workers=0, progress=False)
     assert (report.n_before, report.n_computed) == (5, 7)
     keys = read_results(tmp_path)["cell"]
@@ -354,9 +354,12 @@ def test_registering_twice_or_clashing_columns_raises():
 # ---------------------------------------------------------------- dask
 
 
-def test_one_dask_worker_gives_the_in_process_rows(tmp_path):
+def test_one_dask_worker_gives_the_in_process_rows(tmp_path, monkeypatch):
+    # registered in this process only: the worker gets the function with each cell
+    square = Measurement("square", lambda cell: {"w2": cell["width"] ** 2}, ("w2",))
+    monkeypatch.setitem(sweep.MEASUREMENTS, "square", square)
     spec = parse_spec(
-        {"measurement": "bounds", "fixed": {"samples": 5}, "axes": {"width": [2, 3, 4]}}, "d"
+        {"measurement": "square", "fixed": {"samples": 5}, "axes": {"width": [2, 3, 4]}}, "d"
     )
     run_sweep(spec, tmp_path / "local", workers=0, progress=False)
     report = run_sweep(spec, tmp_path / "dask", workers=1, progress=False)
@@ -365,6 +368,7 @@ def test_one_dask_worker_gives_the_in_process_rows(tmp_path):
     ia, ib = np.argsort(a["cell"]), np.argsort(b["cell"])
     for col in spec.columns[:-2]:
         assert np.array_equal(a[col][ia], b[col][ib]), col
+    assert np.array_equal(b["w2"], b["width"] ** 2)
 
 
 # ---------------------------------------------------------------- command line
