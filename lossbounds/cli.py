@@ -4,7 +4,8 @@ Sub-commands
 ------------
 ``format``  Pfaffian format (N, ell, alpha, beta) of a network's training loss.
 ``bound``   The format plus upper (Zell, Khovanskii) and lower (symmetry) bounds.
-``sweep``   Measure every cell of a sweep spec (TOML) into a resumable results table.
+``sweep``   Measure every cell of a sweep spec (TOML) into a resumable results table
+            (exit status 1 when some cells failed).
 
 Bad input exits with status 2 and a single ``lossbounds <cmd>: error: ...``
 line on stderr, never a traceback.
@@ -134,13 +135,20 @@ def _cmd_bound(args) -> int:
 def _cmd_sweep(args) -> int:
     from lossbounds.sweep import run_sweep
 
-    run_sweep(
+    report = run_sweep(
         args.spec,
         args.out,
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.quiet,
     )
+    if report.n_failed:
+        print(
+            f"lossbounds sweep: {report.n_failed} of {report.n_cells} cells failed; "
+            f"see {report.path.parent / 'failures.csv'} (a re-run retries them)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

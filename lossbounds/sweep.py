@@ -58,7 +58,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import csv
 import hashlib
+import io
 import itertools
 import json
 import math
@@ -91,6 +93,7 @@ __all__ = [
 ]
 
 RESULTS_FILE = "results.csv"
+FAILURES_FILE = "failures.csv"
 
 
 # ---------------------------------------------------------------- value checks
@@ -513,7 +516,8 @@ def run_cell(cell: dict, measurement: Measurement | None = None) -> dict:
     ------
     ValueError
         If the measurement returns other keys than it declares, or fails
-        with a ValueError (the message then names the cell key).
+        with a ValueError (the message then names the cell key). Other
+        errors of the measurement propagate.
     """
     meas = MEASUREMENTS[cell["measurement"]] if measurement is None else measurement
     key = cell_key(cell)
@@ -651,13 +655,21 @@ def _repair_tail(path: Path) -> None:
             f.truncate(data.rfind(b"\n") + 1)
 
 
-def _format(value) -> str:
-    if isinstance(value, float):
-        return repr(value)
-    text = str(value)
-    if any(ch in text for ch in ',"\n\r'):
-        raise ValueError(f"results values must not contain commas, quotes or newlines: {text!r}")
-    return text
+def _append_line(path: Path, values) -> None:
+    """Append one CSV line (values as ``str`` gives them) and make it durable (fsync)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    with open(path, "a", newline="") as f:
+        f.write(buf.getvalue())
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and complete rows of a CSV file."""
+    with open(path, newline="") as f:
+        rows = [r for r in csv.reader(f) if r]
+    return rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
 
 
 class _ResultsTable:
@@ -669,27 +681,29 @@ class _ResultsTable:
         if path.exists():
             _repair_tail(path)
         if not path.exists() or path.stat().st_size == 0:
-            self._write(",".join(columns))
+            _append_line(path, columns)
             return
-        with open(path) as f:
-            header = f.readline().rstrip("\n").split(",")
-            if header != columns:
-                raise ValueError(
-                    f"{path} has columns {header}, this sweep writes {columns}: "
-                    "use another --out directory"
-                )
-            self.keys = {line.split(",", 1)[0] for line in f if line.strip()}
-
-    def _write(self, line: str) -> None:
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        header, rows = _read_rows(path)
+        if header != columns:
+            raise ValueError(
+                f"{path} has columns {header}, this sweep writes {columns}: "
+                "use another --out directory"
+            )
+        self.keys = {r[0] for r in rows}
 
     def append(self, row: dict) -> None:
         """Write one row (keys ``columns``) and make it durable."""
-        self._write(",".join(_format(row[c]) for c in self.columns))
+        _append_line(self.path, [row[c] for c in self.columns])
         self.keys.add(row["cell"])
+
+
+def _record_failure(path: Path, cell: dict, exc: BaseException) -> None:
+    """One line of ``failures.csv``: key, error (type and first line), inputs as JSON."""
+    if not path.exists():
+        _append_line(path, ["cell", "error", "inputs"])
+    message = (str(exc).splitlines() or [""])[0][:500]
+    inputs = json.dumps(cell, sort_keys=True)
+    _append_line(path, [cell_key(cell), f"{type(exc).__name__}: {message}", inputs])
 
 
 def read_results(path) -> dict[str, np.ndarray]:
@@ -708,10 +722,7 @@ def read_results(path) -> dict[str, np.ndarray]:
         (``nan`` included), str otherwise; ``cell`` is always str.
     """
     path = Path(path)
-    path = path / RESULTS_FILE if path.is_dir() else path
-    lines = [ln for ln in path.read_text().splitlines() if ln]
-    header, rows = lines[0].split(","), [ln.split(",") for ln in lines[1:]]
-    rows = [r for r in rows if len(r) == len(header)]
+    header, rows = _read_rows(path / RESULTS_FILE if path.is_dir() else path)
     out = {}
     for j, name in enumerate(header):
         values = [r[j] for r in rows]
@@ -742,6 +753,9 @@ class SweepReport:
         Of those, already in the table when the run started.
     n_computed : int
         Computed and written by this run.
+    n_failed : int
+        Cells whose measurement raised in this run; listed in
+        ``failures.csv`` beside the table, not in the table (a re-run retries them).
     n_foreign : int
         Rows of the table whose key is not a cell of this spec (kept).
     """
@@ -750,42 +764,83 @@ class SweepReport:
     n_cells: int
     n_before: int
     n_computed: int
+    n_failed: int
     n_foreign: int
 
 
-def _run_in_process(cells, meas, table, bar) -> None:
+def _in_process(cells, meas):
+    """Yield ``(cell, row or exception)`` computing the cells one by one here."""
     for cell in cells:
-        table.append(run_cell(cell, meas))
-        bar.update()
+        try:
+            yield cell, run_cell(cell, meas)
+        except Exception as exc:  # recorded; the sweep goes on
+            yield cell, exc
 
 
-def _run_on_dask(cells, meas, table, bar, workers, scheduler) -> None:
+def _cluster(stack, workers, scheduler):
+    """A dask Client on a new LocalCluster (closed with ``stack``) or on ``scheduler``."""
     import logging
 
-    from dask.distributed import Client, LocalCluster, as_completed
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        return stack.enter_context(Client(scheduler))
+    # no dashboard, so no statistical profiler interrupting the cells every 10 ms
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+    stack.enter_context(cluster)
+    return stack.enter_context(Client(cluster))
+
+
+def _on_dask(cells, meas, workers, scheduler):
+    """Yield ``(cell, row or exception)`` as the cells finish on a dask cluster."""
+    from dask.distributed import as_completed
 
     with contextlib.ExitStack() as stack:
-        if scheduler is None:
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-            )
-            client = stack.enter_context(Client(cluster))
-        else:
-            client = stack.enter_context(Client(scheduler))
+        client = _cluster(stack, workers, scheduler)
         futures = client.map(run_cell, cells, measurement=meas, pure=False)
+        cell_of = {f.key: c for f, c in zip(futures, cells, strict=True)}
         try:
             for fut in as_completed(futures):
-                table.append(fut.result())
+                try:
+                    outcome = fut.result()
+                except Exception as exc:  # recorded; the sweep goes on
+                    outcome = exc
+                yield cell_of[fut.key], outcome
                 fut.release()
-                bar.update()
         finally:
             client.cancel(futures)
+
+
+def _compute(spec, todo, out, workers, scheduler, progress, table, before) -> int:
+    """Run the cells ``todo``, append their rows; return how many failed."""
+    from tqdm.auto import tqdm
+
+    failures = out / FAILURES_FILE
+    failures.unlink(missing_ok=True)
+    if scheduler is None and workers == 0:
+        outcomes = _in_process(todo, spec.measurement)
+    else:
+        outcomes = _on_dask(todo, spec.measurement, workers, scheduler)
+    failed = 0
+    total = len(spec.cells)
+    with tqdm(total=total, initial=before, unit="cell", disable=not progress) as bar:
+        for cell, outcome in outcomes:
+            if isinstance(outcome, Exception):
+                failed += 1
+                _record_failure(failures, cell, outcome)
+                bar.set_postfix(failed=failed)
+            else:
+                table.append(outcome)
+            bar.update()
+    return failed
 
 
 def run_sweep(
@@ -812,16 +867,16 @@ def run_sweep(
     Returns
     -------
     SweepReport
+        A cell whose measurement raises does not stop the sweep: it is
+        counted in ``n_failed`` and listed in ``out/failures.csv`` (key,
+        error, inputs), which each run rewrites.
 
     Raises
     ------
     ValueError
-        For an invalid spec, a bad ``workers``, a table written with other
-        columns, or a cell that fails (naming its key). Rows finished before
-        a failure stay in the table.
+        For an invalid spec, a bad ``workers`` or a table written with other
+        columns.
     """
-    from tqdm.auto import tqdm
-
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
@@ -835,12 +890,10 @@ def run_sweep(
     say = print if progress else (lambda *a, **k: None)
     if not todo:
         say(f"sweep {spec.name}: all {len(keys)} cells are in {table.path}; nothing to compute")
-        return SweepReport(table.path, len(keys), before, 0, foreign)
+        return SweepReport(table.path, len(keys), before, 0, 0, foreign)
     say(f"sweep {spec.name}: {len(keys)} cells, {before} done, {len(todo)} to compute")
-    with tqdm(total=len(keys), initial=before, unit="cell", disable=not progress) as bar:
-        if scheduler is None and workers == 0:
-            _run_in_process(todo, spec.measurement, table, bar)
-        else:
-            _run_on_dask(todo, spec.measurement, table, bar, workers, scheduler)
-    say(f"sweep {spec.name}: wrote {len(todo)} rows to {table.path}")
-    return SweepReport(table.path, len(keys), before, len(todo), foreign)
+    failed = _compute(spec, todo, out, workers, scheduler, progress, table, before)
+    say(f"sweep {spec.name}: wrote {len(todo) - failed} rows to {table.path}")
+    if failed:
+        say(f"sweep {spec.name}: {failed} cells failed, see {out / FAILURES_FILE}")
+    return SweepReport(table.path, len(keys), before, len(todo) - failed, failed, foreign)

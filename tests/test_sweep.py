@@ -253,6 +253,43 @@ def test_killed_process_loses_only_the_cell_in_flight(tmp_path):
     assert sorted(read_results(tmp_path)["cell"]) == sorted(spec.keys)
 
 
+def _fails_on_width_3(monkeypatch):
+    real = sweep.MEASUREMENTS["bounds"]
+
+    def func(cell):
+        if cell["width"] == 3:
+            raise ArithmeticError("no,\ngood")
+        return real.func(cell)
+
+    monkeypatch.setitem(sweep.MEASUREMENTS, "bounds", Measurement("bounds", func, real.outputs))
+
+
+def test_failed_cells_are_listed_skipped_and_retried(tmp_path, monkeypatch):
+    _fails_on_width_3(monkeypatch)
+    report = run_sweep(_bounds_spec(), tmp_path, workers=0, progress=False)
+    assert (report.n_computed, report.n_failed) == (6, 6)
+    assert set(read_results(tmp_path)["width"]) == {2}
+    failures = read_results(tmp_path / "failures.csv")
+    assert len(failures["cell"]) == 6 and set(failures["error"]) == {"ArithmeticError: no,"}
+    monkeypatch.undo()
+    spec = _bounds_spec()
+    report = run_sweep(spec, tmp_path, workers=0, progress=False)
+    assert (report.n_before, report.n_computed, report.n_failed) == (6, 6, 0)
+    assert sorted(read_results(tmp_path)["cell"]) == sorted(spec.keys)
+    assert not (tmp_path / "failures.csv").exists()
+
+
+def test_cli_exits_1_when_cells_fail(tmp_path, capsys, monkeypatch):
+    _fails_on_width_3(monkeypatch)
+    spec = _write(
+        tmp_path / "s.toml",
+        'measurement = "bounds"\n[fixed]\nsamples = 5\n[axes]\nwidth = [2, 3]\n',
+    )
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--workers", "0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("lossbounds sweep: 1 of 2 cells failed; see ")
+
+
 def test_table_of_another_measurement_is_refused(tmp_path):
     run_sweep(_bounds_spec(), tmp_path, workers=0, progress=False)
     census = parse_spec({"fixed": {"width": 2, "samples": 5}}, "c")
