@@ -63,6 +63,7 @@ import hashlib
 import io
 import itertools
 import json
+import logging
 import math
 import os
 import time
@@ -72,8 +73,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
+from lossbounds.bounds import bound_summary
+from lossbounds.census import basin_census
+from lossbounds.data import make_regression, make_teacher_student
+from lossbounds.formats import Architecture
+from lossbounds.landscape import LossSurface
+from lossbounds.models import ParamLayout
 
 __all__ = [
     "INPUTS",
@@ -436,8 +445,6 @@ def cell_key(cell: dict) -> str:
 
 def architecture(cell: dict):
     """The :class:`~lossbounds.formats.Architecture` of a cell (``l2`` > 0 turns the term on)."""
-    from lossbounds.formats import Architecture
-
     return Architecture(
         n_inputs=cell["inputs"],
         width=cell["width"],
@@ -469,9 +476,6 @@ def problem(cell: dict):
     data : lossbounds.data.Dataset
     surface : lossbounds.landscape.LossSurface
     """
-    from lossbounds.data import make_regression, make_teacher_student
-    from lossbounds.landscape import LossSurface
-
     arch = architecture(cell)
     m, noise, seed = cell["samples"], cell["noise"], cell["seed"]
     if cell["dataset"] == "teacher_student":
@@ -484,8 +488,6 @@ def problem(cell: dict):
 @contextlib.contextmanager
 def _one_torch_thread():
     """Run the body with one torch thread (workers share the cores), then restore."""
-    import torch
-
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -553,8 +555,6 @@ def run_cell(cell: dict, measurement: Measurement | None = None) -> dict:
 )
 def _bounds(cell: dict) -> dict:
     """Format and bounds of the cell's architecture (no data, no torch)."""
-    from lossbounds.bounds import bound_summary
-
     s = bound_summary(architecture(cell))
     return {
         **{k: s[k] for k in ("n_params", "chain_length", "chain_degree", "loss_degree")},
@@ -618,10 +618,6 @@ def _census(cell: dict) -> dict:
     ``rng = default_rng([seed, start_seed, 1])``; then
     :func:`lossbounds.census.basin_census` (l2-aware group).
     """
-    from lossbounds.bounds import bound_summary
-    from lossbounds.census import basin_census
-    from lossbounds.models import ParamLayout
-
     arch, data, surface = problem(cell)
     rng = np.random.default_rng([cell["seed"], cell["start_seed"], 1])
     starts = ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
@@ -779,8 +775,6 @@ def _in_process(cells, meas):
 
 def _cluster(stack, workers, scheduler):
     """A dask Client on a new LocalCluster (closed with ``stack``) or on ``scheduler``."""
-    import logging
-
     import dask
     from dask.distributed import Client, LocalCluster
 
@@ -821,8 +815,6 @@ def _on_dask(cells, meas, workers, scheduler):
 
 def _compute(spec, todo, out, workers, scheduler, progress, table, before) -> int:
     """Run the cells ``todo``, append their rows; return how many failed."""
-    from tqdm.auto import tqdm
-
     failures = out / FAILURES_FILE
     failures.unlink(missing_ok=True)
     if scheduler is None and workers == 0:
@@ -876,6 +868,12 @@ def run_sweep(
     ValueError
         For an invalid spec, a bad ``workers`` or a table written with other
         columns.
+
+    Notes
+    -----
+    Local workers are spawned processes that import the main module: a
+    script that calls this with ``workers >= 1`` must guard its entry point
+    with ``if __name__ == "__main__":``.
     """
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     if workers is None:
