@@ -9,7 +9,7 @@ chosen measurement. A spec has these top-level keys:
 
 ``measurement``
     Name of a registered measurement (:data:`MEASUREMENTS`), e.g.
-    ``"census"`` or ``"bounds"``; one per sweep.
+    ``"census"`` (the default) or ``"bounds"``; one per sweep.
 ``name``, ``description``
     Optional strings (``name`` defaults to the file's stem).
 ``[fixed]``
@@ -187,12 +187,16 @@ class Measurement:
         Output column names, in table order.
     options : dict of str to Option
         Measurement-specific cell inputs.
+    check : callable or None
+        ``check(cell)`` raises ValueError for a cell the measurement cannot
+        take; called on every cell when a spec is parsed.
     """
 
     name: str
     func: Callable
     outputs: tuple
     options: dict = field(default_factory=dict)
+    check: Callable | None = None
 
 
 #: Timing columns every row ends with.
@@ -202,7 +206,7 @@ _TIMES = ("seconds", "cpu_seconds")
 MEASUREMENTS: dict[str, Measurement] = {}
 
 
-def measurement(name: str, outputs, options=None):
+def measurement(name: str, outputs, options=None, check=None):
     """Decorator registering ``func(cell) -> dict`` as the measurement ``name``.
 
     Parameters
@@ -214,6 +218,8 @@ def measurement(name: str, outputs, options=None):
         ``cell``, ``seconds`` or ``cpu_seconds``.
     options : dict of str to Option, optional
         Measurement options (cell inputs of this measurement only).
+    check : callable, optional
+        ``check(cell)`` raising ValueError for cells the measurement cannot take.
 
     Returns
     -------
@@ -235,7 +241,7 @@ def measurement(name: str, outputs, options=None):
         clash = sorted({n for n in names if names.count(n) > 1})
         if clash:
             raise ValueError(f"measurement {name!r}: column names repeat: {clash}")
-        MEASUREMENTS[name] = Measurement(name, func, outputs, options)
+        MEASUREMENTS[name] = Measurement(name, func, outputs, options, check)
         return func
 
     return register
@@ -332,10 +338,13 @@ def _check_value(accepted, key, value, where):
         raise ValueError(f"{where}: {exc}") from None
 
 
-def _check_cell(cell: dict, where: str) -> None:
-    """Refuse a cell whose architecture is invalid (e.g. a skip with one hidden layer)."""
+def _check_cell(cell: dict, meas: Measurement, where: str) -> None:
+    """Refuse a cell whose architecture is invalid (e.g. a skip with one hidden layer)
+    or that the measurement cannot take."""
     try:
         architecture(cell)
+        if meas.check is not None:
+            meas.check(cell)
     except ValueError as exc:
         shown = {k: cell[k] for k in ("width", "hidden_layers", "activation", "skip", "loss")}
         raise ValueError(f"{where}: cell {shown}: {exc}") from None
@@ -381,7 +390,7 @@ def parse_spec(data: dict, name: str, where: str | None = None) -> SweepSpec:
         case = {k: _check_value(accepted, k, v, where) for k, v in case.items()}
         for combo in itertools.product(*axes.values()):
             cell = {"measurement": mname, **base, **case, **dict(zip(axes, combo, strict=True))}
-            _check_cell(cell, where)
+            _check_cell(cell, meas, where)
             cells.append(cell)
     counts = collections.Counter(cell_key(c) for c in cells)
     if len(counts) < len(cells):
@@ -600,9 +609,16 @@ def _hits_summary(hits: np.ndarray) -> dict:
     }
 
 
+def _least_squares(cell: dict) -> None:
+    """The census minimises least squares: refuse other losses."""
+    if cell["loss"] != "mse":
+        raise ValueError(f"the census needs loss 'mse' (least squares), got {cell['loss']!r}")
+
+
 @measurement(
     "census",
     outputs=_CENSUS_OUTPUTS,
+    check=_least_squares,
     options={
         "n_starts": Option(32, _positive_int),
         "start_seed": Option(0, _nonnegative_int),

@@ -114,6 +114,10 @@ def test_example_spec_is_valid():
         ({"fixed": {"activation": "relu"}}, r"activation"),
         ({"fixed": {"skip": "identity"}}, r"skip='identity'.*hidden_layers >= 2"),
         ({"measurement": "nope"}, r"measurement must be one of .*census"),
+        (
+            {"measurement": "census", "fixed": {"output": "sigmoid", "loss": "bce"}},
+            r"the census needs loss 'mse' \(least squares\), got 'bce'",
+        ),
         ({"fixed": {"n_starts": 4}}, r"unknown key 'n_starts'"),
         ({"axes": {"seed": [1, 1]}}, r"the grid holds a cell twice"),
         ({"cases": []}, r"\[\[cases\]\] must be a non-empty list of tables"),
