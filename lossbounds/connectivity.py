@@ -14,7 +14,7 @@ networks):
    by their absolute values, clamped away from zero), and kept when the
    gradient is below ``grad_tol`` and the Hessian is positive definite.
    They are deduplicated (Euclidean tolerance, or modulo a symmetry group
-   with :func:`lossbounds.landscape.dedup_modulo_group`; then the minima are
+   with :func:`lossbounds.symmetry.dedup_modulo_group`; then the minima are
    stored as canonical representatives).
 2. **Paths.** Every minimum is paired with its ``n_neighbors`` nearest minima
    (distance between canonical forms modulo the group), plus the edges of
@@ -57,8 +57,9 @@ from scipy.spatial.distance import cdist
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int
-from lossbounds.landscape import LossSurface, dedup_modulo_group
 from lossbounds.persistence import graph_persistence
+from lossbounds.surface import LossSurface
+from lossbounds.symmetry import dedup_modulo_group
 
 __all__ = [
     "MergeOptions",
@@ -85,7 +86,7 @@ class MergeOptions:
     descent : {"auto", "gd", "lm"}
         First stage from every start (and from both sides of every saddle):
         ``"gd"`` batched gradient descent; ``"lm"`` batched
-        Levenberg-Marquardt (:func:`lossbounds.census.minimize_lm`, for a
+        Levenberg-Marquardt (:func:`lossbounds.optimize.minimize_lm`, for a
         LossSurface with the MSE loss; much faster on networks; ``box`` is
         not applied during it); ``"auto"`` picks ``"lm"`` when it applies.
     lm_steps : int
@@ -299,7 +300,7 @@ class _Target:
 def _descend(fn, X: torch.Tensor, opts: MergeOptions, desc: str) -> torch.Tensor:
     """First stage of the descent: Levenberg-Marquardt or gradient descent (see ``descent``)."""
     if isinstance(fn, _Target) and fn.use_lm(opts) and X.shape[0]:
-        from lossbounds.census import minimize_lm
+        from lossbounds.optimize import minimize_lm
 
         P, _ = minimize_lm(fn.surface, X.numpy(), opts.lm_steps, 0, progress=opts.progress)
         return torch.as_tensor(P, dtype=_F64)
@@ -1130,10 +1131,10 @@ def merge_tree(f, starts, group=None, seed: int = 0, **options) -> MergeTree:
     f : LossSurface or callable
         A callable mapping a float64 tensor (K, d) to values (K,),
         differentiably (twice, for Hessians) with torch operations; for a
-        :class:`~lossbounds.landscape.LossSurface` its ``losses`` method is used.
+        :class:`~lossbounds.surface.LossSurface` its ``losses`` method is used.
     starts : array_like, shape (S, d)
         Finite starting points (e.g. a scrambled Sobol sample of a box).
-    group : lossbounds.models.SymmetryGroup, optional
+    group : lossbounds.symmetry.SymmetryGroup, optional
         Work modulo this group (``d`` must be its number of parameters).
     seed : int
         Seed of the random choice of bands re-run for ``image_check``.

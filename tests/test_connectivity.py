@@ -15,6 +15,7 @@ import pytest
 import torch
 from scipy.stats import qmc, special_ortho_group
 
+from lossbounds.architecture import Architecture
 from lossbounds.connectivity import (
     DoubleWells,
     MergeOptions,
@@ -23,10 +24,9 @@ from lossbounds.connectivity import (
     tilted_double_wells,
 )
 from lossbounds.data import make_teacher_student
-from lossbounds.formats import Architecture
-from lossbounds.landscape import LossSurface
-from lossbounds.models import SymmetryGroup
 from lossbounds.persistence import graph_persistence, grid_persistence, sample_persistence
+from lossbounds.surface import LossSurface
+from lossbounds.symmetry import SymmetryGroup
 
 # ----------------------------------------------------------------------------
 # test functions
