@@ -53,6 +53,8 @@ __all__ = [
     "CellEstimate",
     "cell_estimates",
     "paired_comparison",
+    "direction",
+    "verdict",
     "trends",
     "bound_vs_measured",
     "shrink_spec",
@@ -310,6 +312,71 @@ def paired_comparison(
     return paired_test(x, y, alternative=alternative, seed=seed)
 
 
+def direction(test, alpha: float = 0.05) -> int:
+    """The direction a test establishes at level ``alpha``: +1, -1 or 0 (none).
+
+    Parameters
+    ----------
+    test : lossbounds.stats.PairedTest or lossbounds.stats.TrendTest or lossbounds.stats.RankCorrelation
+        A paired test (sign of the mean difference ``a - b``), a trend test
+        (sign of tau) or a rank correlation (sign of rho).
+    alpha : float
+        Significance level in (0, 1).
+
+    Returns
+    -------
+    int
+        The sign of the effect when ``test.pvalue < alpha``, else 0.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not in (0, 1) or ``test`` is none of the three kinds.
+    """
+    if not (isinstance(alpha, int | float) and 0.0 < alpha < 1.0):
+        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    if isinstance(test, PairedTest):
+        effect = test.mean_difference.value
+    elif isinstance(test, TrendTest):
+        effect = test.tau
+    elif isinstance(test, RankCorrelation):
+        effect = test.rho.value
+    else:
+        raise ValueError(
+            f"test must be a PairedTest, TrendTest or RankCorrelation, got {type(test).__name__}"
+        )
+    return int(np.sign(effect)) if test.pvalue < alpha else 0
+
+
+def verdict(test, predicted: int, alpha: float = 0.05) -> str:
+    """Whether a test agrees with the direction a bound predicts.
+
+    Parameters
+    ----------
+    test : lossbounds.stats.PairedTest or lossbounds.stats.TrendTest or lossbounds.stats.RankCorrelation
+        As :func:`direction` takes it.
+    predicted : {1, -1}
+        The sign the bound predicts (e.g. +1: ``a`` has the larger bound).
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    str
+        ``"agrees"`` (significant, predicted sign), ``"disagrees"``
+        (significant, opposite sign) or ``"no significant difference"``.
+
+    Raises
+    ------
+    ValueError
+        If ``predicted`` is not 1 or -1, or as :func:`direction`.
+    """
+    if predicted not in (1, -1):
+        raise ValueError(f"predicted must be 1 or -1, got {predicted!r}")
+    d = direction(test, alpha)
+    return "no significant difference" if d == 0 else "agrees" if d == predicted else "disagrees"
+
+
 def trends(
     table: Mapping,
     column: str,
@@ -404,7 +471,24 @@ def bound_vs_measured(
     return spearman_ci(xs, ys, confidence=confidence, seed=seed)
 
 
-def shrink_spec(data: Mapping, overrides: Mapping, cases: int | None = None) -> dict:
+def _pick_cases(kept: list, cases) -> list:
+    """The entries of ``kept`` chosen by ``cases`` (see :func:`shrink_spec`)."""
+    if cases is None:
+        return kept
+    if isinstance(cases, int) and not isinstance(cases, bool) and cases >= 1:
+        return kept[:cases]
+    if isinstance(cases, Sequence) and cases and not isinstance(cases, str):
+        if all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(kept) for i in cases
+        ):
+            return [kept[i] for i in cases]
+    raise ValueError(
+        f"cases must be a positive integer or a non-empty sequence of positions "
+        f"0..{len(kept) - 1}, got {cases!r}"
+    )
+
+
+def shrink_spec(data: Mapping, overrides: Mapping, cases=None) -> dict:
     """A sweep spec (the parsed TOML) with some keys replaced and fewer cases.
 
     Parameters
@@ -415,8 +499,9 @@ def shrink_spec(data: Mapping, overrides: Mapping, cases: int | None = None) -> 
         Key to value: a list becomes an axis, anything else a fixed value; the
         key is removed from wherever the spec set it (``[fixed]``, ``[axes]``,
         every ``[[cases]]``).
-    cases : int, optional
-        Keep only the first ``cases`` entries of ``[[cases]]``.
+    cases : int or sequence of int, optional
+        An int keeps the first ``cases`` entries of ``[[cases]]``; a sequence
+        keeps the entries at those (0-based) positions, in that order.
 
     Returns
     -------
@@ -426,14 +511,12 @@ def shrink_spec(data: Mapping, overrides: Mapping, cases: int | None = None) -> 
     Raises
     ------
     ValueError
-        If ``cases`` is not a positive integer.
+        If ``cases`` is not a positive integer or a sequence of valid positions.
     """
-    if cases is not None and (isinstance(cases, bool) or not isinstance(cases, int) or cases < 1):
-        raise ValueError(f"cases must be a positive integer or None, got {cases!r}")
     fixed = {k: v for k, v in data.get("fixed", {}).items() if k not in overrides}
     axes = {k: v for k, v in data.get("axes", {}).items() if k not in overrides}
     kept = [{k: v for k, v in c.items() if k not in overrides} for c in data.get("cases", [{}])]
-    kept = kept[:cases] if cases is not None else kept
+    kept = _pick_cases(kept, cases)
     for key, value in overrides.items():
         (axes if isinstance(value, list) else fixed)[key] = value
     out = {k: v for k, v in data.items() if k not in ("fixed", "axes", "cases")}
@@ -448,7 +531,7 @@ def quick_table(
     spec_path,
     out,
     overrides: Mapping,
-    cases: int | None = None,
+    cases=None,
     max_cells: int = 8,
 ) -> dict[str, np.ndarray]:
     """Run a shrunken sweep spec live, one cell at a time in this process, and read its table.
@@ -462,8 +545,8 @@ def quick_table(
     overrides : dict
         Keys to replace, as :func:`shrink_spec` takes them (e.g.
         ``{"seed": [0, 1], "samples": [8, 16]}`` and smaller measurement options).
-    cases : int, optional
-        Keep only the first ``cases`` entries of ``[[cases]]``.
+    cases : int or sequence of int, optional
+        Which entries of ``[[cases]]`` to keep, as :func:`shrink_spec` takes it.
     max_cells : int
         Refuse a shrunken grid with more cells than this.
 

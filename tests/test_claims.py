@@ -148,8 +148,11 @@ def test_shrink_spec_replaces_keys_everywhere():
     assert out["axes"] == {"samples": [4, 5]}
     assert out["cases"] == [{"width": 2}]  # the two kept cases coincide once samples is removed
     assert data["axes"] == {"samples": [1, 2, 3]} and out["name"] == "x"
-    with pytest.raises(ValueError, match="cases must be"):
-        claims.shrink_spec(data, {}, cases=0)
+    picked = claims.shrink_spec(data, {}, cases=[2, 0])
+    assert picked["cases"] == [{"width": 3}, {"width": 2, "samples": 9}]
+    for bad in (0, [3], [], "1"):
+        with pytest.raises(ValueError, match="cases must be"):
+            claims.shrink_spec(data, {}, cases=bad)
 
 
 def test_quick_table_runs_a_small_sweep_and_load_table_reads_it(tmp_path):
@@ -167,3 +170,24 @@ def test_quick_table_runs_a_small_sweep_and_load_table_reads_it(tmp_path):
         claims.load_table(tmp_path / "out", required=("n_minima",))
     with pytest.raises(ValueError, match="no results table"):
         claims.load_table(tmp_path / "missing")
+
+
+def test_direction_and_verdict():
+    from lossbounds.stats import paired_test, spearman_ci, trend_test
+
+    up = paired_test(np.arange(10.0) + 1, np.arange(10.0))
+    assert up.pvalue < 0.01
+    assert claims.direction(up) == 1 and claims.direction(up, alpha=0.001) == 0
+    assert claims.verdict(up, 1) == "agrees" and claims.verdict(up, -1) == "disagrees"
+    flat = paired_test([1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 4.0, 3.0])
+    assert claims.direction(flat) == 0 and claims.verdict(flat, 1) == "no significant difference"
+    down = trend_test(np.arange(12), -np.arange(12.0))
+    assert claims.direction(down) == -1
+    rho = spearman_ci(np.arange(12), np.arange(12.0) ** 2)
+    assert claims.direction(rho) == 1
+    with pytest.raises(ValueError, match="predicted must be"):
+        claims.verdict(up, 0)
+    with pytest.raises(ValueError, match="alpha must be"):
+        claims.direction(up, alpha=1.5)
+    with pytest.raises(ValueError, match="test must be"):
+        claims.direction(0.3)
