@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lossbounds.bounds import bound_summary
 from lossbounds.stats import (
     Estimate,
     PairedTest,
@@ -44,12 +45,14 @@ from lossbounds.stats import (
     spearman_ci,
     trend_test,
 )
-from lossbounds.sweep import RESULTS_FILE, parse_spec, read_results, run_sweep
+from lossbounds.sweep import RESULTS_FILE, architecture, parse_spec, read_results, run_sweep
 
 __all__ = [
     "load_table",
     "select",
     "groups",
+    "common_datasets",
+    "stale_bounds",
     "CellEstimate",
     "cell_estimates",
     "paired_comparison",
@@ -175,6 +178,89 @@ def groups(table: Mapping, by: Sequence[str]) -> dict[tuple, np.ndarray]:
     for i, key in enumerate(keys):
         out.setdefault(key, []).append(i)
     return {k: np.asarray(out[k]) for k in sorted(out)}
+
+
+def common_datasets(table: Mapping, by: Sequence[str], pair_on=("seed",)) -> list[tuple]:
+    """The datasets every setting was measured on, checking that the design is paired.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        A claim table.
+    by : sequence of str
+        Columns defining a setting.
+    pair_on : sequence of str
+        Columns identifying a dataset within a setting (default the seed).
+
+    Returns
+    -------
+    list of tuple
+        The sorted ``pair_on`` values, the same for every setting.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, or two settings were measured on different
+        datasets or on one dataset twice.
+    """
+    pair_on = _columns(table, pair_on, "pair_on column(s)")
+    seen = None
+    for key, rows in groups(table, by).items():
+        sets = list(zip(*(np.asarray(table[c])[rows].tolist() for c in pair_on), strict=True))
+        if len(set(sets)) < len(sets):
+            raise ValueError(f"table: setting {key} holds a dataset {pair_on} twice")
+        if seen is not None and set(sets) != seen:
+            raise ValueError(f"table: setting {key} was measured on other datasets than the others")
+        seen = set(sets)
+    return sorted(seen)
+
+
+_BOUND_COLUMNS = {
+    "n_params": "n_params",
+    "chain_length": "chain_length",
+    "log10_khovanskii": "log10_critical_points",
+    "log10_zell_expression": "log10_zell_expression",
+    "log10_zell": "log10_zell_expression",
+}
+
+
+def stale_bounds(table: Mapping, rtol: float = 1e-12) -> list[str]:
+    """Cells whose bound columns differ from what the library computes for them now.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        A claim table with the sweep's input columns (``inputs``, ``width``,
+        ``hidden_layers``, ``samples``, ``activation``, ``output``, ``loss``,
+        ``skip``, ``l2``) and any of ``n_params``, ``chain_length``,
+        ``log10_khovanskii``, ``log10_zell_expression``, ``log10_zell``.
+    rtol : float
+        Relative tolerance of the comparison.
+
+    Returns
+    -------
+    list of str
+        The ``cell`` keys of the stale rows (empty when the table is current).
+
+    Raises
+    ------
+    ValueError
+        If an input column is missing or the table has no bound column.
+    """
+    inputs = ("inputs", "width", "hidden_layers", "samples", "activation", "output", "loss")
+    _columns(table, ("cell", *inputs, "skip", "l2"), "input column(s)")
+    present = [c for c in _BOUND_COLUMNS if c in table]
+    if not present:
+        raise ValueError(f"table has none of the bound columns {list(_BOUND_COLUMNS)}")
+    stale = []
+    for rows in groups(table, (*inputs, "skip", "l2")).values():
+        cell = {k: _scalar(np.asarray(table[k])[rows[0]]) for k in (*inputs, "skip", "l2")}
+        now = bound_summary(architecture(cell))
+        for col in present:
+            ok = np.isclose(np.asarray(table[col], dtype=float)[rows], now[_BOUND_COLUMNS[col]],
+                            rtol=rtol, atol=0.0)  # fmt: skip
+            stale.extend(np.asarray(table["cell"])[rows][~ok].tolist())
+    return sorted(set(stale))
 
 
 @dataclass(frozen=True)
@@ -317,7 +403,7 @@ def direction(test, alpha: float = 0.05) -> int:
 
     Parameters
     ----------
-    test : lossbounds.stats.PairedTest or lossbounds.stats.TrendTest or lossbounds.stats.RankCorrelation
+    test : PairedTest, TrendTest or RankCorrelation (of lossbounds.stats)
         A paired test (sign of the mean difference ``a - b``), a trend test
         (sign of tau) or a rank correlation (sign of rho).
     alpha : float
@@ -353,7 +439,7 @@ def verdict(test, predicted: int, alpha: float = 0.05) -> str:
 
     Parameters
     ----------
-    test : lossbounds.stats.PairedTest or lossbounds.stats.TrendTest or lossbounds.stats.RankCorrelation
+    test : PairedTest, TrendTest or RankCorrelation (of lossbounds.stats)
         As :func:`direction` takes it.
     predicted : {1, -1}
         The sign the bound predicts (e.g. +1: ``a`` has the larger bound).

@@ -191,3 +191,30 @@ def test_direction_and_verdict():
         claims.direction(up, alpha=1.5)
     with pytest.raises(ValueError, match="test must be"):
         claims.direction(0.3)
+
+
+def test_common_datasets_checks_the_paired_design(pairs):
+    assert claims.common_datasets(pairs, ("width", "samples")) == [(0,), (1,), (2,)]
+    both = claims.common_datasets(pairs, ("width",), pair_on=("seed", "samples"))
+    assert len(both) == 6 and both[0] == (0, 10)
+    uneven = claims.select(pairs, seed=[0, 1])
+    uneven = {k: np.concatenate([v, pairs[k][pairs["seed"] == 2][:1]]) for k, v in uneven.items()}
+    with pytest.raises(ValueError, match="other datasets"):
+        claims.common_datasets(uneven, ("width", "samples"))
+    with pytest.raises(ValueError, match="twice"):
+        claims.common_datasets(pairs, ("width",))
+
+
+def test_stale_bounds_flags_changed_rows(tmp_path):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(SPEC)
+    table = claims.quick_table(spec, tmp_path / "out", {"samples": [4, 8]}, cases=2)
+    assert claims.stale_bounds(table) == []
+    edited = {k: v.copy() for k, v in table.items()}
+    edited["log10_khovanskii"][3] *= 1.001
+    edited["n_params"][5] += 1
+    assert claims.stale_bounds(edited) == sorted({table["cell"][3], table["cell"][5]})
+    with pytest.raises(ValueError, match="none of the bound columns"):
+        claims.stale_bounds(
+            {k: v for k, v in table.items() if not k.startswith(("log10", "n_", "ch"))}
+        )
