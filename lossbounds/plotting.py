@@ -467,7 +467,7 @@ def _errors(v):
 
 
 def plot_estimates(
-    estimates, x: str, group=(), ax=None, labels=None, ylabel="", logx=True, spread=0.04
+    estimates, x: str, group=(), ax=None, labels=None, ylabel="", logx=True, spread=0.015
 ):
     """Per-setting estimates with their intervals against one input, one line per group.
 
@@ -525,6 +525,9 @@ def plot_estimates(
         )  # fmt: skip
     if logx:
         ax.set_xscale("log")
+        ax.minorticks_off()
+    ticks = np.unique(xs_all)
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
