@@ -514,6 +514,7 @@ def bound_vs_measured(
     bound: str,
     measured: str,
     by: Sequence[str],
+    *,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> RankCorrelation:
@@ -522,7 +523,7 @@ def bound_vs_measured(
     Parameters
     ----------
     table : dict of str to numpy.ndarray
-        A claim table.
+        A claim table: one row per cell.
     bound : str
         Column of the bound (e.g. ``log10_khovanskii``), one value per setting.
     measured : str
