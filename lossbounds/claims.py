@@ -477,7 +477,7 @@ def trends(
     table : dict of str to numpy.ndarray
         A claim table.
     column : str
-        The measured column.
+        The measured column, tested along ``setting``.
     by : sequence of str
         Columns defining a setting (``setting`` excluded): one test per setting.
     setting : str
