@@ -585,7 +585,14 @@ def plot_paired_tests(tests: dict, ax=None, xlabel="mean difference a - b"):
 
 
 def plot_bound_vs_measured(
-    bound, estimates, ax=None, correlation=None, xlabel="log10 bound", ylabel="measured"
+    bound,
+    estimates,
+    ax=None,
+    correlation=None,
+    groups=None,
+    xlabel="log10 bound",
+    ylabel="measured",
+    logx=False,
 ):
     """Measured complexity (mean and interval per setting) against a bound's value.
 
@@ -597,8 +604,13 @@ def plot_bound_vs_measured(
         The measured estimate of each setting, in the order of ``bound``.
     ax : matplotlib.axes.Axes, optional
     correlation : lossbounds.stats.RankCorrelation, optional
-        Shown in the legend label of the points.
+        Spearman's rho over all points, shown in the axes title.
+    groups : sequence of str, optional
+        A label per point; points with one label are one series in the
+        legend (e.g. ``"m = 12"``). Default: one series, "settings".
     xlabel, ylabel : str
+    logx : bool
+        Log-scale horizontal axis with plain tick labels.
 
     Returns
     -------
@@ -607,26 +619,34 @@ def plot_bound_vs_measured(
     Raises
     ------
     ValueError
-        If ``bound`` and ``estimates`` differ in length.
+        If ``bound``, ``estimates`` and ``groups`` differ in length.
     """
     import numpy as np
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     est = [getattr(e, "estimate", e) for e in estimates]
     x = np.asarray(bound, dtype=float)
-    if x.shape != (len(est),):
-        raise ValueError(f"bound must have one value per estimate ({len(est)}), got {x.shape}")
+    names = np.asarray(["settings"] * len(est) if groups is None else list(groups), dtype=str)
+    if x.shape != (len(est),) or names.shape != (len(est),):
+        raise ValueError(
+            f"bound and groups must have one value per estimate ({len(est)}), "
+            f"got {x.shape} and {names.shape}"
+        )
     ax = new_axis(ax)
     v = np.array([[e.value, e.low, e.high] for e in est])
-    label = "settings (mean over seeds, interval)"
+    for name in dict.fromkeys(names.tolist()):
+        sel = names == name
+        ax.errorbar(x[sel], v[sel, 0], yerr=_errors(v[sel]), fmt="o", ms=4, capsize=2, label=name)
     if correlation is not None:
         r = correlation.rho
-        label += f"\nSpearman rho = {r.value:.2f} [{r.low:.2f}, {r.high:.2f}]"
-    ax.errorbar(
-        x, v[:, 0], yerr=_errors(v), fmt="o", ms=4, capsize=2,
-        label=label,
-    )  # fmt: skip
+        ax.set_title(f"Spearman rho = {r.value:.2f} [{r.low:.2f}, {r.high:.2f}]", fontsize="medium")
+    if logx:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    _outside_legend(ax)
+    level = round(100 * est[0].confidence) if est else 95
+    _outside_legend(ax, title=f"mean over seeds, {level} % interval")
     return ax

@@ -141,8 +141,12 @@ def test_plot_paired_tests_and_bound_vs_measured():
     plt.close(ax.figure)
     est = _estimates()
     rho = spearman_ci([1, 2, 3, 4, 5, 6], [e.estimate.value for e in est])
-    ax = plot_bound_vs_measured([1, 2, 3, 4, 5, 6], est, correlation=rho)
-    assert "Spearman rho" in ax.get_legend().get_texts()[0].get_text()
+    groups = [f"m = {e.setting['samples']}" for e in est]
+    ax = plot_bound_vs_measured([1, 2, 3, 4, 5, 6], est, correlation=rho, groups=groups)
+    # values 10 20 40 20 40 80: ranks 1 2.5 4.5 2.5 4.5 6 against 1..6, rho = 14.5 / sqrt(17.5 * 16.5)
+    assert ax.get_title().startswith("Spearman rho = 0.85")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["m = 10", "m = 20", "m = 40"] and len(ax.containers) == 3
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="one value per estimate"):
         plot_bound_vs_measured([1, 2], est)
