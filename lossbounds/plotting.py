@@ -622,7 +622,7 @@ def plot_bound_vs_measured(
         If ``bound``, ``estimates`` and ``groups`` differ in length.
     """
     import numpy as np
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     est = [getattr(e, "estimate", e) for e in estimates]
     x = np.asarray(bound, dtype=float)
@@ -642,6 +642,7 @@ def plot_bound_vs_measured(
         ax.set_title(f"Spearman rho = {r.value:.2f} [{r.low:.2f}, {r.high:.2f}]", fontsize="medium")
     if logx:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(xlabel)
