@@ -16,6 +16,7 @@ Modules (one concern each):
 - :mod:`lossbounds.sampling` -- samples of parameter space
 - :mod:`lossbounds.optimize` -- minima, polishing, classification, basin census
 - :mod:`lossbounds.persistence` -- sublevel-set persistent homology
+- :mod:`lossbounds.claims` -- statistics of a claim from a sweep's results table
 - :mod:`lossbounds.plotting` -- plot helpers and the figure saver
 - :mod:`lossbounds.cli` -- the ``lossbounds`` command
 

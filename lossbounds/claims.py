@@ -18,9 +18,15 @@ module turns such a table into the statistics a claim needs, using
   interval, between a bound column and the per-setting mean of a measured
   column across all settings of the table.
 
-:func:`quick_table` runs a shrunken version of a sweep spec live (in this
-process, into a folder), so notebooks read the committed table at full size
-and exercise the whole pipeline in quick mode.
+Around them: :func:`load_table`, :func:`select` and :func:`groups` read and
+slice a table; :func:`common_datasets` checks that every setting was measured
+on the same datasets (the paired design) and :func:`stale_bounds` that the
+bound columns are what the library computes now; :func:`direction` and
+:func:`verdict` turn a test into the sign it establishes and into agreement or
+disagreement with the sign a bound predicts. :func:`quick_table` runs a
+shrunken version of a sweep spec live (in this process, into a folder), so
+notebooks read the committed table at full size and exercise the whole
+pipeline in quick mode.
 
 A table is a ``dict`` of equal-length 1-D numpy arrays (column name to values).
 """
