@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from lossbounds.activations import get_activation
+from lossbounds.devices import resolve_device
 from lossbounds.layout import ParamLayout
 
 __all__ = ["Network", "MLP", "forward", "forward_numpy"]
@@ -56,8 +57,9 @@ class Network:
     """Functional, batched network of an architecture: ``forward(thetas, X) -> (K, m)``.
 
     Without autograd the pass writes into three work buffers of shapes
-    (K, h, m), (K, h, m), (K, 1, m) kept on the object (re-allocated when K, m
-    or the dtype change) with in-place kernels: one ``Network`` must not be
+    (K, h, m), (K, h, m), (K, 1, m) kept on the object, on the device of the
+    inputs (re-allocated when K, m, the dtype or the device change) with
+    in-place kernels: one ``Network`` must not be
     used from several threads at once. With ``thetas.requires_grad`` (or inside
     torch.func transforms) every step allocates its result.
 
@@ -75,7 +77,11 @@ class Network:
         self._buffers, self._buffers_key = None, None
 
     def _check(self, thetas, X) -> None:
-        """Raise ``ValueError`` unless thetas is (K, N) and X is (m, n)."""
+        """Raise ``ValueError`` unless thetas is (K, N) and X is (m, n) on the same device."""
+        if X.device != thetas.device:
+            raise ValueError(
+                f"X must lie on the device of thetas ({thetas.device}), got {X.device}"
+            )
         if thetas.ndim != 2:
             raise ValueError(f"thetas must have shape (K, N), got {tuple(thetas.shape)}")
         self.layout.check(thetas, "thetas")
@@ -104,7 +110,7 @@ class Network:
         Raises
         ------
         ValueError
-            If the shapes are not (K, N) and (m, n).
+            If the shapes are not (K, N) and (m, n), or the devices differ.
         """
         self._check(thetas, X)
         grad = torch.is_grad_enabled() and thetas.requires_grad
@@ -134,7 +140,7 @@ class Network:
         Raises
         ------
         ValueError
-            If the shapes are not (K, N) and (m, n).
+            If the shapes are not (K, N) and (m, n), or the devices differ.
         """
         self._check(thetas, X)
         pre = []
@@ -154,12 +160,15 @@ class Network:
 
     def _work_buffers(self, thetas, X):
         """Two (K, h, m) ping-pong buffers and one (K, 1, m) output buffer."""
-        K, m, dtype = thetas.shape[0], X.shape[0], thetas.dtype
-        if self._buffers_key != (K, m, dtype):
+        key = (thetas.shape[0], X.shape[0], thetas.dtype, thetas.device)
+        if self._buffers_key != key:
+            K, m, dtype, device = key
             h = self.layout.width
-            self._buffers = [torch.empty(K, h, m, dtype=dtype) for _ in range(2)]
-            self._buffers.append(torch.empty(K, 1, m, dtype=dtype))
-            self._buffers_key = (K, m, dtype)
+            # Drop the old buffers first: on a GPU they may be what fills the memory.
+            self._buffers, self._buffers_key = None, None
+            buffers = [torch.empty(K, h, m, dtype=dtype, device=device) for _ in range(2)]
+            buffers.append(torch.empty(K, 1, m, dtype=dtype, device=device))
+            self._buffers, self._buffers_key = buffers, key
         return self._buffers
 
     def _activate(self, a, inplace: bool):
@@ -252,18 +261,25 @@ class MLP(nn.Module):
         return z
 
 
-def forward(arch, thetas, X, logits: bool = False, dtype=torch.float64) -> torch.Tensor:
-    """Batched outputs (K, m) for thetas (K, N) or (N,) (then (m,)) and X (m, n)."""
+def forward(
+    arch, thetas, X, logits: bool = False, dtype=torch.float64, device="cpu"
+) -> torch.Tensor:
+    """Batched outputs (K, m) for thetas (K, N) or (N,) (then (m,)) and X (m, n).
+
+    ``thetas`` and ``X`` (arrays or tensors) are moved to ``device`` (see
+    :func:`lossbounds.devices.resolve_device`; default "cpu"), where the result lies.
+    """
     net = Network(arch)
-    thetas = torch.as_tensor(thetas, dtype=dtype)
+    dev = resolve_device(device)
+    thetas = torch.as_tensor(thetas, dtype=dtype, device=dev)
     single = thetas.ndim == 1
     net.layout.check(thetas, "thetas")
-    X = torch.as_tensor(X, dtype=dtype)
+    X = torch.as_tensor(X, dtype=dtype, device=dev)
     out = net.forward(thetas[None] if single else thetas, X, logits=logits)
     return out[0] if single else out
 
 
-def forward_numpy(arch, theta, X, logits: bool = False) -> np.ndarray:
-    """Float64 numpy wrapper of :func:`forward`."""
+def forward_numpy(arch, theta, X, logits: bool = False, device="cpu") -> np.ndarray:
+    """Float64 numpy wrapper of :func:`forward` (evaluated on ``device``, returned on the host)."""
     with torch.no_grad():
-        return forward(arch, theta, X, logits=logits).numpy()
+        return forward(arch, theta, X, logits=logits, device=device).cpu().numpy()
