@@ -289,3 +289,20 @@ def test_cuda_network_buffers_on_device():
         out = net(thetas, X)
     assert out.device.type == "cuda"
     assert all(b.device.type == "cuda" for b in net._buffers)
+
+
+@needs_cuda
+def test_cuda_merge_tree_matches_cpu():
+    from scipy.stats import qmc
+
+    from lossbounds.connectivity import merge_tree
+    from lossbounds.data import make_teacher_student
+
+    arch = Architecture(1, 1, 1, 20, activation="tanh", l2=True)
+    ds = make_teacher_student(Architecture(1, 3, 1, 20, activation="tanh"), 20, 0.05, 0)
+    starts = qmc.Sobol(4, seed=0).random(64) * 6 - 3
+    trees = [
+        merge_tree(LossSurface(arch, ds.X, ds.y, l2=1e-3, device=dev), starts, box=3.0)
+        for dev in ("cpu", "cuda")
+    ]
+    np.testing.assert_allclose(trees[1].diagram(), trees[0].diagram(), rtol=0, atol=1e-8)
