@@ -147,16 +147,19 @@ def device_throughput(device) -> float:
 # torch.compile against the hand-written buffers. Issue 13 quotes, for this
 # network: 2 CPU cores, 237k (compiled plain loss, after a 30 s compile per
 # shape) against 231k points/s (buffers); H200: 15.1M eager, 15.6M default
-# compile, 17.6M max-autotune (1.04-1.17x). Measured here (2 shared cores, load
-# average 9-14 from other sessions, one torch thread, process CPU time, chunks
-# of 128, K = 20,480; run with --threads 1 --compile): buffers 0.56 s, compiled
-# 0.61 s and plain eager 0.80 s of CPU time, compile 185 s wall for one shape
-# under that load. Decision: keep the hand-written buffer path. On CPU the
-# compiled loss only matches it; on a GPU it gains at most 17 % after a compile
-# per (chunk, m) shape (and the last, shorter chunk of every call is another
-# shape), which the short runs of a census or a sweep cell do not repay. A fused
-# kernel keeping each sample's h activations in registers is the lever worth
-# its code.
+# compile, 17.6M max-autotune (1.04-1.17x). Measured here (2 cores shared with
+# other sessions, load average 12-14, one torch thread, chunks of 128, 19,968
+# points, best of 5, three runs): process CPU time buffers 0.133/0.148/0.161 s,
+# compiled 0.131/0.162/0.154 s, plain eager 0.154/0.258/0.196 s; wall rates
+# 31-46k points/s (buffers) and 29-51k (compiled), a fifth of the unloaded
+# figure. The first compile of one chunk shape took 44 s wall (185 s in an
+# earlier, more loaded probe; later runs hit inductor's cache). Decision: keep
+# the hand-written buffer path. On a CPU the compiled loss only matches it
+# (and beats the plain eager loss by 1.2-1.7x, i.e. compile buys what the
+# buffers already give); on a GPU it gains at most 17 % after a compile per
+# (chunk, m) shape, and the last, shorter chunk of every call is another shape,
+# which the short runs of a census or a sweep cell do not repay. A fused kernel
+# keeping each sample's h activations in registers is the lever worth its code.
 def compile_comparison(device, chunk: int) -> None:
     """Print CPU/wall time of buffers vs eager plain vs ``torch.compile``-d plain loss."""
     surface, thetas = _benchmark_problem(resolve_device(device), chunk * max(16, K // chunk))

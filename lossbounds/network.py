@@ -264,10 +264,33 @@ class MLP(nn.Module):
 def forward(
     arch, thetas, X, logits: bool = False, dtype=torch.float64, device="cpu"
 ) -> torch.Tensor:
-    """Batched outputs (K, m) for thetas (K, N) or (N,) (then (m,)) and X (m, n).
+    """Batched outputs of the network of ``arch``.
 
-    ``thetas`` and ``X`` (arrays or tensors) are moved to ``device`` (see
-    :func:`lossbounds.devices.resolve_device`; default "cpu"), where the result lies.
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        The architecture.
+    thetas : array_like or torch.Tensor, shape (K, N) or (N,)
+        Flat parameter vectors.
+    X : array_like or torch.Tensor, shape (m, n)
+        Inputs.
+    logits : bool
+        For a sigmoid output, return z instead of sigmoid(z).
+    dtype : torch.dtype
+        Precision of the evaluation.
+    device : str or torch.device
+        Where ``thetas`` and ``X`` are moved and evaluated: "cpu" (default),
+        "cuda", "cuda:N", "auto", or a ``torch.device``.
+
+    Returns
+    -------
+    torch.Tensor, shape (K, m), or (m,) for one vector
+        On ``device``.
+
+    Raises
+    ------
+    ValueError
+        For wrong shapes, or an unknown or unavailable ``device``.
     """
     net = Network(arch)
     dev = resolve_device(device)

@@ -157,7 +157,8 @@ class LossSurface:
     def losses(self, thetas: torch.Tensor) -> torch.Tensor:
         """Differentiable losses of a (K, N) tensor, shape (K,), in the tensor's dtype.
 
-        No chunking: the building block of every other evaluation.
+        No chunking: the building block of every other evaluation. ``thetas``
+        must lie on ``self.device`` (the result does too).
         """
         X, y = self._tensors(thetas.dtype)
         # No autograd needed: the network reuses its buffers and in-place kernels.
