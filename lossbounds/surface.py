@@ -356,7 +356,7 @@ class LossSurface:
         r = self.network.forward(thetas, X) - y
         if self.l2:
             # (1/m) ||r||^2 + l2 ||theta||^2 = (1/m) ||[r, sqrt(m l2) theta]||^2
-            r = torch.cat([r, np.sqrt(self.m * self.l2) * thetas], dim=1)
+            r = torch.cat([r, float(np.sqrt(self.m * self.l2)) * thetas], dim=1)
         return r
 
     def residuals(self, thetas) -> np.ndarray:
