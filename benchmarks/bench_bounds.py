@@ -4,9 +4,8 @@ Run: ``.venv/bin/python benchmarks/bench_bounds.py``. Prints the throughput of
 :func:`lossbounds.bounds.zell_log2` and :func:`lossbounds.bounds.khovanskii_log2`
 on arrays of random formats (N up to 1e9, ell up to 1e12), of
 :func:`lossbounds.bounds.bounds_for_architectures` (from sizes n, h, K, m
-through the format closed forms to the bounds), of the symbolic path, and of
-the symmetry group order in log2 (vectorised). The target is at
-least 1e5 architectures per second for the numeric bounds.
+through the format closed forms to the bounds) and of the symbolic path. The
+target is at least 1e5 architectures per second for the numeric bounds.
 """
 
 import time
@@ -43,9 +42,6 @@ def main():
     print(f"khovanskii_log2  {k:>9d} formats  {t * 1e3:8.1f} ms  {rate:12.3e} formats/s")
     rate, t = _rate(lambda: bounds.zell_terms(n, ell, alpha, beta), k)
     print(f"zell_terms       {k:>9d} formats  {t * 1e3:8.1f} ms  {rate:12.3e} formats/s")
-    h = np.arange(1, k + 1)
-    rate, t = _rate(lambda: bounds.log2_symmetry_order_numeric(h, 3), k)
-    print(f"log2 |G| (numpy) {k:>9d} widths   {t * 1e3:8.1f} ms  {rate:12.3e} widths/s")
 
     rng = np.random.default_rng(1)
     sizes = [

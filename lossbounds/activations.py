@@ -12,11 +12,28 @@ each chain element as a function of ``t`` (so that the ``P_j`` can be checked
 symbolically, see :meth:`PfaffianActivation.verify`), its sign-flip symmetry
 and a numerically stable torch implementation.
 
-The catalogue is the table of THEORY.md (sigmoid, tanh, arctan, softplus,
-gaussian, swish, erf) plus the exact GELU t*Phi(t), which is Pfaffian through
-the erf/exp chain. Piecewise activations (ReLU and friends) have a kink, are
-therefore not analytic and hence not Pfaffian: :func:`get_activation` refuses
-them with a message that says so.
+The catalogue holds sigmoid, tanh, arctan, softplus, gaussian, swish, erf
+(the table of docs/theory.md) and the exact GELU t*Phi(t), which is Pfaffian
+through the erf/exp chain.
+
+A format is a property of the chosen chain, not of the function: the same
+activation can have several chains. Each entry has the chain named
+``"default"`` (the catalogue chain); :func:`list_chains` names the others and
+``get_activation(name, chain=...)`` returns them. The alternative ``"value"``
+puts the activation value itself into the chain where the default chain
+writes it as a polynomial containing t:
+
+- swish, ``chain="value"``: g1 = sigmoid(t), g2 = t sigmoid(t) = sigma(t), with
+  g1' = g1 - g1^2 and g2' = sigmoid(t) + t sigmoid(t)(1 - sigmoid(t)) =
+  g1 + g2 - g1 g2 (no t in the chain's polynomials);
+- gelu, ``chain="value"``: g1 = exp(-t^2/2), g2 = erf(t/sqrt 2),
+  g3 = t Phi(t) = sigma(t), with g3' = Phi(t) + t phi(t) = (1 + g2)/2 +
+  t g1/sqrt(2 pi).
+
+Every valid chain gives a valid format, and every valid format a valid bound
+(see :func:`lossbounds.bounds.smallest_format`). Piecewise activations (ReLU and friends) have a
+kink, are therefore not analytic and hence not Pfaffian: :func:`get_activation`
+refuses them with a message that says so.
 
 torch is imported lazily, inside the torch callables, so that importing this
 module stays light.
@@ -37,8 +54,8 @@ __all__ = [
     "PfaffianActivation",
     "get_activation",
     "list_activations",
-    "register_activation",
-    "unregister_activation",
+    "list_chains",
+    "DEFAULT_CHAIN",
     "weighted_degree",
     "chain_symbols",
 ]
@@ -48,6 +65,9 @@ T = sp.Symbol("t", real=True)
 
 #: Allowed values of :attr:`PfaffianActivation.flip`.
 FLIPS = ("odd", "sigmoid", "even", None)
+
+#: Name of the catalogue chain of every activation.
+DEFAULT_CHAIN = "default"
 
 
 def chain_symbols(k: int) -> tuple[sp.Symbol, ...]:
@@ -119,6 +139,9 @@ class PfaffianActivation:
         The chain elements on torch tensors (same order as ``chain``).
     description : str
         One line for tables.
+    chain_name : str
+        Which of the activation's chains this is (:data:`DEFAULT_CHAIN` for
+        the catalogue chain; see :func:`list_chains`).
     """
 
     name: str
@@ -130,6 +153,7 @@ class PfaffianActivation:
     torch_fn: Callable
     torch_chain: tuple
     description: str = ""
+    chain_name: str = DEFAULT_CHAIN
 
     # ----------------------------------------------------------------- sizes
     @property
@@ -211,7 +235,7 @@ class PfaffianActivation:
 
 
 # ---------------------------------------------------------------------------
-# verification shared by the catalogue tests and register_activation
+# verification
 # ---------------------------------------------------------------------------
 def _is_zero(expr) -> bool:
     """True when sympy proves ``expr`` == 0 (simplify, then rewrite in exp)."""
@@ -363,26 +387,6 @@ def _t_gelu(x):
     return 0.5 * x * (1.0 + torch.special.erf(x * (1.0 / math.sqrt(2.0))))
 
 
-def _torch_sqrt(x):
-    """sqrt that accepts python numbers (sympy constants) and tensors."""
-    import torch
-
-    return torch.sqrt(x) if isinstance(x, torch.Tensor) else math.sqrt(x)
-
-
-def _lambdify_torch(expr) -> Callable:
-    """Turn a closed form in t into a torch callable (for user activations)."""
-    fn = sp.lambdify(T, expr, modules=[{"sqrt": _torch_sqrt}, "torch"])
-
-    def wrapped(x):
-        import torch
-
-        out = fn(x)
-        return out if isinstance(out, torch.Tensor) else torch.full_like(x, float(out))
-
-    return wrapped
-
-
 # ---------------------------------------------------------------------------
 # the catalogue
 # ---------------------------------------------------------------------------
@@ -427,7 +431,32 @@ def _catalogue() -> dict[str, PfaffianActivation]:
 
 
 _CATALOGUE: dict[str, PfaffianActivation] = _catalogue()
-_BUILTIN = frozenset(_CATALOGUE)
+
+
+def _alternatives() -> dict[tuple[str, str], PfaffianActivation]:
+    """Further chains of catalogue activations, keyed by (name, chain name)."""
+    t = T
+    g1, g2, g3 = chain_symbols(3)
+    sig = 1 / (1 + sp.exp(-t))
+    swish = _CATALOGUE["swish"]
+    gelu = _CATALOGUE["gelu"]
+    swish_value = PfaffianActivation(
+        name="swish", chain=(g1, g2), derivatives=(g1 - g1**2, g1 + g2 - g1 * g2), sigma=g2,
+        closed_forms=(sig, t * sig), flip=swish.flip, torch_fn=_t_swish,
+        torch_chain=(_t_sigmoid, _t_swish), chain_name="value",
+        description="t*sigmoid(t), chain (sigmoid(t), t*sigmoid(t))",
+    )  # fmt: skip
+    gelu_value = PfaffianActivation(
+        name="gelu", chain=(g1, g2, g3),
+        derivatives=(-t * g1, sp.sqrt(2 / sp.pi) * g1, (1 + g2) / 2 + t * g1 / sp.sqrt(2 * sp.pi)),
+        sigma=g3, closed_forms=(*gelu.closed_forms, t * (1 + sp.erf(t / sp.sqrt(2))) / 2),
+        flip=gelu.flip, torch_fn=_t_gelu, torch_chain=(*gelu.torch_chain, _t_gelu),
+        chain_name="value", description="t*Phi(t), chain (exp(-t^2/2), erf(t/sqrt 2), t*Phi(t))",
+    )  # fmt: skip
+    return {(a.name, a.chain_name): a for a in (swish_value, gelu_value)}
+
+
+_ALTERNATIVES: dict[tuple[str, str], PfaffianActivation] = _alternatives()
 
 _ALIASES = {"logistic": "sigmoid", "silu": "swish", "atan": "arctan", "gauss": "gaussian"}
 
@@ -457,113 +486,58 @@ def _normalise(name: str) -> str:
 
 
 def list_activations() -> list[str]:
-    """Names of the available Pfaffian activations (catalogue then user ones)."""
+    """Names of the Pfaffian activations in the catalogue, in catalogue order."""
     return list(_CATALOGUE)
 
 
-def get_activation(name) -> PfaffianActivation:
-    """Return the activation called ``name`` (case-insensitive).
+def list_chains(name) -> list[str]:
+    """Names of the chains of activation ``name``: ``"default"`` first, then the alternatives.
 
-    A :class:`PfaffianActivation` passed in is returned unchanged.
+    Raises
+    ------
+    ValueError
+        As :func:`get_activation` for a name that is not in the catalogue.
+    """
+    act = get_activation(name)
+    return [DEFAULT_CHAIN, *(c for (n, c) in _ALTERNATIVES if n == act.name)]
+
+
+def get_activation(name, chain=None) -> PfaffianActivation:
+    """Return the activation called ``name`` (case-insensitive), with the chosen chain.
+
+    Parameters
+    ----------
+    name : str or PfaffianActivation
+        A catalogue name or alias. A :class:`PfaffianActivation` passed in is
+        returned unchanged when ``chain`` is None.
+    chain : str, optional
+        One of :func:`list_chains` ``(name)``; None or ``"default"`` gives the
+        catalogue chain.
 
     Raises
     ------
     ValueError
         For a non-analytic activation (ReLU, ELU, hardtanh, ...: not analytic,
-        hence not Pfaffian) or an unknown name (the message lists the catalogue).
+        hence not Pfaffian), an unknown name (the message lists the catalogue)
+        or a ``chain`` the activation does not have (the message lists its chains).
     """
     if isinstance(name, PfaffianActivation):
-        return name
+        if chain is None:
+            return name
+        name = name.name
     key = _normalise(name)
     if key in _CATALOGUE:
-        return _CATALOGUE[key]
+        if chain is None or chain == DEFAULT_CHAIN:
+            return _CATALOGUE[key]
+        if (key, chain) in _ALTERNATIVES:
+            return _ALTERNATIVES[key, chain]
+        raise ValueError(
+            f"chain must be one of {', '.join(map(repr, list_chains(key)))} for activation "
+            f"{key!r}, got {chain!r}"
+        )
     if key in _NOT_PFAFFIAN:
         raise ValueError(
             f"activation {name!r} is not Pfaffian: {_NOT_PFAFFIAN[key]}, so it is not analytic "
             f"there, and Pfaffian functions are analytic; choose one of {', '.join(_CATALOGUE)}"
         )
     raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(_CATALOGUE)}")
-
-
-def register_activation(
-    name: str,
-    chain,
-    derivatives,
-    sigma,
-    closed_forms,
-    flip: str | None = None,
-    torch_fn: Callable | None = None,
-    torch_chain=None,
-    description: str = "",
-    replace: bool = False,
-) -> PfaffianActivation:
-    """Add a user activation to the catalogue after checking it symbolically.
-
-    Parameters
-    ----------
-    name : str
-        New name (stored lower case). Catalogue names are protected; a user
-        name can be re-registered with ``replace=True``.
-    chain : sequence of sympy.Symbol
-        Chain symbols (any distinct symbols other than ``t``; :func:`chain_symbols`
-        gives the conventional ones).
-    derivatives : sequence of sympy expressions
-        P_j(t, g_1..g_j), polynomials with g_j' = P_j.
-    sigma : sympy expression
-        Q(t, g), a polynomial with sigma = Q.
-    closed_forms : sequence of sympy expressions in :data:`T`
-        The chain elements as functions of t, used for the symbolic check.
-    flip : {"odd", "sigmoid", "even", None}
-        Declared sign-flip symmetry (checked).
-    torch_fn, torch_chain : callables, optional
-        torch implementations; derived from the closed forms with
-        ``sympy.lambdify`` when omitted (not guarded against overflow).
-
-    Raises
-    ------
-    ValueError
-        If the name is taken or not Pfaffian, if a P_j uses a later chain
-        element (not triangular) or is not a polynomial, or if d/dt of a
-        closed form differs from its P_j on the chain.
-    """
-    key = _normalise(name)
-    if not key or not key.replace("_", "").isalnum():
-        raise ValueError(f"activation name must be alphanumeric, got {name!r}")
-    if key in _NOT_PFAFFIAN:
-        raise ValueError(f"activation name {name!r} is reserved: {key} is not Pfaffian")
-    if key in _BUILTIN or (key in _CATALOGUE and not replace):
-        raise ValueError(f"activation {key!r} already exists; choose another name")
-    if key in _ALIASES:
-        raise ValueError(f"activation name {name!r} is an alias of {_ALIASES[key]!r}")
-    chain = tuple(chain)
-    derivatives = tuple(sp.sympify(p) for p in derivatives)
-    closed_forms = tuple(sp.sympify(c) for c in closed_forms)
-    sigma = sp.sympify(sigma)
-    _verify(key, chain, derivatives, sigma, closed_forms, flip)
-    if torch_chain is None:
-        torch_chain = tuple(_lambdify_torch(c) for c in closed_forms)
-    if torch_fn is None:
-        torch_fn = _lambdify_torch(sigma.subs(dict(zip(chain, closed_forms, strict=True))))
-    act = PfaffianActivation(
-        key,
-        chain,
-        derivatives,
-        sigma,
-        closed_forms,
-        flip,
-        torch_fn,
-        tuple(torch_chain),
-        description,
-    )
-    _CATALOGUE[key] = act
-    return act
-
-
-def unregister_activation(name: str) -> None:
-    """Remove a user activation (catalogue ones cannot be removed)."""
-    key = _normalise(name)
-    if key in _BUILTIN:
-        raise ValueError(f"activation {key!r} is built in and cannot be removed")
-    if key not in _CATALOGUE:
-        raise ValueError(f"no user activation called {name!r}")
-    del _CATALOGUE[key]

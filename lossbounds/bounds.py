@@ -2,16 +2,24 @@
 
 For a training loss L of Pfaffian format (N, ell, alpha, beta) (see
 :mod:`lossbounds.formats`) and S = {theta : L(theta) <= c} intersected with a
-ball ||theta||^2 <= r^2 (s = 2 sign conditions, so that S is compact):
+ball ||theta||^2 <= r^2 (s = 2 sign conditions, so that S is compact). The
+ball's polynomial has degree 2 and Zell's format bounds the degrees of *all*
+defining functions, so the Zell functions require beta >= 2 (``ValueError``
+naming ``loss_degree`` otherwise: pass max(beta, 2)); every loss of the
+catalogue has beta >= 2. The same s = 2 (sublevel condition and a disc) is the
+default for slices. Theory: docs/theory.md.
 
-Zell (1999), upper bound
+Zell (1999)
     B(S) <= s^N 2^{ell(ell-1)/2} (C (N beta + min(N, ell) alpha))^{N+ell}
-    with C the constant hidden in Zell's O(.) (a parameter, default 1), so
+    for some absolute constant C hidden in the theorem's O(.), which is not
+    known. The package evaluates the right-hand side with a user-chosen C
+    (default 1): **Zell's expression**, which is a bound only for C at least
+    the theorem's unknown constant (never label the C = 1 value a bound)::
 
-    log2 B <= N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
-              "sign"       "chain"          "degree"
+    log2 Z_C = N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
+               "sign"       "chain"          "degree"
 
-Khovanskii, non-degenerate critical points (constant-free)
+Khovanskii, non-degenerate critical points (a proven, constant-free bound)
     Each dL/dtheta_j is a Pfaffian function on the same chain of degree
     beta' = beta + alpha - 1 (see :func:`gradient_degree`), so grad L = 0 is a
     system of N equations of degree beta' and the number of its non-degenerate
@@ -29,22 +37,23 @@ Symmetry, lower bound
     slightly above the minimum (proved in notebook 03).
 
 The numbers are astronomically large, so everything is returned as log2 (and
-log10), never as the bound itself. Three paths:
+log10), never as the bound itself. Each formula is written once, as a sympy
+expression in placeholders (N, ell, alpha, beta, s, C); two paths use it:
 
 - symbolic, exact: :func:`zell_log2_symbolic`, :func:`khovanskii_log2_symbolic`
-  (sympy expressions in the architecture symbols, or exact numbers);
+  (the placeholders substituted by architecture symbols or exact numbers);
 - numeric, vectorised over numpy arrays of formats: :func:`zell_log2`,
-  :func:`zell_terms`, :func:`khovanskii_log2`, :func:`khovanskii_terms`;
-- exact integers: :func:`symmetry_group_order`.
+  :func:`zell_terms`, :func:`khovanskii_log2`, :func:`khovanskii_terms`
+  (the same expressions through ``sympy.lambdify``, log2 mapped to ``numpy.log2``).
+
+The symmetry group order is an exact integer (:func:`symmetry_group_order`).
 
 Precision of the float path: every term is a product/log of float64 numbers
 that are exact integers (inputs are validated to be integers below 2^53); the
 products ``ell*(ell-1)`` and ``(N+ell)*log2(...)`` are rounded once, the log2
-once, and the three non-negative terms summed, so the relative error of the
-total is below about 4 float64 ulps (~1e-15) for every N, ell up to 2^53
-(tested against 50-digit sympy evaluations for N up to 1e9 and ell up to
-1e12, and against ``math.log2`` of the exact integer bound for small
-formats).
+once (C != 1 adds one rounding of C times the integer inside), and the three
+non-negative terms summed, so the relative error of the total is below about
+4 float64 ulps (~1e-15) for every N, ell up to 2^53.
 """
 
 from __future__ import annotations
@@ -57,6 +66,11 @@ import numpy as np
 import sympy as sp
 
 from lossbounds._checks import check_int
+from lossbounds.symmetry import (
+    log2_symmetry_group_order,
+    symmetry_description,
+    symmetry_group_order,
+)
 
 __all__ = [
     "BoundTerms",
@@ -72,10 +86,8 @@ __all__ = [
     "format_tuple",
     "slice_bounds",
     "bounds_for_architectures",
-    "symmetry_group_order",
-    "log2_symmetry_group_order",
-    "log2_symmetry_order_numeric",
-    "symmetry_description",
+    "chain_bounds",
+    "smallest_format",
     "bound_summary",
     "LOG10_2",
 ]
@@ -86,15 +98,23 @@ LOG10_2 = math.log10(2.0)
 # Integers beyond 2^53 are not exactly representable in float64.
 _FLOAT_EXACT = 2**53
 
+_BALL_MESSAGE = (
+    "loss_degree must be >= 2 for Zell's expression, got {beta}: S is cut by the ball "
+    "||theta||^2 <= r^2, whose polynomial has degree 2, and Zell's format bounds the degree "
+    "of every defining function; pass max(loss_degree, 2)"
+)
+
 
 @dataclass(frozen=True)
 class BoundTerms:
     """The three terms of a log2 bound (floats, numpy arrays or sympy expressions).
 
-    For Zell: ``sign`` = N log2 s, ``chain`` = ell(ell-1)/2, ``degree`` =
-    (N+ell) log2(C (N beta + min(N, ell) alpha)). For Khovanskii: ``sign`` =
-    N log2 beta' (the product of the degrees), ``chain`` = ell(ell-1)/2,
-    ``degree`` = ell log2(N beta' - N + min(N, ell) alpha + 1).
+    The field names follow Zell's expression: ``sign`` = N log2 s, ``chain`` =
+    ell(ell-1)/2, ``degree`` = (N+ell) log2(C (N beta + min(N, ell) alpha)).
+    Khovanskii's bound fills the same three slots with its own terms: ``sign``
+    holds N log2 beta' (the log2 of the product of the N equation degrees, not
+    a count of sign conditions), ``chain`` = ell(ell-1)/2, ``degree`` =
+    ell log2(N beta' - N + min(N, ell) alpha + 1).
 
     Attributes
     ----------
@@ -131,7 +151,7 @@ def format_tuple(arch_or_format):
 
     Parameters
     ----------
-    arch_or_format : lossbounds.formats.Architecture, PfaffianFormat or tuple
+    arch_or_format : lossbounds.architecture.Architecture, PfaffianFormat or tuple
         An architecture (its loss format is computed with
         :func:`lossbounds.formats.loss_format`), a format, or the tuple
         ``(n_params, chain_length, chain_degree, loss_degree)``.
@@ -196,15 +216,58 @@ def gradient_degree(chain_degree, loss_degree):
 
 
 # ---------------------------------------------------------------------------
+# the formulas, written once
+# ---------------------------------------------------------------------------
+_N, _ELL, _ALPHA, _BETA, _S, _C = sp.symbols("N ell alpha beta s C")
+
+#: log2 as an undefined function: ``math``-exact ``numpy.log2`` in the float path,
+#: ``sympy.log(x, 2)`` (evaluated exactly where possible) in the symbolic one.
+_LG = sp.Function("log2")
+
+#: Zell's terms (sign, chain, degree) in (N, ell, alpha, beta, s, C).
+_ZELL = (
+    _N * _LG(_S),
+    _ELL * (_ELL - 1) / 2,
+    (_N + _ELL) * _LG(_C * (_N * _BETA + sp.Min(_N, _ELL) * _ALPHA)),
+)
+
+#: Khovanskii's terms (sign, chain, degree) in (N, ell, alpha, beta).
+_KHOVANSKII = (
+    _N * _LG(gradient_degree(_ALPHA, _BETA)),
+    _ELL * (_ELL - 1) / 2,
+    _ELL * _LG(_N * gradient_degree(_ALPHA, _BETA) - _N + sp.Min(_N, _ELL) * _ALPHA + 1),
+)
+
+
+def _substitute(terms, values: dict) -> BoundTerms:
+    """The terms with the placeholders replaced by sympy values (exact log2)."""
+    rule = {k: sp.sympify(v) for k, v in values.items()}
+    return BoundTerms(*(t.xreplace(rule).replace(_LG, lambda x: sp.log(x, 2)) for t in terms))
+
+
+@lru_cache(maxsize=2)
+def _lambdified(name: str):
+    """numpy function of the placeholders returning the three terms of ``name``."""
+    terms, args = {
+        "zell": (_ZELL, (_N, _ELL, _ALPHA, _BETA, _S, _C)),
+        "khovanskii": (_KHOVANSKII, (_N, _ELL, _ALPHA, _BETA)),
+    }[name]
+    return sp.lambdify(args, terms, modules=[{"log2": np.log2}, "numpy"])
+
+
+# ---------------------------------------------------------------------------
 # symbolic (exact) path
 # ---------------------------------------------------------------------------
 def zell_terms_symbolic(arch_or_format, s=2, constant=1) -> BoundTerms:
-    """Zell's bound in log2, term by term, as exact sympy expressions.
+    """Zell's expression in log2, term by term, as exact sympy expressions.
+
+    The value is a bound on B(S) only for ``constant`` at least the theorem's
+    (unknown) constant C; with C = 1 it is an expression, not a bound.
 
     Parameters
     ----------
     arch_or_format : Architecture, PfaffianFormat or tuple (N, ell, alpha, beta)
-        Sizes may be integers or sympy expressions.
+        Sizes may be integers or sympy expressions; beta >= 2 (the ball's degree).
     s : int
         Number of sign conditions defining S (2: the sublevel condition and a ball).
     constant : number
@@ -215,21 +278,24 @@ def zell_terms_symbolic(arch_or_format, s=2, constant=1) -> BoundTerms:
     BoundTerms
         ``sign = N log2 s``, ``chain = ell(ell-1)/2``,
         ``degree = (N+ell) log2(C (N beta + min(N, ell) alpha))``.
+
+    Raises
+    ------
+    ValueError
+        If ``loss_degree`` (beta) is provably below 2 (a symbolic beta that
+        sympy cannot compare with 2 is accepted).
     """
-    n, ell, alpha, beta = (sp.sympify(x) for x in format_tuple(arch_or_format))
-    s = _check_s(s)
-    c = _exact_constant(constant)
-    inner = c * (n * beta + sp.Min(n, ell) * alpha)
-    return BoundTerms(
-        sign=n * sp.log(s, 2),
-        chain=ell * (ell - 1) / 2,
-        degree=(n + ell) * sp.log(inner, 2),
-    )
+    n, ell, alpha, beta = format_tuple(arch_or_format)
+    if (sp.sympify(beta) < 2) is sp.true:
+        raise ValueError(_BALL_MESSAGE.format(beta=beta))
+    values = {_N: n, _ELL: ell, _ALPHA: alpha, _BETA: beta}
+    return _substitute(_ZELL, {**values, _S: _check_s(s), _C: _exact_constant(constant)})
 
 
 def zell_log2_symbolic(arch_or_format, s=2, constant=1):
-    """log2 of Zell's bound as an exact sympy expression (see :func:`zell_terms_symbolic`).
+    """log2 of Zell's expression as an exact sympy expression (see :func:`zell_terms_symbolic`).
 
+    A bound only for ``constant`` at least Zell's unknown constant.
     ``.evalf(50)`` gives 50 correct digits for concrete sizes.
     """
     return zell_terms_symbolic(arch_or_format, s=s, constant=constant).total
@@ -248,13 +314,8 @@ def khovanskii_terms_symbolic(arch_or_format) -> BoundTerms:
         ``chain = ell(ell-1)/2``,
         ``degree = ell log2(N beta' - N + min(N, ell) alpha + 1)``.
     """
-    n, ell, alpha, beta = (sp.sympify(x) for x in format_tuple(arch_or_format))
-    bp = gradient_degree(alpha, beta)
-    return BoundTerms(
-        sign=n * sp.log(bp, 2),
-        chain=ell * (ell - 1) / 2,
-        degree=ell * sp.log(n * bp - n + sp.Min(n, ell) * alpha + 1, 2),
-    )
+    n, ell, alpha, beta = format_tuple(arch_or_format)
+    return _substitute(_KHOVANSKII, {_N: n, _ELL: ell, _ALPHA: alpha, _BETA: beta})
 
 
 def khovanskii_log2_symbolic(arch_or_format):
@@ -263,7 +324,7 @@ def khovanskii_log2_symbolic(arch_or_format):
 
 
 # ---------------------------------------------------------------------------
-# numeric (vectorised) path
+# numeric (vectorised) path: the same expressions, lambdified
 # ---------------------------------------------------------------------------
 def _check_s(s):
     return check_int("s (number of sign conditions)", s, 1)
@@ -294,13 +355,24 @@ def _maybe_scalar(a):
     return float(a) if np.ndim(a) == 0 else a
 
 
+def _numeric_terms(name, n, *args) -> BoundTerms:
+    """Evaluate the lambdified terms; each broadcast to the shape of ``n``."""
+    terms = _lambdified(name)(n, *args)
+    return BoundTerms(*(_maybe_scalar(np.broadcast_to(t, np.shape(n))) for t in terms))
+
+
 def zell_terms(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1.0) -> BoundTerms:
-    """Zell's bound in log2, term by term, vectorised over numpy arrays.
+    """Zell's expression in log2, term by term, vectorised over numpy arrays.
+
+    The value is a bound on B(S) only for ``constant`` at least the theorem's
+    (unknown) constant C; with C = 1 it is an expression, not a bound.
 
     Parameters
     ----------
     n_params, chain_length, chain_degree, loss_degree : int or array_like of shape (k,)
-        N >= 1, ell >= 0, alpha >= 0, beta >= 1 (integers below 2^53); broadcast together.
+        N >= 1, ell >= 0, alpha >= 0, beta >= 2 (integers below 2^53); broadcast
+        together. beta >= 2 because S is cut by a ball, whose polynomial has
+        degree 2 (Zell's degree bounds every defining function).
     s : int
         Number of sign conditions (default 2).
     constant : float
@@ -311,20 +383,26 @@ def zell_terms(n_params, chain_length, chain_degree, loss_degree, s=2, constant=
     BoundTerms
         Float (scalar inputs) or float64 arrays of the broadcast shape. Relative
         error of the total below ~1e-15 (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        If a size is not an integer in range (``loss_degree`` below 2 included),
+        ``s`` < 1 or ``constant`` is not positive and finite.
     """
     s = _check_s(s)
     if not (isinstance(constant, int | float | np.floating | np.integer) and 0 < constant < np.inf):
         raise ValueError(f"constant must be a positive finite number, got {constant!r}")
     n, ell, alpha, beta = _numeric_format(n_params, chain_length, chain_degree, loss_degree)
-    inner = n * beta + np.minimum(n, ell) * alpha  # exact: integers < 2^53
-    sign = n * math.log2(s)
-    chain = 0.5 * ell * (ell - 1.0)
-    degree = (n + ell) * (np.log2(inner) + math.log2(constant))
-    return BoundTerms(_maybe_scalar(sign), _maybe_scalar(chain), _maybe_scalar(degree))
+    if np.any(beta < 2):
+        raise ValueError(_BALL_MESSAGE.format(beta=loss_degree))
+    return _numeric_terms("zell", n, ell, alpha, beta, s, float(constant))
 
 
 def zell_log2(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1.0):
-    """log2 of Zell's bound, vectorised (see :func:`zell_terms`).
+    """log2 of Zell's expression, vectorised (see :func:`zell_terms`).
+
+    A bound on B(S) only for ``constant`` at least Zell's unknown constant.
 
     Returns
     -------
@@ -338,6 +416,9 @@ def zell_log2(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1
 def khovanskii_terms(n_params, chain_length, chain_degree, loss_degree) -> BoundTerms:
     """Khovanskii's bound on non-degenerate critical points of L, log2, vectorised.
 
+    A proven bound with no hidden constant, valid for every valid format of L
+    (every Pfaffian chain representing L gives one).
+
     Parameters
     ----------
     n_params, chain_length, chain_degree, loss_degree : int or array_like of shape (k,)
@@ -349,15 +430,16 @@ def khovanskii_terms(n_params, chain_length, chain_degree, loss_degree) -> Bound
         ``sign = N log2 beta'``, ``chain = ell(ell-1)/2``,
         ``degree = ell log2(N beta' - N + min(N, ell) alpha + 1)`` with
         beta' = beta + alpha - 1.
+
+    Raises
+    ------
+    ValueError
+        If a size is not an integer in range, or alpha + beta < 2.
     """
     n, ell, alpha, beta = _numeric_format(n_params, chain_length, chain_degree, loss_degree)
-    bp = gradient_degree(alpha, beta)
-    if np.any(bp < 1):
+    if np.any(gradient_degree(alpha, beta) < 1):
         raise ValueError("chain_degree + loss_degree must be >= 2 (gradient of degree >= 1)")
-    sign = n * np.log2(bp)
-    chain = 0.5 * ell * (ell - 1.0)
-    degree = ell * np.log2(n * bp - n + np.minimum(n, ell) * alpha + 1.0)
-    return BoundTerms(_maybe_scalar(sign), _maybe_scalar(chain), _maybe_scalar(degree))
+    return _numeric_terms("khovanskii", n, ell, alpha, beta)
 
 
 def khovanskii_log2(n_params, chain_length, chain_degree, loss_degree):
@@ -381,22 +463,56 @@ def _numeric_tuple(arch_or_format):
     return tuple(out)
 
 
+def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
+    """log2 and log10 of Zell's expression and of Khovanskii's critical-point bound.
+
+    Parameters
+    ----------
+    fmt : sequence of 4 ints or int arrays
+        (N, ell, alpha, beta).
+    s, constant
+        As in :func:`zell_terms`.
+    arrays : bool
+        Return arrays of shape (k,) even for a single format.
+
+    Returns
+    -------
+    dict
+        ``log2_zell_expression``, ``log10_zell_expression`` (Zell's expression
+        with the given C, a bound only for C at least the theorem's unknown
+        constant), ``log2_critical_points``, ``log10_critical_points``
+        (Khovanskii's bound on non-degenerate critical points): floats, or
+        float64 arrays when ``arrays``.
+    """
+    z = zell_log2(*fmt, s=s, constant=constant)
+    kh = khovanskii_log2(*fmt)
+    if arrays:
+        z, kh = np.atleast_1d(z), np.atleast_1d(kh)
+    return {
+        "log2_zell_expression": z,
+        "log10_zell_expression": z * LOG10_2,
+        "log2_critical_points": kh,
+        "log10_critical_points": kh * LOG10_2,
+    }
+
+
 # ---------------------------------------------------------------------------
 # many architectures at once
 # ---------------------------------------------------------------------------
 @lru_cache(maxsize=64)
-def _format_function(activation, output, loss, l2, skip):
+def _format_function(activation, output, loss, l2, skip, chain="default"):
     """numpy function (n, h, K, m) -> (N, ell, alpha, beta) from the symbolic format.
 
     The closed forms come from :func:`lossbounds.formats.loss_format` on an
     architecture with symbolic sizes (derived and proved there, not retyped
     here); sympy's lambdify turns them into vectorised numpy code.
     """
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
-        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip
+        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip, chain=chain
     )
     return sp.lambdify((n, h, k, m), loss_format(arch).as_tuple(), "numpy")
 
@@ -412,15 +528,16 @@ def bounds_for_architectures(
     l2=False,
     skip=None,
     constant=1.0,
+    chain="default",
 ) -> dict:
-    """Formats and upper bounds of many architectures at once (vectorised).
+    """Formats, Zell's expression and Khovanskii's bound of many architectures (vectorised).
 
     Parameters
     ----------
     n_inputs, width, hidden_layers, n_samples : int or array_like of shape (k,)
         Sizes n, h, K = L - 1, m (positive integers), broadcast together.
-    activation, output, loss, l2, skip
-        As in :class:`lossbounds.formats.Architecture` (one value for all).
+    activation, output, loss, l2, skip, chain
+        As in :class:`lossbounds.architecture.Architecture` (one value for all).
     constant : float
         The constant C of Zell's O(.).
 
@@ -428,7 +545,7 @@ def bounds_for_architectures(
     -------
     dict of numpy.ndarray of shape (k,)
         ``n_params``, ``chain_length``, ``chain_degree``, ``loss_degree``
-        (int64) and ``log2_zell_upper``, ``log10_zell_upper``,
+        (int64) and ``log2_zell_expression``, ``log10_zell_expression``,
         ``log2_critical_points``, ``log10_critical_points`` (float64); the
         same numbers as :func:`bound_summary` architecture by architecture.
     """
@@ -445,39 +562,96 @@ def bounds_for_architectures(
         raise ValueError(
             f"hidden_layers must be >= 2 with skip={skip!r} (skips join hidden layers)"
         )
-    fn = _format_function(activation, output, loss, bool(l2), skip)
+    fn = _format_function(activation, output, loss, bool(l2), skip, chain)
     cols = [np.broadcast_to(np.asarray(c, dtype=np.float64), n.shape) for c in fn(n, h, k, m)]
     if any(np.any(c != np.round(c)) for c in cols):  # pragma: no cover - formats are integers
         raise ValueError("the format closed form gave non-integer values")
     fmt = [np.round(c).astype(np.int64) for c in cols]
-    z = np.atleast_1d(zell_log2(*fmt, constant=constant))
-    kh = np.atleast_1d(khovanskii_log2(*fmt))
+    names = ("n_params", "chain_length", "chain_degree", "loss_degree")
     return {
-        "n_params": fmt[0],
-        "chain_length": fmt[1],
-        "chain_degree": fmt[2],
-        "loss_degree": fmt[3],
-        "log2_zell_upper": z,
-        "log10_zell_upper": z * LOG10_2,
-        "log2_critical_points": kh,
-        "log10_critical_points": kh * LOG10_2,
+        **dict(zip(names, fmt, strict=True)),
+        **_bound_record(fmt, constant=constant, arrays=True),
     }
+
+
+# ---------------------------------------------------------------------------
+# one architecture, every chain of its activation
+# ---------------------------------------------------------------------------
+def chain_bounds(arch, s=2, constant=1.0) -> dict:
+    """Format, Zell's expression and Khovanskii's bound on every chain of the activation.
+
+    A format is a property of the chain chosen to represent the loss; every
+    valid chain (:func:`lossbounds.activations.list_chains`) gives a valid
+    format and hence a valid Khovanskii bound (and Zell's expression, a bound
+    for C at least the theorem's unknown constant). ``arch.chain`` is ignored.
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        Concrete sizes.
+    s, constant
+        As in :func:`zell_terms`.
+
+    Returns
+    -------
+    dict
+        chain name -> record with ``chain``, the ``as_dict()`` keys of the
+        format, ``log2_zell_expression``, ``log10_zell_expression``,
+        ``log2_critical_points``, ``log10_critical_points``; in the order of
+        ``list_chains`` (the default chain first).
+    """
+    from dataclasses import replace
+
+    from lossbounds.activations import list_chains
+    from lossbounds.formats import loss_format
+
+    out = {}
+    for name in list_chains(arch.activation):
+        fmt = loss_format(replace(arch, chain=name))
+        record = _bound_record(_numeric_tuple(fmt), s=s, constant=constant)
+        out[name] = {"chain": name, **fmt.as_dict(), **record}
+    return out
+
+
+def smallest_format(arch, s=2, constant=1.0) -> dict:
+    """The chain whose format gives the smallest Khovanskii bound, and its numbers.
+
+    Khovanskii's count is constant-free, so it can rank the chains; Zell's
+    expression is reported beside it (its ranking can depend on C). Every valid
+    format gives a valid bound, so the smallest is the one to report. Ties go
+    to the earlier chain of ``list_chains`` (the default first).
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        Concrete sizes (``arch.chain`` is ignored: all chains are compared).
+    s, constant
+        As in :func:`zell_terms`.
+
+    Returns
+    -------
+    dict
+        One record of :func:`chain_bounds` (key ``chain`` names the winner).
+    """
+    records = chain_bounds(arch, s=s, constant=constant)
+    return min(records.values(), key=lambda r: r["log2_critical_points"])
 
 
 # ---------------------------------------------------------------------------
 # slices
 # ---------------------------------------------------------------------------
 def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
-    """Upper bounds for the loss restricted to a k-dimensional affine slice.
+    """Zell's expression and Khovanskii's bound for a k-dimensional affine slice of the loss.
 
     The slice theta = theta_0 + sum_i t_i d_i, t in R^k, keeps the chain and its
     degree (:func:`lossbounds.formats.slice_format`); only N becomes k. The set
     compared is {t : L(t) <= c, ||t||^2 <= r^2}, i.e. the sublevel set of a
-    measured 2D slice when k = 2.
+    measured 2D slice (cut by a disc) when k = 2, so s = 2 is the default, as
+    for the full parameter space.
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Concrete sizes.
     k : int
         Slice dimension, 1 <= k <= N.
@@ -487,8 +661,8 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
     Returns
     -------
     dict
-        The slice format (``as_dict()`` keys) plus ``log2_zell_upper``,
-        ``log10_zell_upper``, ``log2_critical_points``, ``log10_critical_points``.
+        The slice format (``as_dict()`` keys) plus ``log2_zell_expression``,
+        ``log10_zell_expression``, ``log2_critical_points``, ``log10_critical_points``.
     """
     from lossbounds.formats import slice_format
 
@@ -497,135 +671,7 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
     n_full = _numeric_tuple(arch)[0]
     if n > n_full:
         raise ValueError(f"k (slice dimension) must be at most n_params = {n_full}, got {k}")
-    z = zell_log2(n, ell, alpha, beta, s=s, constant=constant)
-    kh = khovanskii_log2(n, ell, alpha, beta)
-    out = dict(fmt.as_dict())
-    out.update(
-        log2_zell_upper=z,
-        log10_zell_upper=z * LOG10_2,
-        log2_critical_points=kh,
-        log10_critical_points=kh * LOG10_2,
-    )
-    return out
-
-
-# ---------------------------------------------------------------------------
-# symmetry lower bound
-# ---------------------------------------------------------------------------
-def _symmetry_parts(arch):
-    """(h, n_hidden_layers, flip kind, skip) of an architecture, validated."""
-    from lossbounds.activations import get_activation
-
-    h = sp.sympify(arch.width)
-    k = sp.sympify(arch.hidden_layers)
-    if not (h.is_Integer and k.is_Integer):
-        raise ValueError(
-            f"width and hidden_layers must be concrete integers for the symmetry group, "
-            f"got width={arch.width}, hidden_layers={arch.hidden_layers}"
-        )
-    flip = get_activation(arch.activation).flip
-    if flip == "sigmoid" and getattr(arch, "l2", False):
-        # The sigmoid flip moves v_i into the next bias (c -> c + v_i): not norm-preserving,
-        # so lambda ||theta||^2 is not invariant; odd and even flips are signed permutations
-        # of theta (orthogonal) and stay symmetries of the regularised loss.
-        flip = None
-    skip = getattr(arch, "skip", None)
-    if skip not in (None, "identity", "projection"):
-        raise ValueError(f"skip must be None, 'identity' or 'projection', got {skip!r}")
-    return int(h), int(k), flip, skip
-
-
-def _symmetry_exponents(arch):
-    """Group order as 2^a * (h!)^b: return (h, a, b).
-
-    Without skips, or with projection shortcuts (which carry their own weights,
-    so each layer can be permuted/flipped on its own): permutations of each of
-    the L-1 hidden layers and, when sigma has a flip symmetry, a flip of each
-    hidden unit: a = h(L-1) (or 0), b = L-1.
-
-    Identity skips u_{l+1} = sigma(W u_l + b) + u_l tie the hidden layers into
-    one residual stream: a permutation of layer l+1 must permute u_l the same
-    way, so a single permutation acts on every hidden layer (b = 1). A flip of
-    unit i for odd or sigmoid sigma turns u_{l+1,i} into -u_{l+1,i} (+ const)
-    only if u_{l,i} is flipped too, so flips are shared along the stream (a =
-    h); for even sigma a flip leaves sigma(a) and hence the stream unchanged, so
-    each layer keeps its own flips (a = h(L-1)). These are valid subgroups of
-    the invariance group (conservative for a lower bound).
-    """
-    h, k, flip, skip = _symmetry_parts(arch)
-    if skip == "identity" and k > 1:
-        b = 1
-        a = 0 if flip is None else (h * k if flip == "even" else h)
-    else:
-        b = k
-        a = 0 if flip is None else h * k
-    return h, a, b
-
-
-def symmetry_description(arch) -> str:
-    """The group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``."""
-    h, a, b = _symmetry_exponents(arch)
-    fact = f"{h}!" if b == 1 else f"({h}!)^{b}"
-    return fact if a == 0 else f"2^{a} * {fact}"
-
-
-def symmetry_group_order(arch) -> int:
-    """Order |G| of the hidden-unit symmetry group of an architecture (exact int).
-
-    (2^h h!)^{L-1} when the activation has a sign flip (sigmoid, tanh, arctan,
-    erf, gaussian), (h!)^{L-1} otherwise (softplus, swish); identity skip
-    connections reduce it to a valid subgroup (see notes).
-
-    Parameters
-    ----------
-    arch : lossbounds.formats.Architecture
-        Concrete width h and hidden_layers L-1.
-
-    Returns
-    -------
-    int
-        |G|. For large h prefer :func:`log2_symmetry_group_order`
-        (h! for h = 10^6 has 5.5 million digits and takes seconds).
-
-    Notes
-    -----
-    With identity skips (all hidden layers in one residual stream) the order
-    used is 2^h h! for odd/sigmoid flips, 2^{h(L-1)} h! for even flips and h!
-    without flips; projection skips keep the full group.
-    With an l2 term (``arch.l2``) sigmoid flips are not symmetries of the
-    regularised loss (they change ||theta||), so a sigmoid network counts
-    permutations only; odd and even flips preserve ||theta|| and are kept.
-    """
-    h, a, b = _symmetry_exponents(arch)
-    return (1 << a) * math.factorial(h) ** b
-
-
-def log2_symmetry_group_order(arch) -> float:
-    """log2 |G| via lgamma (fine for h up to 10^6 and beyond); see :func:`symmetry_group_order`."""
-    h, a, b = _symmetry_exponents(arch)
-    return a + b * math.lgamma(h + 1) / math.log(2.0)
-
-
-def log2_symmetry_order_numeric(width, hidden_layers, flip=True):
-    """log2 of (2^h h!)^{L-1} (flip) or (h!)^{L-1}, vectorised, no skips.
-
-    Parameters
-    ----------
-    width, hidden_layers : int or array_like of shape (k,)
-        h >= 1 and L-1 >= 1.
-    flip : bool
-        Whether the activation has a sign-flip symmetry.
-
-    Returns
-    -------
-    float or numpy.ndarray of shape (k,)
-    """
-    from scipy.special import gammaln
-
-    h = _as_int_array(width, "width", 1)
-    k = _as_int_array(hidden_layers, "hidden_layers", 1)
-    out = k * (gammaln(h + 1.0) / math.log(2.0) + (h if flip else 0.0))
-    return _maybe_scalar(out)
+    return {**fmt.as_dict(), **_bound_record((n, ell, alpha, beta), s=s, constant=constant)}
 
 
 # ---------------------------------------------------------------------------
@@ -637,20 +683,21 @@ _MAX_DIGITS = 4000
 
 
 def bound_summary(arch, constant=1.0) -> dict:
-    """Format, upper and lower bounds of one architecture, JSON-ready.
+    """Format, Zell's expression, Khovanskii's bound and |G| of one architecture, JSON-ready.
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Concrete sizes.
     constant : float
-        The constant C of Zell's O(.) (default 1).
+        The constant C of Zell's O(.) (default 1; Zell's expression is a bound
+        only for C at least the theorem's unknown constant).
 
     Returns
     -------
     dict
-        The keys of ``loss_format(arch).as_dict()`` plus ``log2_zell_upper``,
-        ``log10_zell_upper``, ``log2_critical_points``,
+        The keys of ``loss_format(arch).as_dict()`` plus ``log2_zell_expression``,
+        ``log10_zell_expression``, ``log2_critical_points``,
         ``log10_critical_points``, ``symmetry_lower`` (|G| as an exact
         decimal string; for |G| above 4000 digits its exact closed form such as
         ``'2^2000 * (1000!)^2'``), ``log2_symmetry_lower`` and
@@ -659,20 +706,13 @@ def bound_summary(arch, constant=1.0) -> dict:
     from lossbounds.formats import loss_format
 
     fmt = loss_format(arch)
-    n, ell, alpha, beta = _numeric_tuple(fmt)
-    z = zell_log2(n, ell, alpha, beta, constant=constant)
-    kh = khovanskii_log2(n, ell, alpha, beta)
     lg = log2_symmetry_group_order(arch)
     if lg * LOG10_2 < _MAX_DIGITS - 2:
         sym = str(symmetry_group_order(arch))
     else:
         sym = symmetry_description(arch)
-    out = dict(fmt.as_dict())
+    out = {**fmt.as_dict(), **_bound_record(_numeric_tuple(fmt), constant=constant)}
     out.update(
-        log2_zell_upper=float(z),
-        log10_zell_upper=float(z) * LOG10_2,
-        log2_critical_points=float(kh),
-        log10_critical_points=float(kh) * LOG10_2,
         symmetry_lower=sym,
         log2_symmetry_lower=lg,
         log10_symmetry_lower=lg * LOG10_2,

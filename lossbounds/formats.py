@@ -1,23 +1,18 @@
 """Pfaffian format (N, ell, alpha, beta) of a network's training loss.
 
-The training loss of a feed-forward network with Pfaffian activations is a
-Pfaffian function of the parameters theta. Its *format* is
+For a feed-forward network with Pfaffian activations the training loss is a
+Pfaffian function of the parameters theta, of format N = ``n_params`` (the
+dimension of theta), ell = ``chain_length`` (the number of chain elements),
+alpha = ``chain_degree`` (the largest total degree of the polynomials
+P_ij(theta, f_1..f_i) = d f_i / d theta_j) and beta = ``loss_degree`` (the total
+degree of the loss as a polynomial in (theta, f_1..f_ell)).
 
-- ``n_params`` N: the number of parameters (the dimension of theta),
-- ``chain_length`` ell: the number of Pfaffian chain elements,
-- ``chain_degree`` alpha: the largest total degree of the polynomials
-  P_ij(theta, f_1..f_i) = d f_i / d theta_j,
-- ``loss_degree`` beta: the total degree of the loss as a polynomial in
-  (theta, f_1..f_ell).
-
-Nothing here is typed in as a closed form. :func:`loss_format` runs the
-per-layer weighted-degree recurrences of THEORY.md, built from the
-activation's own polynomials (:mod:`lossbounds.activations`), and, for a
-symbolic depth, derives the closed form in the number of hidden layers K and
-proves it by induction with sympy (:func:`depth_closed_form`). The result is
-checked against a brute-force symbolic expansion of the actual chain on small
-networks (:func:`expand_chain`) and against torch autograd
-(:func:`numeric_certificate`).
+:func:`loss_format` runs the per-layer weighted-degree recurrences below,
+built from the activation's own polynomials (:mod:`lossbounds.activations`);
+for a symbolic depth :func:`depth_closed_form` derives the closed form in the
+number of hidden layers K and proves it by induction. The certificates of
+:mod:`lossbounds.certificates` check the result on actual chains. Theory: see
+docs/theory.md.
 
 Network and parameter order
 ---------------------------
@@ -26,22 +21,19 @@ Inputs x_k in R^n (k = 1..m), K = L - 1 hidden layers of width h, scalar output:
     u_0 = x,   a_l = W_l u_{l-1} + b_l,   u_l = sigma(a_l) [+ skip_l],   l = 1..K
     z = v . u_K + c,   output z (linear) or sigmoid(z)
 
-``skip="identity"`` adds u_{l-1} to u_l for l = 2..K (equal widths, no new
-parameter); ``skip="projection"`` adds P_l u_{l-1} with its own h x h matrix
-P_l and no bias (a bias there would be redundant: it passes linearly into the
-next layer's bias). Skips join consecutive hidden layers only (not input to
-hidden, not into the output), so they need K >= 2.
+``skip="identity"`` adds u_{l-1} to u_l for l = 2..K (equal widths);
+``skip="projection"`` adds P_l u_{l-1} with its own h x h matrix P_l and no
+bias. Skips join consecutive hidden layers only, so they need K >= 2. theta is
+ordered W_1 (row-major), b_1, then per layer l = 2..K: W_l, b_l [, P_l], then
+v, c. The chain holds, for every sample k, hidden layer l and unit i (in that
+order), the activation's chain elements at a_{k,l,i}; then for a sigmoid
+output sigmoid(z_k), and for BCE also log sigmoid(z_k).
 
-theta is ordered W_1 (row-major), b_1, then per layer l = 2..K: W_l, b_l
-[, P_l], then v, c.
-
-The chain holds, for every sample k, hidden layer l, unit i (in that order),
-the activation's chain elements evaluated at a_{k,l,i}; then for a sigmoid
-output the unit sigmoid(z_k), and for BCE also log sigmoid(z_k) (whose
-derivative (1 - sigmoid(z_k)) dz_k needs sigmoid(z_k) before it).
-
-Weighted-degree recurrences (d_a, E, D, beta_sigma as in THEORY.md; du and
-dgu are the degrees of u_l and of du_l/dtheta_j; a dash means "absent")::
+Weighted-degree recurrences
+---------------------------
+du and dgu are the degrees of u_l and of du_l/dtheta_j; a dash means "absent";
+deg_w is the weighted degree with t of weight d_a(l) and each chain symbol of
+weight 1::
 
     d_a(l)  = 1 + du(l-1)                       du(0) = 0 (the data are constants)
     E(l)    = max(du(l-1), 0, 1 + dgu(l-1))     dgu(0) = -
@@ -52,17 +44,13 @@ dgu are the degrees of u_l and of du_l/dtheta_j; a dash means "absent")::
     dgu(l)  = deg_w Q'(d_a(l)) + E(l)           [identity: max(., dgu(l-1));
                                                  projection: max(., 1 + dgu(l-1), du(l-1))]
 
-where deg_w is the weighted degree with t of weight d_a(l) and each chain
-symbol of weight 1. The output z has d_z = 1 + du(K), E_z = max(du(K), 0,
-1 + dgu(K)); an output chain element has degree deg_w P_out(d_z) + E_z; the
-loss per sample is a polynomial in (z, output chain) whose weighted degree is
-beta. alpha is the maximum of all the D's.
+The output z has d_z = 1 + du(K), E_z = max(du(K), 0, 1 + dgu(K)); an output
+chain element has degree deg_w P_out(d_z) + E_z; beta is the weighted degree
+of the per-sample loss in (z, output chain); alpha is the maximum of all D's.
 """
 
 from __future__ import annotations
 
-import itertools
-import numbers
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
@@ -75,12 +63,9 @@ from lossbounds.activations import (
     get_activation,
     weighted_degree,
 )
+from lossbounds.architecture import Architecture, _is_concrete, _size
 
 __all__ = [
-    "OUTPUTS",
-    "LOSSES",
-    "SKIPS",
-    "Architecture",
     "PfaffianFormat",
     "LayerDegrees",
     "layer_degrees",
@@ -88,132 +73,13 @@ __all__ = [
     "slice_format",
     "depth_closed_form",
     "head_chain",
-    "ChainExpansion",
-    "expand_chain",
-    "numeric_certificate",
 ]
-
-OUTPUTS = ("linear", "sigmoid")
-LOSSES = ("mse", "bce")
-SKIPS = (None, "identity", "projection")
 
 #: The target of one sample, a constant of the loss.
 Y = sp.Symbol("y", real=True)
 
 #: Degree of the l2 term lambda * sum_j theta_j^2 as a polynomial in theta.
 _L2_DEGREE = 2
-
-
-# ---------------------------------------------------------------------------
-# architecture
-# ---------------------------------------------------------------------------
-def _size(name: str, value):
-    """Validate one size: a positive int, or a sympy expression that is a positive integer."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a positive integer, got the boolean {value}")
-    if isinstance(value, sp.Basic):
-        if value.is_Integer:
-            value = int(value)
-        elif value.is_integer and value.is_positive:
-            return value
-        elif isinstance(value, sp.Symbol):
-            raise ValueError(
-                f"{name}: the symbol {value} must be declared a positive integer, e.g. "
-                f"sympy.Symbol({str(value)!r}, positive=True, integer=True)"
-            )
-        else:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
-    if isinstance(value, numbers.Integral):
-        value = int(value)
-        if value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
-        return value
-    raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _is_concrete(value) -> bool:
-    return isinstance(value, int)
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """A feed-forward network, its training set size and its loss.
-
-    Parameters
-    ----------
-    n_inputs, width, hidden_layers, n_samples : int or sympy expression
-        n, h, K = L - 1 and m. Each is a positive int or a sympy symbol
-        (expression) declared positive and integer.
-    activation : str
-        A name from :func:`lossbounds.activations.list_activations` (stored in
-        canonical lower case).
-    output : {"linear", "sigmoid"}
-        Output unit.
-    loss : {"mse", "bce"}
-        Training loss; BCE needs the sigmoid output.
-    l2 : bool
-        Add lambda * ||theta||^2.
-    skip : {None, "identity", "projection"}
-        Skip connections between consecutive hidden layers (needs K >= 2).
-
-    Raises
-    ------
-    ValueError
-        Naming the offending argument.
-    """
-
-    n_inputs: object
-    width: object
-    hidden_layers: object
-    n_samples: object
-    activation: str = "sigmoid"
-    output: str = "linear"
-    loss: str = "mse"
-    l2: bool = False
-    skip: str | None = None
-
-    def __post_init__(self):
-        for name in ("n_inputs", "width", "hidden_layers", "n_samples"):
-            object.__setattr__(self, name, _size(name, getattr(self, name)))
-        act = get_activation(self.activation)
-        if get_activation(act.name) is not act:
-            raise ValueError(f"activation {act.name!r}: register it before use")
-        object.__setattr__(self, "activation", act.name)
-        if self.output not in OUTPUTS:
-            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if self.loss == "bce" and self.output != "sigmoid":
-            raise ValueError(
-                f"loss='bce' needs output='sigmoid' (BCE compares probabilities), "
-                f"got output={self.output!r}"
-            )
-        if not isinstance(self.l2, bool):
-            raise ValueError(f"l2 must be True or False, got {self.l2!r}")
-        if self.skip not in SKIPS:
-            allowed = ", ".join(str(s) for s in SKIPS)
-            raise ValueError(f"skip must be one of {allowed}, got {self.skip!r}")
-        if self.skip is not None and _is_concrete(self.hidden_layers) and self.hidden_layers < 2:
-            raise ValueError(
-                f"skip={self.skip!r} joins consecutive hidden layers (of equal width h), "
-                f"so it needs hidden_layers >= 2, got {self.hidden_layers}"
-            )
-
-    @property
-    def n_weight_layers(self):
-        """L = hidden_layers + 1."""
-        return self.hidden_layers + 1
-
-    @property
-    def pfaffian_activation(self) -> PfaffianActivation:
-        """The :class:`~lossbounds.activations.PfaffianActivation` of the hidden units."""
-        return get_activation(self.activation)
-
-    @property
-    def is_symbolic(self) -> bool:
-        """True when a size is a sympy expression."""
-        sizes = (self.n_inputs, self.width, self.hidden_layers, self.n_samples)
-        return not all(_is_concrete(s) for s in sizes)
 
 
 # ---------------------------------------------------------------------------
@@ -575,406 +441,3 @@ def slice_format(arch: Architecture, k) -> PfaffianFormat:
     k = _size("k", k)
     fmt = loss_format(arch)
     return PfaffianFormat(k, fmt.chain_length, fmt.chain_degree, fmt.loss_degree)
-
-
-# ---------------------------------------------------------------------------
-# brute force: the actual chain, expanded symbolically
-# ---------------------------------------------------------------------------
-_LAMBDA = sp.Symbol("lambda", positive=True)
-
-
-class _Constants:
-    """Irrational coefficients (2/sqrt(pi), ...) renamed to constant symbols kappa_i."""
-
-    def __init__(self):
-        self.values: dict = {}
-
-    def terms(self, expr, variables) -> list:
-        """[(coefficient, exponents)] of ``expr`` as a polynomial in ``variables``."""
-        out = []
-        for exps, coeff in sp.Poly(expr, *variables).terms():
-            if not coeff.is_Rational:
-                name = next((k for k, v in self.values.items() if v == coeff), None)
-                if name is None:
-                    name = sp.Symbol(f"kappa{len(self.values)}")
-                    self.values[name] = coeff
-                coeff = name
-            out.append((coeff, exps))
-        return out
-
-
-def _apply(terms, values, R):
-    """Evaluate a polynomial given by ``terms`` at ring elements ``values``."""
-    out = R.zero
-    for coeff, exps in terms:
-        term = R(coeff)
-        for v, e in zip(values, exps, strict=True):
-            if e:
-                term *= v**e
-        out += term
-    return out
-
-
-@dataclass
-class ChainExpansion:
-    """The Pfaffian chain of a concrete (small) network, built element by element.
-
-    Polynomials are sparse ``sympy.ring`` elements over QQ whose generators are
-    the parameters, the chain symbols, the data, lambda and the constants
-    ``kappa_i`` (irrational coefficients such as 2/sqrt(pi)); only parameters
-    and chain symbols count towards degrees.
-
-    Attributes
-    ----------
-    arch : Architecture
-    theta : tuple of sympy.Symbol
-        Parameters in the module's order (see the module docstring).
-    blocks : list of (name, shape, symbols)
-        ``theta`` cut into weight matrices and bias vectors.
-    x, y : tuples of sympy.Symbol
-        Data symbols (constants): x[k][j], y[k].
-    chain : tuple of sympy.Symbol
-        Chain symbols in chain order.
-    labels : dict
-        chain symbol -> ("hidden", k, l, i, r) or ("head", k, r).
-    ring : sympy.polys.rings.PolyRing
-    derivatives : dict
-        chain symbol -> tuple over theta of d f / d theta_j (ring elements).
-    loss : ring element
-        The loss as a polynomial in (theta, chain).
-    constants : dict
-        kappa_i -> its exact value.
-    """
-
-    arch: Architecture
-    theta: tuple
-    blocks: list
-    x: tuple
-    y: tuple
-    chain: tuple
-    labels: dict
-    ring: object
-    derivatives: dict
-    loss: object
-    constants: dict
-
-    def degree(self, p) -> int:
-        """Total degree in (theta, chain) of a ring element (-1 for zero)."""
-        n = len(self.theta) + len(self.chain)  # they are the first generators
-        return max((sum(monom[:n]) for monom in p.keys()), default=-1)
-
-    def element_degree(self, f) -> int:
-        """max_j total degree of d f / d theta_j."""
-        return max(self.degree(d) for d in self.derivatives[f])
-
-    def measured_format(self) -> PfaffianFormat:
-        """(N, ell, alpha, beta) read off the expanded polynomials."""
-        alpha = max(self.element_degree(f) for f in self.chain)
-        return PfaffianFormat(len(self.theta), len(self.chain), alpha, self.degree(self.loss))
-
-    def measured_layer_degrees(self) -> dict:
-        """{layer: max D over samples, units, chain elements, theta_j}; ``"head"`` for the output."""
-        out: dict = {}
-        for f in self.chain:
-            lab = self.labels[f]
-            key = lab[2] if lab[0] == "hidden" else "head"
-            out[key] = max(out.get(key, -1), self.element_degree(f))
-        return out
-
-    def is_triangular(self) -> bool:
-        """Each derivative uses only theta, the data and chain elements up to its own."""
-        first = len(self.theta)
-        for pos, f in enumerate(self.chain):
-            later = range(first + pos + 1, first + len(self.chain))
-            for d in self.derivatives[f]:
-                if any(monom[i] for monom in d.keys() for i in later):
-                    return False
-        return True
-
-    def measured_slice_format(self, k: int, seed: int = 0) -> PfaffianFormat:
-        """Format read off after restricting to theta = theta0 + sum_i t_i d_i.
-
-        theta0 and the directions d_i are seeded random integers in [-3, 3]
-        (generic); every polynomial is rewritten in (t, chain), the derivatives
-        become d f/d t_i = sum_j d_ij d f/d theta_j, and degrees are measured in
-        (t, chain).
-        """
-        import random
-
-        rng = random.Random(seed)
-        k = _size("k", k)
-        ts = [sp.Symbol(f"t{i}") for i in range(k)]
-        old = self.ring.symbols
-        n_theta = len(self.theta)
-        R2, *G2 = sp.ring((*ts, *old[n_theta:]), sp.QQ)
-        d = [[rng.randint(-3, 3) for _ in range(n_theta)] for _ in range(k)]
-        images = [
-            R2(rng.randint(-3, 3)) + sum((d[i][j] * G2[i] for i in range(k)), R2.zero)
-            for j in range(n_theta)
-        ] + G2[k:]
-
-        def restrict(p):
-            out = R2.zero
-            for monom, coeff in p.items():
-                term = R2(coeff)
-                for img, e in zip(images, monom, strict=True):
-                    if e:
-                        term *= img**e
-                out += term
-            return out
-
-        n = k + len(self.chain)
-
-        def degree(p):
-            return max((sum(monom[:n]) for monom in p.keys()), default=-1)
-
-        alpha = -1
-        for f in self.chain:
-            grads = [restrict(g) for g in self.derivatives[f]]
-            for i in range(k):
-                alpha = max(
-                    alpha, degree(sum((d[i][j] * grads[j] for j in range(n_theta)), R2.zero))
-                )
-        return PfaffianFormat(k, len(self.chain), alpha, degree(restrict(self.loss)))
-
-    def as_expr(self, p) -> sp.Expr:
-        """A ring element as a sympy expression (constants substituted)."""
-        return p.as_expr().subs(self.constants)
-
-    def evaluate(self, p, values) -> float:
-        """Evaluate a ring element in float64 at ``values`` (one per ring generator but
-        the constants, in the order theta, chain, x, y, lambda)."""
-        import numpy as np
-
-        if not p:
-            return 0.0
-        full = np.concatenate([np.asarray(values, dtype=float), self._constant_values()])
-        monoms = np.array(list(p.keys()), dtype=float)
-        coeffs = np.array([float(c) for c in p.values()])
-        return float(coeffs @ np.prod(full**monoms, axis=1))
-
-    def _constant_values(self):
-        import numpy as np
-
-        return np.array([float(v) for v in self.constants.values()], dtype=float)
-
-
-def expand_chain(arch: Architecture) -> ChainExpansion:
-    """Build the loss's Pfaffian chain of a small concrete network symbolically.
-
-    Every chain element f = g_r(A) (A a pre-activation, or z_k for the output
-    chain) gets the derivative P_r(A, g_1(A)..g_r(A)) * dA/dtheta_j, where
-    dA/dtheta_j is the total derivative of the polynomial A through the chain
-    elements it contains. Everything is expanded, so the degrees read off are
-    those of actual polynomials, with data symbols as generic constants.
-    Sizes must be concrete and small (the expansion grows quickly).
-    """
-    if arch.is_symbolic:
-        raise ValueError("expand_chain needs a concrete architecture")
-    act = arch.pfaffian_activation
-    n, h, K, m = arch.n_inputs, arch.width, arch.hidden_layers, arch.n_samples
-    head, loss_poly = head_chain(arch.output, arch.loss)
-
-    # ---- symbols, in ring-generator order: theta, chain, x, y, lambda, constants
-    blocks: list = []
-
-    def block(name, shape):
-        idx = itertools.product(*map(range, shape))
-        syms = [sp.Symbol("_".join([name, *map(str, ix)]), real=True) for ix in idx]
-        blocks.append((name, shape, syms))
-
-    for layer in range(1, K + 1):
-        block(f"W{layer}", (h, n if layer == 1 else h))
-        block(f"b{layer}", (h,))
-        if layer >= 2 and arch.skip == "projection":
-            block(f"P{layer}", (h, h))
-    block("v", (h,))
-    block("c", (1,))
-    theta = tuple(s for _, _, syms in blocks for s in syms)
-    chain, labels = [], {}
-    for k in range(m):
-        for layer in range(1, K + 1):
-            for i in range(h):
-                for r in range(act.chain_length):
-                    chain.append(sp.Symbol(f"g{k}_{layer}_{i}_{r}", real=True))
-                    labels[chain[-1]] = ("hidden", k, layer, i, r)
-        for r in range(head.chain_length if head is not None else 0):
-            chain.append(sp.Symbol(f"o{k}_{r}", real=True))
-            labels[chain[-1]] = ("head", k, r)
-    chain = tuple(chain)
-    x = tuple(tuple(sp.Symbol(f"x{k}_{j}", real=True) for j in range(n)) for k in range(m))
-    y = tuple(sp.Symbol(f"y{k}", real=True) for k in range(m))
-
-    consts = _Constants()
-    act_vars = (T, *act.chain)
-    P_terms = [consts.terms(p, act_vars) for p in act.derivatives]
-    sigma_terms = consts.terms(act.sigma, act_vars)
-    head_vars = (T, *(head.chain if head is not None else ()))
-    head_P = [consts.terms(p, head_vars) for p in head.derivatives] if head is not None else []
-    loss_terms = consts.terms(loss_poly, (*head_vars, Y))
-
-    gens = (*theta, *chain, *(s for row in x for s in row), *y, _LAMBDA, *consts.values)
-    R, *G = sp.ring(gens, sp.QQ)
-    sym = dict(zip(gens, G, strict=True))
-    blk = {name: [sym[s] for s in syms] for name, _, syms in blocks}
-
-    def mat(name, rows, cols):
-        return [blk[name][i * cols : (i + 1) * cols] for i in range(rows)]
-
-    # ---- forward pass in the ring: arguments and derivative rules of the chain
-    rule: dict = {}  # chain symbol -> (P_r(A, unit chain) as ring element, unit key)
-    argument: dict = {}  # unit key -> A
-    depends: dict = {}  # unit key -> chain symbols A contains
-    losses = []
-    chain_iter = iter(chain)
-
-    def add_unit(key, A, terms_list, k_len, deps):
-        syms = [next(chain_iter) for _ in range(k_len)]
-        ring_syms = [sym[s] for s in syms]
-        argument[key], depends[key] = A, deps
-        for s, terms in zip(syms, terms_list, strict=True):
-            rule[s] = (_apply(terms, [A, *ring_syms], R), key)
-        return syms, ring_syms
-
-    for k in range(m):
-        u_prev = [sym[s] for s in x[k]]
-        deps_prev: list = [[] for _ in u_prev]  # chain symbols each u depends on
-        for layer in range(1, K + 1):
-            Wl = mat(f"W{layer}", h, len(u_prev))
-            bl = blk[f"b{layer}"]
-            Pl = mat(f"P{layer}", h, h) if f"P{layer}" in blk else None
-            all_prev = sorted({s for d in deps_prev for s in d}, key=chain.index)
-            u_new, deps_new = [], []
-            for i in range(h):
-                A = sum((Wl[i][j] * u_prev[j] for j in range(len(u_prev))), bl[i])
-                syms, g = add_unit(("hidden", k, layer, i), A, P_terms, act.chain_length, all_prev)
-                u = _apply(sigma_terms, [A, *g], R)
-                deps = [*all_prev, *syms]
-                if layer >= 2 and arch.skip == "identity":
-                    u += u_prev[i]
-                elif Pl is not None:
-                    u += sum((Pl[i][j] * u_prev[j] for j in range(h)), R.zero)
-                u_new.append(u)
-                deps_new.append(deps)
-            u_prev, deps_prev = u_new, deps_new
-        z = sum((blk["v"][i] * u_prev[i] for i in range(h)), blk["c"][0])
-        all_prev = sorted({s for d in deps_prev for s in d}, key=chain.index)
-        o = []
-        if head is not None:
-            _, o = add_unit(("head", k), z, head_P, head.chain_length, all_prev)
-        losses.append(_apply(loss_terms, [z, *o, sym[y[k]]], R))
-    loss = sum(losses, R.zero) * R(sp.Rational(1, m))
-    if arch.l2:
-        loss += sym[_LAMBDA] * sum((t**2 for t in G[: len(theta)]), R.zero)
-
-    # ---- total derivatives through the chain
-    memo: dict = {}
-
-    def d_argument(key, j):
-        if (key, j) not in memo:
-            A = argument[key]
-            out = A.diff(G[j])
-            for f in depends[key]:
-                dA_df = A.diff(sym[f])
-                if dA_df:
-                    out += dA_df * d_element(f, j)
-            memo[key, j] = out
-        return memo[key, j]
-
-    def d_element(f, j):
-        P, key = rule[f]
-        return P * d_argument(key, j)
-
-    derivatives = {f: tuple(d_element(f, j) for j in range(len(theta))) for f in chain}
-    return ChainExpansion(
-        arch, theta, blocks, x, y, chain, labels, R, derivatives, loss, dict(consts.values)
-    )
-
-
-# ---------------------------------------------------------------------------
-# numeric certificate: the same chain on a real torch float64 network
-# ---------------------------------------------------------------------------
-def numeric_certificate(expansion: ChainExpansion, seed: int = 0, scale: float = 0.7, lam=0.1):
-    """Compare the symbolic chain with torch autograd on a float64 network.
-
-    A torch network with the architecture of ``expansion`` is built from a
-    seeded random theta (normal, std ``scale``) and random data; each chain
-    element is computed with the activation's torch chain, its gradient with
-    autograd, and compared with the derivative polynomial of
-    :func:`expand_chain` evaluated at (theta, chain values, data). The loss
-    polynomial is compared with the loss computed by torch directly (BCE via
-    ``binary_cross_entropy_with_logits``).
-
-    Returns
-    -------
-    dict
-        ``gradient``: the largest relative error ||grad_sym - grad_torch|| /
-        ||grad_torch|| over chain elements; ``loss``: relative error of the
-        loss value; ``elements``: number of chain elements checked.
-    """
-    import numpy as np
-    import torch
-
-    arch = expansion.arch
-    act = arch.pfaffian_activation
-    head, _ = head_chain(arch.output, arch.loss)
-    gen = torch.Generator().manual_seed(seed)
-    dt = torch.float64
-    N = len(expansion.theta)
-    theta = (scale * torch.randn(N, generator=gen, dtype=dt)).requires_grad_(True)
-    xs = torch.randn(arch.n_samples, arch.n_inputs, generator=gen, dtype=dt)
-    if arch.loss == "bce":
-        ys = torch.randint(0, 2, (arch.n_samples,), generator=gen).to(dt)
-    else:
-        ys = torch.randn(arch.n_samples, generator=gen, dtype=dt)
-
-    params, pos = {}, 0
-    for name, shape, syms in expansion.blocks:
-        params[name] = theta[pos : pos + len(syms)].reshape(shape)
-        pos += len(syms)
-
-    values = []  # chain values in chain order
-    zs = []
-    for k in range(arch.n_samples):
-        u = xs[k]
-        for layer in range(1, arch.hidden_layers + 1):
-            a = params[f"W{layer}"] @ u + params[f"b{layer}"]
-            for i in range(arch.width):
-                values.extend(fn(a[i]) for fn in act.torch_chain)
-            u_new = act.torch_fn(a)
-            if layer >= 2 and arch.skip == "identity":
-                u_new = u_new + u
-            elif layer >= 2 and arch.skip == "projection":
-                u_new = u_new + params[f"P{layer}"] @ u
-            u = u_new
-        z = params["v"] @ u + params["c"][0]
-        zs.append(z)
-        if head is not None:
-            values.extend(fn(z) for fn in head.torch_chain)
-    z = torch.stack(zs)
-    if arch.output == "linear":
-        loss = torch.mean((z - ys) ** 2)
-    elif arch.loss == "mse":
-        loss = torch.mean((torch.sigmoid(z) - ys) ** 2)
-    else:
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, ys)
-    if arch.l2:
-        loss = loss + lam * torch.sum(theta**2)
-
-    point = [
-        *theta.detach().tolist(),
-        *[float(v.detach()) for v in values],
-        *xs.reshape(-1).tolist(),
-        *ys.tolist(),
-        lam,
-    ]
-    worst = 0.0
-    for f, value in zip(expansion.chain, values, strict=True):
-        (grad,) = torch.autograd.grad(value, theta, retain_graph=True)
-        sym = np.array([expansion.evaluate(d, point) for d in expansion.derivatives[f]])
-        ref = grad.detach().numpy()
-        worst = max(worst, float(np.linalg.norm(sym - ref) / max(np.linalg.norm(ref), 1e-300)))
-    loss_sym = expansion.evaluate(expansion.loss, point)
-    loss_ref = float(loss.detach())
-    loss_err = abs(loss_sym - loss_ref) / max(abs(loss_ref), 1e-300)
-    return {"gradient": worst, "loss": loss_err, "elements": len(values)}

@@ -11,7 +11,7 @@ pre-activations 2 a_l::
 
 so ``theta' = A theta`` is an invertible *linear* map (the constants -W_l 1 and
 -sum(v) are linear in theta) of the flat
-parameter vector (:class:`lossbounds.models.ParamLayout`) with
+parameter vector (:class:`lossbounds.layout.ParamLayout`) with
 ``f_sigmoid(theta') = f_tanh(theta)`` for every input. The two training
 losses (without regularisation) are therefore the same function up to this
 change of coordinates: ``L_sigmoid(A theta) = L_tanh(theta)``.
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossbounds.models import ParamLayout
+from lossbounds.layout import ParamLayout
 
-__all__ = ["tanh_sigmoid_matrix", "tanh_to_sigmoid", "sigmoid_to_tanh"]
+__all__ = ["tanh_sigmoid_matrix", "tanh_to_sigmoid"]
 
 
 def _check(arch, activation: str) -> ParamLayout:
@@ -46,7 +46,7 @@ def tanh_sigmoid_matrix(arch) -> np.ndarray:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The architecture (any activation field; only sizes are used), no skips.
 
     Returns
@@ -86,7 +86,7 @@ def tanh_to_sigmoid(arch, theta) -> np.ndarray:
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         The tanh architecture (``activation == "tanh"``, no skips); the
         result is for the same architecture with ``activation="sigmoid"``.
     theta : array, shape (N,) or (K, N)
@@ -98,10 +98,3 @@ def tanh_to_sigmoid(arch, theta) -> np.ndarray:
     lay = _check(arch, "tanh")
     theta = lay.check(np.asarray(theta, dtype=np.float64))
     return theta @ tanh_sigmoid_matrix(arch).T
-
-
-def sigmoid_to_tanh(arch, theta) -> np.ndarray:
-    """Inverse of :func:`tanh_to_sigmoid` (``arch.activation == "sigmoid"``)."""
-    lay = _check(arch, "sigmoid")
-    theta = lay.check(np.asarray(theta, dtype=np.float64))
-    return np.linalg.solve(tanh_sigmoid_matrix(arch), theta.T).T

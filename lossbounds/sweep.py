@@ -77,12 +77,12 @@ import torch
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
+from lossbounds.architecture import Architecture
 from lossbounds.bounds import bound_summary
-from lossbounds.census import basin_census
 from lossbounds.data import make_regression, make_teacher_student
-from lossbounds.formats import Architecture
-from lossbounds.landscape import LossSurface
-from lossbounds.models import ParamLayout
+from lossbounds.layout import ParamLayout
+from lossbounds.optimize import basin_census
+from lossbounds.surface import LossSurface
 
 __all__ = [
     "INPUTS",
@@ -453,7 +453,7 @@ def cell_key(cell: dict) -> str:
 
 
 def architecture(cell: dict):
-    """The :class:`~lossbounds.formats.Architecture` of a cell (``l2`` > 0 turns the term on)."""
+    """The :class:`~lossbounds.architecture.Architecture` of a cell (``l2`` > 0 turns the term on)."""
     return Architecture(
         n_inputs=cell["inputs"],
         width=cell["width"],
@@ -481,9 +481,9 @@ def problem(cell: dict):
 
     Returns
     -------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
     data : lossbounds.data.Dataset
-    surface : lossbounds.landscape.LossSurface
+    surface : lossbounds.surface.LossSurface
     """
     arch = architecture(cell)
     m, noise, seed = cell["samples"], cell["noise"], cell["seed"]
@@ -557,7 +557,7 @@ def run_cell(cell: dict, measurement: Measurement | None = None) -> dict:
         "chain_length",
         "chain_degree",
         "loss_degree",
-        "log10_zell",
+        "log10_zell_expression",
         "log10_khovanskii",
         "log10_group_order",
     ),
@@ -567,7 +567,7 @@ def _bounds(cell: dict) -> dict:
     s = bound_summary(architecture(cell))
     return {
         **{k: s[k] for k in ("n_params", "chain_length", "chain_degree", "loss_degree")},
-        "log10_zell": s["log10_zell_upper"],
+        "log10_zell_expression": s["log10_zell_expression"],
         "log10_khovanskii": s["log10_critical_points"],
         "log10_group_order": s["log10_symmetry_lower"],
     }
@@ -587,7 +587,7 @@ _CENSUS_OUTPUTS = (
     "doubletons",
     "chao1",
     "log10_group_order",
-    "log10_zell",
+    "log10_zell_expression",
     "log10_khovanskii",
 )
 
@@ -632,7 +632,7 @@ def _census(cell: dict) -> dict:
 
     Starts: ``ParamLayout(arch).init(rng, start_scale, n_starts)`` with
     ``rng = default_rng([seed, start_seed, 1])``; then
-    :func:`lossbounds.census.basin_census` (l2-aware group).
+    :func:`lossbounds.optimize.basin_census` (l2-aware group).
     """
     arch, data, surface = problem(cell)
     rng = np.random.default_rng([cell["seed"], cell["start_seed"], 1])
@@ -651,7 +651,7 @@ def _census(cell: dict) -> dict:
         "teacher_loss": teacher,
         **_hits_summary(res.hits),
         "log10_group_order": math.log10(res.group_order),
-        "log10_zell": bounds["log10_zell_upper"],
+        "log10_zell_expression": bounds["log10_zell_expression"],
         "log10_khovanskii": bounds["log10_critical_points"],
     }
 

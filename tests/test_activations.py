@@ -8,16 +8,16 @@ import sympy as sp
 import torch
 
 from lossbounds.activations import (
+    PfaffianActivation,
     T,
     chain_symbols,
     get_activation,
     list_activations,
-    register_activation,
-    unregister_activation,
+    list_chains,
     weighted_degree,
 )
 
-THEORY_TABLE = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf"]
+PAPER_TABLE = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf"]
 NOT_PFAFFIAN = [
     "relu",
     "ReLU",
@@ -34,30 +34,20 @@ NOT_PFAFFIAN = [
     "abs",
 ]
 g1, g2 = chain_symbols(2)
-
-
-@pytest.fixture
-def user_activations():
-    """Remove the activations a test registers, even when it fails."""
-    names = []
-    yield names
-    for name in names:
-        try:
-            unregister_activation(name)
-        except ValueError:
-            pass
+#: Every (activation, chain) pair of the catalogue.
+ALL_CHAINS = [(n, c) for n in list_activations() for c in list_chains(n)]
 
 
 # --------------------------------------------------------------- catalogue
 def test_catalogue_holds_theory_table_and_gelu():
     names = list_activations()
-    assert names[: len(THEORY_TABLE)] == THEORY_TABLE
+    assert names[: len(PAPER_TABLE)] == PAPER_TABLE
     assert "gelu" in names
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_catalogue_entry_verifies_symbolically(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_catalogue_entry_verifies_symbolically(name, chain):
+    act = get_activation(name, chain=chain)
     act.verify()  # derivative polynomials, triangularity, flip: raises on failure
     for g, c, p in zip(act.chain, act.closed_forms, act.derivatives, strict=True):
         assert sp.simplify(sp.diff(c, T) - act.on_chain(p)) == 0, g
@@ -113,9 +103,9 @@ def _mp(expr):
     return sp.lambdify(T, expr, modules="mpmath")
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_torch_forms_match_closed_forms_in_float64(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_torch_forms_match_closed_forms_in_float64(name, chain):
+    act = get_activation(name, chain=chain)
     mpmath.mp.dps = 40
     points = [-40.0, -12.5, -3.0, -0.7, 0.0, 0.3, 1.9, 7.0, 35.0]
     x = torch.tensor(points, dtype=torch.float64)
@@ -130,9 +120,9 @@ def test_torch_forms_match_closed_forms_in_float64(name):
             assert abs(float(got[i]) - want) <= 1e-14 * max(1.0, abs(want)), (expr, p)
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_torch_forms_are_finite_far_out(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_torch_forms_are_finite_far_out(name, chain):
+    act = get_activation(name, chain=chain)
     x = torch.tensor([-1e4, -800.0, 800.0, 1e4], dtype=torch.float64)
     for fn in (act.torch_fn, *act.torch_chain):
         assert torch.isfinite(fn(x)).all()
@@ -145,9 +135,9 @@ def test_softplus_has_no_threshold_shortcut():
     assert float(act.torch_fn(x) - x) == pytest.approx(math.log1p(math.exp(-25.0)), rel=1e-12)
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_sigma_is_q_of_the_torch_chain(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_sigma_is_q_of_the_torch_chain(name, chain):
+    act = get_activation(name, chain=chain)
     x = torch.linspace(-4, 4, 33, dtype=torch.float64)
     q = sp.lambdify((T, *act.chain), act.sigma, modules="math")
     values = [fn(x) for fn in act.torch_chain]
@@ -156,9 +146,9 @@ def test_sigma_is_q_of_the_torch_chain(name):
         assert float(act.torch_fn(x[i : i + 1])[0]) == pytest.approx(want, rel=1e-14, abs=1e-15)
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_chain_derivatives_match_autograd(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_chain_derivatives_match_autograd(name, chain):
+    act = get_activation(name, chain=chain)
     x = torch.linspace(-3, 3, 25, dtype=torch.float64, requires_grad=True)
     values = [fn(x) for fn in act.torch_chain]
     for r, (fn_val, p) in enumerate(zip(values, act.derivatives, strict=True)):
@@ -232,77 +222,93 @@ def test_lookup_needs_a_name(bad):
         get_activation(bad)
 
 
-# ------------------------------------------------------------ registration
-def test_register_user_activation_mish(user_activations):
+# ------------------------------------------------------------ verification
+def _candidate(name, chain, derivatives, sigma, closed_forms, flip=None):
+    """An activation that is not in the catalogue (no torch form), for :meth:`verify`."""
+    return PfaffianActivation(
+        name, tuple(chain), tuple(derivatives), sigma, tuple(closed_forms), flip, None, ()
+    )
+
+
+def test_verify_accepts_a_mish_chain():
     g3 = sp.Symbol("g3", real=True)
     sig = 1 / (1 + sp.exp(-T))
     soft = sp.log(1 + sp.exp(T))
-    act = register_activation(
-        "Mish",
-        chain=[g1, g2, g3],
-        derivatives=[g1 - g1**2, g1, (1 - g3**2) * g1],
-        sigma=T * g3,
-        closed_forms=[sig, soft, sp.tanh(soft)],
+    mish = _candidate(
+        "mish",
+        [g1, g2, g3],
+        [g1 - g1**2, g1, (1 - g3**2) * g1],
+        T * g3,
+        [sig, soft, sp.tanh(soft)],
     )
-    user_activations.append("mish")
-    assert act.name == "mish" and "mish" in list_activations()
-    assert get_activation("MISH") is act
-    x = torch.linspace(-3, 3, 7, dtype=torch.float64)
-    ref = x * torch.tanh(torch.nn.functional.softplus(x))
-    torch.testing.assert_close(act.torch_fn(x), ref, rtol=1e-12, atol=1e-14)
-    # usable by the format calculus
-    from lossbounds.formats import Architecture, loss_format
-
-    fmt = loss_format(Architecture(1, 2, 1, 3, activation="mish"))
-    assert fmt.chain_length == 3 * 2 * 3
-    with pytest.raises(ValueError, match="already exists"):
-        register_activation("mish", [g1], [g1], g1, [sp.exp(T)])
-    register_activation("mish", [g1], [g1], g1, [sp.exp(T)], replace=True)
-    assert get_activation("mish").chain_length == 1
+    mish.verify()  # raises on failure
+    assert "mish" not in list_activations()
 
 
-def test_register_refuses_a_wrong_derivative(user_activations):
-    user_activations.append("wrong")
+def test_verify_refuses_a_wrong_derivative():
     with pytest.raises(ValueError, match="does not equal"):
-        register_activation("wrong", [g1], [2 * g1], g1, [sp.exp(T)])
-    assert "wrong" not in list_activations()
+        _candidate("wrong", [g1], [2 * g1], g1, [sp.exp(T)]).verify()
 
 
-def test_register_refuses_wrong_arctan_chain(user_activations):
-    user_activations.append("badatan")
+def test_verify_refuses_wrong_arctan_chain():
+    bad = _candidate(
+        "badatan", [g1, g2], [-2 * T * g1, g1], g2, [1 / (1 + T**2), sp.atan(T)], flip="odd"
+    )
     with pytest.raises(ValueError, match="does not equal"):
-        register_activation(
-            "badatan", [g1, g2], [-2 * T * g1, g1], g2, [1 / (1 + T**2), sp.atan(T)], flip="odd"
-        )
+        bad.verify()
 
 
-def test_register_refuses_a_non_triangular_chain(user_activations):
-    user_activations.append("loop")
+def test_verify_refuses_a_non_triangular_chain():
     # g1 = e^t, g2 = e^t: true identities, but P_1 uses the later g2
     with pytest.raises(ValueError, match="triangular"):
-        register_activation("loop", [g1, g2], [g2, g1], g2, [sp.exp(T), sp.exp(T)])
+        _candidate("loop", [g1, g2], [g2, g1], g2, [sp.exp(T), sp.exp(T)]).verify()
 
 
-def test_register_refuses_non_polynomials_and_bad_shapes(user_activations):
-    user_activations.extend(["rooty", "short", "sig2", "wrongflip"])
+def test_verify_refuses_non_polynomials_and_bad_shapes():
     with pytest.raises(ValueError, match="not a polynomial"):
-        register_activation("rooty", [g1], [sp.sqrt(g1)], g1, [sp.exp(T)])
+        _candidate("rooty", [g1], [sp.sqrt(g1)], g1, [sp.exp(T)]).verify()
     with pytest.raises(ValueError, match="same length"):
-        register_activation("short", [g1, g2], [g1], g2, [sp.exp(T), sp.exp(T)])
+        _candidate("short", [g1, g2], [g1], g2, [sp.exp(T), sp.exp(T)]).verify()
     with pytest.raises(ValueError, match="not a polynomial"):
-        register_activation("sig2", [g1], [g1], sp.exp(g1), [sp.exp(T)])
+        _candidate("sig2", [g1], [g1], sp.exp(g1), [sp.exp(T)]).verify()
     with pytest.raises(ValueError, match="flip symmetry"):
-        register_activation("wrongflip", [g1], [g1], g1, [sp.exp(T)], flip="odd")
+        _candidate("wrongflip", [g1], [g1], g1, [sp.exp(T)], flip="odd").verify()
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "relu", "silu"])
-def test_register_refuses_reserved_names(name):
-    with pytest.raises(ValueError):
-        register_activation(name, [g1], [g1], g1, [sp.exp(T)])
+# ------------------------------------------------------- alternative chains
+def test_alternative_chains_exactly():
+    # hand-derived: (t sigmoid)' = sigmoid + t sigmoid (1 - sigmoid) = g1 + g2 - g1 g2;
+    # (t Phi)' = Phi + t phi = (1 + g2)/2 + t g1 / sqrt(2 pi)
+    t = T
+    a1, a2, a3 = chain_symbols(3)
+    expected = {
+        "swish": ((a1 - a1**2, a1 + a2 - a1 * a2), a2),
+        "gelu": (
+            (-t * a1, sp.sqrt(2 / sp.pi) * a1, (1 + a2) / 2 + t * a1 / sp.sqrt(2 * sp.pi)),
+            a3,
+        ),
+    }
+    for name, (derivs, sigma) in expected.items():
+        act = get_activation(name, chain="value")
+        assert (act.name, act.chain_name) == (name, "value")
+        assert [sp.expand(d - e) for d, e in zip(act.derivatives, derivs, strict=True)] == [
+            0
+        ] * len(derivs)
+        assert act.sigma == sigma
+        # the same function as the catalogue chain's
+        assert sp.simplify(act.sigma_closed_form() - get_activation(name).sigma_closed_form()) == 0
 
 
-def test_builtins_cannot_be_removed():
-    with pytest.raises(ValueError, match="built in"):
-        unregister_activation("tanh")
-    with pytest.raises(ValueError, match="no user activation"):
-        unregister_activation("never_registered")
+def test_list_chains_and_chain_lookup():
+    assert list_chains("swish") == ["default", "value"]
+    assert list_chains("GELU") == ["default", "value"]
+    assert list_chains("tanh") == ["default"]
+    assert get_activation("silu", chain="default") is get_activation("swish")
+    assert get_activation("swish", chain=None) is get_activation("swish")
+    value = get_activation("swish", chain="value")
+    assert get_activation(value) is value
+    assert get_activation(value, chain="default") is get_activation("swish")
+    with pytest.raises(ValueError, match="chain must be one of 'default' for activation 'tanh'"):
+        get_activation("tanh", chain="value")
+    with pytest.raises(ValueError, match="chain must be one of 'default', 'value'"):
+        get_activation("swish", chain="sigmoid")

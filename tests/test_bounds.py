@@ -2,8 +2,8 @@
 
 Expected values are computed independently: exact big integers and
 ``math.log2``, 50-digit mpmath evaluation of the formulas typed by hand,
-hand-computed group orders, and a brute-force enumeration of the hidden-unit
-symmetries of tiny networks.
+and hand-computed group orders in the summary (the symmetry group itself is
+tested in test_symmetry.py).
 """
 
 import itertools
@@ -20,6 +20,8 @@ from lossbounds import bounds
 # small formats: exact integers
 # ---------------------------------------------------------------------------
 SMALL = list(itertools.product(range(1, 6), range(0, 7), range(0, 4), range(1, 5)))
+#: Zell's expression needs beta >= 2 (the ball's degree).
+SMALL_ZELL = [f for f in SMALL if f[3] >= 2]
 
 
 def _zell_int(n, ell, alpha, beta, s=2):
@@ -33,10 +35,10 @@ def _khovanskii_int(n, ell, alpha, beta):
 
 @pytest.mark.parametrize("s", [1, 2, 3])
 def test_zell_float_path_equals_log2_of_exact_integer(s):
-    n, ell, alpha, beta = (np.array(col) for col in zip(*SMALL, strict=True))
+    n, ell, alpha, beta = (np.array(col) for col in zip(*SMALL_ZELL, strict=True))
     got = bounds.zell_log2(n, ell, alpha, beta, s=s)
-    expected = np.array([math.log2(_zell_int(*f, s=s)) for f in SMALL])
-    assert got.shape == (len(SMALL),)
+    expected = np.array([math.log2(_zell_int(*f, s=s)) for f in SMALL_ZELL])
+    assert got.shape == (len(SMALL_ZELL),)
     np.testing.assert_allclose(got, expected, rtol=1e-14, atol=0)
 
 
@@ -49,7 +51,7 @@ def test_khovanskii_float_path_equals_log2_of_exact_integer():
 
 
 def test_symbolic_closed_form_equals_exact_integer():
-    for n, ell, alpha, beta in [(3, 4, 2, 4), (5, 0, 1, 2), (2, 6, 5, 4), (1, 1, 0, 1)]:
+    for n, ell, alpha, beta in [(3, 4, 2, 4), (5, 0, 1, 2), (2, 6, 5, 4), (1, 1, 0, 2)]:
         z = bounds.zell_log2_symbolic((n, ell, alpha, beta))
         # 2^z is exactly the integer bound
         assert sp.simplify(2**z - _zell_int(n, ell, alpha, beta)) == 0
@@ -101,7 +103,7 @@ def _huge_formats(seed=0, k=300):
     n = np.floor(10 ** rng.uniform(0, 9, size=k)).astype(np.int64)
     ell = np.floor(10 ** rng.uniform(0, 12, size=k)).astype(np.int64)
     alpha = rng.integers(0, 60, size=k)
-    beta = rng.integers(1, 10, size=k)
+    beta = rng.integers(2, 10, size=k)
     n[:3] = [10**9, 10**9, 1]
     ell[:3] = [10**12, 1, 10**12]
     return n, ell, alpha, beta
@@ -207,15 +209,15 @@ def test_gradient_degree_lemma_random_polynomials():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(n_params=0, chain_length=1, chain_degree=1, loss_degree=1), "n_params"),
-        (dict(n_params=2, chain_length=-1, chain_degree=1, loss_degree=1), "chain_length"),
+        (dict(n_params=0, chain_length=1, chain_degree=1, loss_degree=2), "n_params"),
+        (dict(n_params=2, chain_length=-1, chain_degree=1, loss_degree=2), "chain_length"),
         (dict(n_params=2, chain_length=1, chain_degree=1.5, loss_degree=1), "chain_degree"),
         (dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=0), "loss_degree"),
-        (dict(n_params=2**53, chain_length=1, chain_degree=1, loss_degree=1), "n_params"),
-        (dict(n_params="a", chain_length=1, chain_degree=1, loss_degree=1), "n_params"),
-        (dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=1, s=0), "s "),
+        (dict(n_params=2**53, chain_length=1, chain_degree=1, loss_degree=2), "n_params"),
+        (dict(n_params="a", chain_length=1, chain_degree=1, loss_degree=2), "n_params"),
+        (dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=2, s=0), "s "),
         (
-            dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=1, constant=-1.0),
+            dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=2, constant=-1.0),
             "constant",
         ),
     ],
@@ -223,6 +225,19 @@ def test_gradient_degree_lemma_random_polynomials():
 def test_bad_numeric_input_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bounds.zell_log2(**kwargs)
+
+
+@pytest.mark.parametrize("beta", [1, np.array([4, 1])])
+def test_zell_refuses_loss_degree_below_the_balls_degree(beta):
+    # S = {L <= c} cut by ||theta||^2 <= r^2: the ball's polynomial has degree 2
+    with pytest.raises(ValueError, match="loss_degree must be >= 2.*ball"):
+        bounds.zell_log2(3, 4, 2, beta)
+    with pytest.raises(ValueError, match="loss_degree must be >= 2.*ball"):
+        bounds.zell_log2_symbolic((3, 4, 2, 1))
+    # Khovanskii's count has no ball: beta = 1 is accepted there
+    assert bounds.khovanskii_log2(3, 4, 2, 1) == pytest.approx(
+        math.log2(_khovanskii_int(3, 4, 2, 1))
+    )
 
 
 def test_bad_format_argument_raises():
@@ -237,10 +252,10 @@ def test_bad_format_argument_raises():
 
 
 # ---------------------------------------------------------------------------
-# symmetry lower bound
+# architectures
 # ---------------------------------------------------------------------------
 def _arch(width, hidden_layers, activation="sigmoid", skip=None, n_inputs=2, n_samples=10):
-    from lossbounds.formats import Architecture
+    from lossbounds.architecture import Architecture
 
     return Architecture(
         n_inputs=n_inputs,
@@ -250,128 +265,6 @@ def _arch(width, hidden_layers, activation="sigmoid", skip=None, n_inputs=2, n_s
         activation=activation,
         skip=skip,
     )
-
-
-@pytest.mark.parametrize(
-    "width, layers, activation, skip, expected",
-    [
-        (2, 1, "tanh", None, 8),  # 2^2 * 2!
-        (3, 2, "sigmoid", None, 2304),  # (2^3 * 3!)^2 = 48^2
-        (3, 2, "softplus", None, 36),  # (3!)^2
-        (4, 1, "swish", None, 24),  # 4!
-        (2, 3, "gaussian", None, 512),  # (2^2 * 2!)^3
-        (3, 1, "erf", None, 48),
-        (3, 2, "tanh", "identity", 48),  # one shared permutation and flip: 2^3 * 3!
-        (3, 2, "gaussian", "identity", 384),  # 2^(3*2) * 3!
-        (3, 2, "softplus", "identity", 6),
-        (3, 2, "tanh", "projection", 2304),
-    ],
-)
-def test_symmetry_group_order_hand_values(width, layers, activation, skip, expected):
-    arch = _arch(width, layers, activation, skip)
-    assert bounds.symmetry_group_order(arch) == expected
-    assert bounds.log2_symmetry_group_order(arch) == pytest.approx(math.log2(expected), rel=1e-13)
-
-
-def test_log2_symmetry_order_large_width_by_direct_sum():
-    h, layers = 10**6, 3
-    direct = layers * (h + math.fsum(math.log2(i) for i in range(2, h + 1)))
-    arch = _arch(h, layers, "tanh")
-    assert bounds.log2_symmetry_group_order(arch) == pytest.approx(direct, rel=1e-12)
-    assert bounds.log2_symmetry_order_numeric(h, layers, flip=True) == pytest.approx(
-        direct, rel=1e-12
-    )
-    assert bounds.symmetry_description(arch) == "2^3000000 * (1000000!)^3"
-
-
-_NP_ACT = {
-    "tanh": np.tanh,
-    "sigmoid": lambda t: 1.0 / (1.0 + np.exp(-t)),
-    "gaussian": lambda t: np.exp(-(t**2)),
-    "softplus": lambda t: np.logaddexp(0.0, t),
-    "swish": lambda t: t / (1.0 + np.exp(-t)),
-}
-_FLIP = {"tanh": "odd", "sigmoid": "sigmoid", "gaussian": "even", "softplus": None, "swish": None}
-
-
-def _forward(params, x, act, skip):
-    (w1, b1), *hidden, (v, c) = params
-    u = act(x @ w1.T + b1)
-    for w, b in hidden:
-        u = act(u @ w.T + b) + (u if skip else 0.0)
-    return u @ v + c
-
-
-def _transform(params, perms, signs, flip, skip):
-    """Apply per-layer permutation P_l and flips D_l with the rule of the flip kind.
-
-    odd/None: u_l -> D_l P_l u_l;  sigmoid: u_l -> D_l P_l u_l + e_l with
-    e_l = (1 - D_l)/2 (plus e_{l-1} along an identity skip);
-    even: a_l -> D_l P_l a_l and u_l -> P_l u_l.
-    """
-    out = []
-    prev_m, prev_e = None, None  # u_prev' = prev_m @ u_prev + prev_e
-    for i, ((w, b), p, d) in enumerate(zip(params[:-1], perms, signs, strict=True)):
-        pm = np.eye(len(p))[list(p)]
-        s = np.diag(d) @ pm  # acts on the pre-activation
-        wi = w if prev_m is None else w @ np.linalg.inv(prev_m)
-        bi = b if prev_e is None else b - wi @ prev_e
-        out.append((s @ wi, s @ bi))
-        if flip == "even":
-            prev_m, prev_e = pm, np.zeros(len(p))
-        else:
-            shift = (1 - d) / 2 if flip == "sigmoid" else np.zeros(len(p))
-            if skip and i > 0:
-                shift = shift + prev_e  # the stream carries the previous shift
-            prev_m, prev_e = s, shift
-    v, c = params[-1]
-    vi = v @ np.linalg.inv(prev_m)
-    out.append((vi, c - vi @ prev_e))
-    return out
-
-
-@pytest.mark.parametrize(
-    "activation, layers, skip",
-    [
-        ("tanh", 1, None),
-        ("tanh", 2, None),
-        ("sigmoid", 2, None),
-        ("gaussian", 2, None),
-        ("softplus", 2, None),
-        ("swish", 2, None),
-        ("tanh", 2, "identity"),
-        ("sigmoid", 2, "identity"),
-        ("gaussian", 2, "identity"),
-        ("softplus", 2, "identity"),
-    ],
-)
-def test_symmetry_group_order_by_brute_force(activation, layers, skip):
-    """Enumerate all per-layer permutations and flips of a width-2 network.
-
-    Count those that leave the network function unchanged on random inputs;
-    every invariance found gives a distinct parameter vector. The claimed
-    order must equal this count (the candidate family contains the group used).
-    """
-    h, n = 2, 3
-    rng = np.random.default_rng(11)
-    params = [(rng.normal(size=(h, n)), rng.normal(size=h))]
-    params += [(rng.normal(size=(h, h)), rng.normal(size=h)) for _ in range(layers - 1)]
-    params += [(rng.normal(size=h), rng.normal())]
-    x = rng.normal(size=(25, n))
-    act = _NP_ACT[activation]
-    y = _forward(params, x, act, skip)
-    perms = list(itertools.permutations(range(h)))
-    flips = [np.array(d, dtype=float) for d in itertools.product([1.0, -1.0], repeat=h)]
-    found = []
-    for combo in itertools.product(itertools.product(perms, flips), repeat=layers):
-        ps, ds = zip(*combo, strict=True)
-        new = _transform(params, ps, ds, _FLIP[activation], skip)
-        if np.allclose(_forward(new, x, act, skip), y, atol=1e-10, rtol=0):
-            found.append(np.concatenate([np.ravel(a) for pair in new for a in pair]))
-    distinct = {tuple(np.round(f, 9)) for f in found}
-    assert len(distinct) == len(found)
-    arch = _arch(h, layers, activation, skip, n_inputs=n)
-    assert bounds.symmetry_group_order(arch) == len(found)
 
 
 # ---------------------------------------------------------------------------
@@ -391,7 +284,8 @@ _n, _h, _m, _K = sp.symbols("n h m K", positive=True, integer=True)
     ],
 )
 def test_symbolic_closed_form_in_architecture_symbols_equals_numeric(activation, output, loss):
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     kw = dict(activation=activation, output=output, loss=loss)
     z_sym = bounds.zell_log2_symbolic(Architecture(_n, _h, _K, _m, **kw))
@@ -418,7 +312,7 @@ def test_symbolic_closed_form_in_architecture_symbols_equals_numeric(activation,
     [("sigmoid", "linear", "mse"), ("gaussian", "sigmoid", "bce")],
 )
 def test_l2_and_identity_skip_leave_bounds_unchanged_symbolically(activation, output, loss):
-    from lossbounds.formats import Architecture
+    from lossbounds.architecture import Architecture
 
     kw = dict(activation=activation, output=output, loss=loss)
     plain = Architecture(_n, _h, _K, _m, **kw)
@@ -443,7 +337,7 @@ def test_slice_bounds_equal_exact_integer_with_n_replaced_by_k():
     for k in (1, 2, 3):
         out = bounds.slice_bounds(arch, k)
         assert out["n_params"] == k
-        assert out["log2_zell_upper"] == pytest.approx(
+        assert out["log2_zell_expression"] == pytest.approx(
             math.log2(_zell_int(k, ell, alpha, beta)), rel=1e-14
         )
         assert out["log2_critical_points"] == pytest.approx(
@@ -454,7 +348,7 @@ def test_slice_bounds_equal_exact_integer_with_n_replaced_by_k():
 
 
 def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_groups():
-    from lossbounds.formats import Architecture
+    from lossbounds.architecture import Architecture
 
     with pytest.raises(ValueError, match="n_params"):
         bounds.bound_summary(Architecture(_n, 3, 1, 10))
@@ -466,72 +360,6 @@ def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_gro
     assert small["symmetry_lower"] == str(120**2)
 
 
-def test_symmetry_order_agrees_with_the_group_implemented_in_models():
-    """The group acting on parameter vectors (lossbounds.models) has the order used here."""
-    from lossbounds.models import SymmetryGroup
-
-    for activation in ("sigmoid", "tanh", "gaussian", "softplus"):
-        for width, layers, skip in [
-            (3, 1, None),
-            (2, 3, None),
-            (3, 2, "identity"),
-            (2, 3, "projection"),
-        ]:
-            arch = _arch(width, layers, activation, skip)
-            assert bounds.symmetry_group_order(arch) == SymmetryGroup(arch).order
-
-
-@pytest.mark.parametrize(
-    "activation, layers, skip",
-    [
-        ("tanh", 2, None),
-        ("sigmoid", 1, None),
-        ("sigmoid", 2, None),
-        ("sigmoid", 2, "identity"),
-        ("gaussian", 2, None),
-        ("softplus", 1, None),
-    ],
-)
-def test_symmetry_group_order_with_l2_by_brute_force(activation, layers, skip):
-    """With lambda ||theta||^2 a candidate must also keep the parameter norm.
-
-    Same enumeration as above, but an invariance must leave the regularised
-    loss mean((f - y)^2) + lambda ||theta||^2 unchanged: sigmoid flips (which
-    move v_i into the next bias) fail, signed permutations (odd, even) pass.
-    """
-    from lossbounds.formats import Architecture
-
-    h, n, lam = 2, 3, 0.37
-    rng = np.random.default_rng(5)
-    params = [(rng.normal(size=(h, n)), rng.normal(size=h))]
-    params += [(rng.normal(size=(h, h)), rng.normal(size=h)) for _ in range(layers - 1)]
-    params += [(rng.normal(size=h), rng.normal())]
-    x, y = rng.normal(size=(25, n)), rng.normal(size=25)
-    act = _NP_ACT[activation]
-
-    def loss(p):
-        norm2 = sum(np.sum(np.square(a)) for pair in p for a in pair)
-        return np.mean((_forward(p, x, act, skip) - y) ** 2) + lam * norm2
-
-    ref = loss(params)
-    perms = list(itertools.permutations(range(h)))
-    flips = [np.array(d, dtype=float) for d in itertools.product([1.0, -1.0], repeat=h)]
-    count = 0
-    for combo in itertools.product(itertools.product(perms, flips), repeat=layers):
-        ps, ds = zip(*combo, strict=True)
-        if skip == "identity" and (len(set(ps)) > 1 or len({tuple(d) for d in ds}) > 1):
-            continue  # not even a symmetry of the network function (tied stream)
-        new = _transform(params, ps, ds, _FLIP[activation], skip)
-        count += abs(loss(new) - ref) <= 1e-10 * abs(ref)
-    arch = Architecture(n, h, layers, 25, activation=activation, skip=skip, l2=True)
-    assert bounds.symmetry_group_order(arch) == count
-    expected_without_flips = {"sigmoid"}  # hand rule: only sigmoid loses its flips
-    plain = bounds.symmetry_group_order(
-        Architecture(n, h, layers, 25, activation=activation, skip=skip)
-    )
-    assert (count < plain) == (activation in expected_without_flips)
-
-
 @pytest.mark.parametrize(
     "kw",
     [
@@ -540,11 +368,14 @@ def test_symmetry_group_order_with_l2_by_brute_force(activation, layers, skip):
         dict(activation="arctan", l2=True),
         dict(activation="gaussian", skip="projection"),
         dict(activation="tanh", skip="identity"),
+        dict(activation="swish", chain="value"),
+        dict(activation="gelu", chain="value", output="sigmoid"),
     ],
 )
 def test_bounds_for_architectures_equal_the_per_architecture_path(kw):
     """Vectorised closed forms against the concrete recurrences of formats, one by one."""
-    from lossbounds.formats import Architecture, loss_format
+    from lossbounds.architecture import Architecture
+    from lossbounds.formats import loss_format
 
     rng = np.random.default_rng(7)
     k = 12
@@ -560,7 +391,7 @@ def test_bounds_for_architectures_equal_the_per_architecture_path(kw):
         )
         assert got == fmt
         # 50-digit references (the exact integers have up to ~1e8 digits here)
-        assert out["log2_zell_upper"][i] == pytest.approx(float(_zell_mp(*fmt)), rel=1e-13)
+        assert out["log2_zell_expression"][i] == pytest.approx(float(_zell_mp(*fmt)), rel=1e-13)
         assert out["log2_critical_points"][i] == pytest.approx(
             float(_khovanskii_mp(*fmt)), rel=1e-13
         )
@@ -571,3 +402,45 @@ def test_bounds_for_architectures_bad_input():
         bounds.bounds_for_architectures(2, 3, [1, 2], 10, skip="identity")
     with pytest.raises(ValueError, match="width"):
         bounds.bounds_for_architectures(2, 0, 1, 10)
+
+
+# ---------------------------------------------------------------------------
+# every chain of the activation; the smallest format
+# ---------------------------------------------------------------------------
+def _hand_formats(n, h, K, m):
+    """Swish, linear output, MSE (docs/theory.md): catalogue chain and swish(a) in the chain."""
+    N = h * (n + 1) + (K - 1) * h * (h + 1) + h + 1
+    return {
+        "default": (N, m * h * K, K * K + K, 4 * K + 2),
+        "value": (N, 2 * m * h * K, 3 * K - 1, 4),
+    }
+
+
+@pytest.mark.parametrize("sizes", [(1, 2, 1, 30), (2, 2, 20, 1), (2, 1, 50, 1), (3, 4, 2, 5)])
+def test_chain_bounds_on_hand_derived_formats(sizes):
+    from lossbounds.architecture import Architecture
+
+    got = bounds.chain_bounds(Architecture(*sizes, activation="swish"))
+    assert list(got) == ["default", "value"]
+    for chain, fmt in _hand_formats(*sizes).items():
+        rec = got[chain]
+        keys = ("n_params", "chain_length", "chain_degree", "loss_degree")
+        assert tuple(rec[k] for k in keys) == fmt
+        assert rec["chain"] == chain
+        assert rec["log2_critical_points"] == pytest.approx(float(_khovanskii_mp(*fmt)), rel=1e-13)
+        assert rec["log2_zell_expression"] == pytest.approx(float(_zell_mp(*fmt)), rel=1e-13)
+
+
+def test_smallest_format_takes_the_minimum_not_the_first(monkeypatch):
+    from lossbounds import activations
+    from lossbounds.architecture import Architecture
+
+    arch = Architecture(2, 2, 20, 1, activation="swish", chain="value")
+    fmts = _hand_formats(2, 2, 20, 1)
+    best = min(fmts, key=lambda c: float(_khovanskii_mp(*fmts[c])))
+    assert bounds.smallest_format(arch)["chain"] == best == "default"
+    # a single-chain activation reports its own chain
+    assert bounds.smallest_format(Architecture(2, 2, 2, 3, activation="tanh"))["chain"] == "default"
+    # list the alternative first: the minimum must still win
+    monkeypatch.setattr(activations, "list_chains", lambda name: ["value", "default"])
+    assert bounds.smallest_format(arch)["chain"] == "default"

@@ -4,18 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from lossbounds.architecture import Architecture
 from lossbounds.data import (
     Dataset,
-    make_blobs,
-    make_moons,
     make_regression,
     make_teacher_student,
     make_xor,
 )
-from lossbounds.formats import Architecture
-from lossbounds.models import MLP, ParamLayout
+from lossbounds.layout import ParamLayout
+from lossbounds.network import MLP
 
-GENERATORS = [make_regression, make_xor, make_moons, make_blobs]
+GENERATORS = [make_regression, make_xor]
 
 
 @pytest.mark.parametrize("make", GENERATORS)
@@ -53,21 +52,6 @@ def test_xor_labels_follow_signs():
     assert np.abs(d.X[:, 2:]).max() < 1.0  # extra coordinates are pure noise
 
 
-def test_moons_labels_and_geometry():
-    d = make_moons(101, 2, noise=0.0, seed=0)
-    assert d.y[:51].sum() == 0 and d.y[51:].sum() == 50
-    # noise-free: first moon on the unit circle, second on the circle around (1, 0.5)
-    np.testing.assert_allclose(np.hypot(d.X[:51, 0], d.X[:51, 1]), 1.0, atol=1e-12)
-    np.testing.assert_allclose(np.hypot(d.X[51:, 0] - 1, d.X[51:, 1] - 0.5), 1.0, atol=1e-12)
-
-
-def test_blobs_are_separated():
-    d = make_blobs(2000, 3, separation=4.0, spread=0.5, seed=2)
-    assert np.array_equal(d.y[:4], [0.0, 1.0, 0.0, 1.0])
-    gap = d.X[d.y == 1].mean(axis=0) - d.X[d.y == 0].mean(axis=0)
-    assert abs(np.linalg.norm(gap) - 4.0) < 0.1
-
-
 @pytest.mark.parametrize("output", ["linear", "sigmoid"])
 def test_teacher_student_targets_come_from_the_teacher(output):
     arch = Architecture(2, 3, 2, 40, activation="tanh", output=output)
@@ -96,12 +80,8 @@ def test_bad_sizes_and_values():
         make_regression(5, 0)
     with pytest.raises(ValueError, match="n must be an integer >= 2"):
         make_xor(5, 1)
-    with pytest.raises(ValueError, match="m must be an integer >= 2"):
-        make_moons(1)
     with pytest.raises(ValueError, match="noise"):
         make_xor(5, noise=-1.0)
-    with pytest.raises(ValueError, match="separation"):
-        make_blobs(5, separation=np.nan)
     with pytest.raises(ValueError, match="m must be an integer"):
         make_teacher_student(Architecture(1, 2, 1, 5), 2.5)
     with pytest.raises(ValueError, match="weight_scale"):

@@ -1,87 +1,22 @@
-"""Tests for lossbounds.formats: the Pfaffian format calculus and its certificates."""
-
-import dataclasses
-from functools import cache
+"""Tests for lossbounds.formats: the Pfaffian format calculus."""
 
 import pytest
 import sympy as sp
+from _format_cases import VARIANTS, _arch
 
 from lossbounds import activations
 from lossbounds.activations import T, chain_symbols, list_activations
+from lossbounds.architecture import Architecture
 from lossbounds.formats import (
-    Architecture,
     PfaffianFormat,
     depth_closed_form,
-    expand_chain,
     layer_degrees,
     loss_format,
-    numeric_certificate,
     slice_format,
 )
 
 n_, h_, K_, m_ = sp.symbols("n h K m", positive=True, integer=True)
 ACTIVATIONS = list_activations()
-# (output, loss, l2, skip): the variants of THEORY.md
-VARIANTS = [
-    ("linear", "mse", False, None),
-    ("sigmoid", "mse", False, None),
-    ("sigmoid", "bce", True, None),
-    ("linear", "mse", False, "identity"),
-    ("linear", "mse", True, "projection"),
-]
-
-
-def _arch(n, h, K, m, act="sigmoid", variant=VARIANTS[0]):
-    out, loss, l2, skip = variant
-    return Architecture(n, h, K, m, activation=act, output=out, loss=loss, l2=l2, skip=skip)
-
-
-@cache
-def _expansion(arch):
-    return expand_chain(arch)
-
-
-# ---------------------------------------------------------------- validation
-@pytest.mark.parametrize(
-    "kwargs, name",
-    [
-        ({"width": 0}, "width"),
-        ({"width": -2}, "width"),
-        ({"width": 2.5}, "width"),
-        ({"width": 2.0}, "width"),
-        ({"width": True}, "width"),
-        ({"width": "3"}, "width"),
-        ({"n_inputs": 0}, "n_inputs"),
-        ({"hidden_layers": 0}, "hidden_layers"),
-        ({"n_samples": -1}, "n_samples"),
-        ({"n_samples": sp.Symbol("m")}, "n_samples"),  # not declared positive integer
-        ({"activation": "relu"}, "relu"),
-        ({"activation": "nope"}, "unknown activation"),
-        ({"output": "softmax"}, "output"),
-        ({"loss": "hinge"}, "loss"),
-        ({"loss": "bce"}, "loss='bce' needs output='sigmoid'"),
-        ({"skip": "dense"}, "skip"),
-        ({"skip": "identity"}, "hidden_layers >= 2"),
-        ({"skip": "projection"}, "hidden_layers >= 2"),
-        ({"l2": 1}, "l2"),
-    ],
-)
-def test_architecture_validation_names_the_argument(kwargs, name):
-    base = {"n_inputs": 2, "width": 3, "hidden_layers": 1, "n_samples": 4}
-    with pytest.raises(ValueError) as info:
-        Architecture(**{**base, **kwargs})
-    assert name in str(info.value)
-
-
-def test_architecture_normalises_and_is_frozen():
-    arch = Architecture(2, sp.Integer(3), 2, 5, activation="TanH")
-    assert arch.activation == "tanh" and arch.width == 3 and isinstance(arch.width, int)
-    assert arch.n_weight_layers == 3 and not arch.is_symbolic
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        arch.width = 4
-    sym = Architecture(n_, h_, K_, m_)
-    assert sym.is_symbolic and sym.n_weight_layers == K_ + 1
-    Architecture(2, 2, K_, 3, skip="identity")  # symbolic depth: K >= 2 is assumed
 
 
 # ------------------------------------------------------------ worked case
@@ -134,6 +69,38 @@ def test_hand_derived_degrees(act):
     for K in range(1, 7):
         fmt = loss_format(_arch(1, 2, K, 3, act))
         assert (fmt.chain_degree, fmt.loss_degree) == (alpha(K), beta(K)), K
+
+
+# Hand-derived formats of the alternative chains (docs/theory.md): the value in the chain
+# keeps the chain's polynomials free of t, so alpha is affine in K and ell grows.
+VALUE_HAND = {
+    # (activation, output, loss): (alpha(K), beta(K), chain elements per unit, per output)
+    ("swish", "linear", "mse"): (lambda K: 3 * K - 1, lambda K: 4, 2, 0),
+    ("swish", "sigmoid", "bce"): (lambda K: 3 * K + 2, lambda K: 2, 2, 2),
+    ("gelu", "linear", "mse"): (lambda K: 4 * K - 2, lambda K: 4, 3, 0),
+    ("gelu", "sigmoid", "mse"): (lambda K: 4 * K + 1, lambda K: 2, 3, 1),
+}
+
+
+@pytest.mark.parametrize("case", VALUE_HAND, ids=str)
+def test_value_chain_hand_derived_formats(case):
+    act, output, loss = case
+    alpha, beta, per_unit, per_output = VALUE_HAND[case]
+    for K in range(1, 6):
+        n, h, m = 2, 3, 4
+        arch = Architecture(n, h, K, m, activation=act, output=output, loss=loss, chain="value")
+        fmt = loss_format(arch)
+        assert fmt.as_tuple() == (
+            loss_format(Architecture(n, h, K, m, activation=act)).n_params,
+            m * (per_unit * h * K + per_output),
+            alpha(K),
+            beta(K),
+        ), K
+    symbolic = loss_format(
+        Architecture(n_, h_, K_, m_, activation=act, output=output, loss=loss, chain="value")
+    )
+    assert sp.expand(symbolic.chain_degree - alpha(K_)) == 0
+    assert sp.expand(symbolic.loss_degree - beta(K_)) == 0
 
 
 def test_sigmoid_output_raises_alpha_correction():
@@ -209,16 +176,15 @@ def test_symbolic_depth_piecewise_and_quadratic():
     assert sp.expand(swish.loss_degree - (4 * K_ + 2)) == 0
 
 
-def test_depth_closed_form_refuses_superpolynomial_growth():
+def test_depth_closed_form_refuses_superpolynomial_growth(monkeypatch):
     (g,) = chain_symbols(1)
     name = "texp_sq"
-    try:  # sigma = t^2 e^t: the weight of t doubles with each layer
-        activations.register_activation(name, [g], [g], T**2 * g, [sp.exp(T)])
-        assert loss_format(Architecture(1, 1, 3, 1, name)).chain_degree > 0
-        with pytest.raises(ValueError, match="no polynomial closed form"):
-            depth_closed_form(name)
-    finally:
-        activations.unregister_activation(name)
+    # sigma = t^2 e^t: the weight of t doubles with each layer
+    act = activations.PfaffianActivation(name, (g,), (g,), T**2 * g, (sp.exp(T),), None, None, ())
+    monkeypatch.setitem(activations._CATALOGUE, name, act)
+    assert loss_format(Architecture(1, 1, 3, 1, name)).chain_degree > 0
+    with pytest.raises(ValueError, match="no polynomial closed form"):
+        depth_closed_form(name)
 
 
 def test_format_dict_and_subs():
@@ -247,65 +213,6 @@ def test_slice_format():
             slice_format(arch, bad)
 
 
-@pytest.mark.parametrize("act", ["sigmoid", "arctan", "gaussian", "swish"])
-@pytest.mark.parametrize("variant", [VARIANTS[0], VARIANTS[2], VARIANTS[4]], ids=str)
-def test_slice_brute_force(act, variant):
-    arch = _arch(1, 2, 2, 1, act, variant)
-    assert _expansion(arch).measured_slice_format(2, seed=3) == slice_format(arch, 2)
-
-
-# ------------------------------------------------------ brute force (sympy)
-BRUTE = [
-    *[(2, 2, K, 1, a, VARIANTS[0]) for a in ("sigmoid", "tanh") for K in (1, 2, 3)],  # THEORY
-    *[(2, 2, 2, 2, a, v) for a in ACTIVATIONS for v in VARIANTS],
-    *[(1, 2, 3, 1, a, VARIANTS[0]) for a in ACTIVATIONS],
-    *[(1, 2, 3, 1, a, VARIANTS[2]) for a in ACTIVATIONS if a not in ("swish", "gelu")],
-    *[(1, 2, 3, 1, a, VARIANTS[4]) for a in ("sigmoid", "arctan", "gaussian", "erf")],
-]
-
-
-@pytest.mark.parametrize("case", BRUTE, ids=lambda c: "-".join(map(str, c[:5] + c[5])))
-def test_brute_force_matches_calculus(case):
-    *sizes, act, variant = case
-    arch = _arch(*sizes, act, variant)
-    exp = _expansion(arch)
-    assert exp.is_triangular()
-    measured = exp.measured_format()
-    calculus = loss_format(arch)
-    # never exceeded, and tight for generic data
-    assert measured.as_tuple() == calculus.as_tuple()
-    per_layer = exp.measured_layer_degrees()
-    assert [per_layer[r.layer] for r in layer_degrees(arch)] == [
-        r.chain_derivative for r in layer_degrees(arch)
-    ]
-
-
-# -------------------------------------------------- numeric certificate (torch)
-CERT = [(2, 2, 2, 2, a, v) for a in ACTIVATIONS for v in VARIANTS]
-
-
-@pytest.mark.parametrize("case", CERT, ids=lambda c: "-".join(map(str, c[:5] + c[5])))
-def test_numeric_certificate(case):
-    *sizes, act, variant = case
-    arch = _arch(*sizes, act, variant)
-    for seed in (0, 1):
-        cert = numeric_certificate(_expansion(arch), seed=seed)
-        assert cert["elements"] == loss_format(arch).chain_length
-        assert cert["gradient"] <= 1e-10
-        assert cert["loss"] <= 1e-10
-
-
-def test_numeric_certificate_has_teeth(monkeypatch):
-    good = activations.get_activation("arctan")
-    (g1, g2) = good.chain
-    wrong = dataclasses.replace(good, derivatives=(-2 * T * g1, g1))  # g1' should be -2 t g1^2
-    monkeypatch.setitem(activations._CATALOGUE, "arctan", wrong)
-    cert = numeric_certificate(expand_chain(Architecture(1, 2, 2, 1, "arctan")), seed=0)
-    assert cert["gradient"] > 1e-3
-
-
-def test_expand_chain_needs_concrete_sizes():
-    with pytest.raises(ValueError, match="concrete"):
-        expand_chain(Architecture(1, h_, 1, 1))
+def test_layer_degrees_needs_concrete_depth():
     with pytest.raises(ValueError, match="concrete"):
         layer_degrees(Architecture(1, 1, K_, 1))

@@ -1,0 +1,240 @@
+"""Description of a feed-forward network, its training set size and its loss.
+
+:class:`Architecture` holds the sizes (python ints or positive-integer sympy
+symbols) and the choices (activation, output unit, loss, l2 term, skips) that
+determine the Pfaffian format of the loss (:mod:`lossbounds.formats`).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import sympy as sp
+
+from lossbounds.activations import DEFAULT_CHAIN, PfaffianActivation, get_activation, list_chains
+
+__all__ = [
+    "OUTPUTS",
+    "LOSSES",
+    "SKIPS",
+    "Architecture",
+    "width_for_params",
+    "equal_units_family",
+    "equal_params_family",
+]
+
+OUTPUTS = ("linear", "sigmoid")
+LOSSES = ("mse", "bce")
+SKIPS = (None, "identity", "projection")
+
+
+def _size(name: str, value):
+    """Validate one size: a positive int, or a sympy expression that is a positive integer."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a positive integer, got the boolean {value}")
+    if isinstance(value, sp.Basic):
+        if value.is_Integer:
+            value = int(value)
+        elif value.is_integer and value.is_positive:
+            return value
+        elif isinstance(value, sp.Symbol):
+            raise ValueError(
+                f"{name}: the symbol {value} must be declared a positive integer, e.g. "
+                f"sympy.Symbol({str(value)!r}, positive=True, integer=True)"
+            )
+        else:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+    if isinstance(value, numbers.Integral):
+        value = int(value)
+        if value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+        return value
+    raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _is_concrete(value) -> bool:
+    return isinstance(value, int)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A feed-forward network, its training set size and its loss.
+
+    Parameters
+    ----------
+    n_inputs, width, hidden_layers, n_samples : int or sympy expression
+        n, h, K = L - 1 and m. Each is a positive int or a sympy symbol
+        (expression) declared positive and integer.
+    activation : str
+        A name from :func:`lossbounds.activations.list_activations` (stored in
+        canonical lower case).
+    output : {"linear", "sigmoid"}
+        Output unit.
+    loss : {"mse", "bce"}
+        Training loss; BCE needs the sigmoid output.
+    l2 : bool
+        Add lambda * ||theta||^2.
+    skip : {None, "identity", "projection"}
+        Skip connections between consecutive hidden layers (needs K >= 2).
+    chain : str
+        Which Pfaffian chain of the activation the format is computed on: one
+        of :func:`lossbounds.activations.list_chains` (``"default"``, the
+        catalogue chain; ``"value"`` for swish and GELU). The network, its loss
+        and its symmetries are the same for every chain; only the format
+        (hence the bounds) changes, and every chain gives a valid one. An
+        alternative chain's activation object passed as ``activation`` sets it.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending argument.
+    """
+
+    n_inputs: object
+    width: object
+    hidden_layers: object
+    n_samples: object
+    activation: str = "sigmoid"
+    output: str = "linear"
+    loss: str = "mse"
+    l2: bool = False
+    skip: str | None = None
+    chain: str = DEFAULT_CHAIN
+
+    def __post_init__(self):
+        for name in ("n_inputs", "width", "hidden_layers", "n_samples"):
+            object.__setattr__(self, name, _size(name, getattr(self, name)))
+        act = get_activation(self.activation)
+        if get_activation(act.name, chain=act.chain_name) is not act:
+            raise ValueError(
+                f"activation {act.name!r} is not in the catalogue; choose one of "
+                "lossbounds.activations.list_activations()"
+            )
+        object.__setattr__(self, "activation", act.name)
+        chains = list_chains(act.name)
+        if not isinstance(self.chain, str) or self.chain not in chains:
+            raise ValueError(
+                f"chain must be one of {', '.join(map(repr, chains))} for activation "
+                f"{act.name!r}, got {self.chain!r}"
+            )
+        if act.chain_name != DEFAULT_CHAIN:  # an alternative chain's object names its chain
+            object.__setattr__(self, "chain", act.chain_name)
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.loss == "bce" and self.output != "sigmoid":
+            raise ValueError(
+                f"loss='bce' needs output='sigmoid' (BCE compares probabilities), "
+                f"got output={self.output!r}"
+            )
+        if not isinstance(self.l2, bool):
+            raise ValueError(f"l2 must be True or False, got {self.l2!r}")
+        if self.skip not in SKIPS:
+            allowed = ", ".join(str(s) for s in SKIPS)
+            raise ValueError(f"skip must be one of {allowed}, got {self.skip!r}")
+        if self.skip is not None and _is_concrete(self.hidden_layers) and self.hidden_layers < 2:
+            raise ValueError(
+                f"skip={self.skip!r} joins consecutive hidden layers (of equal width h), "
+                f"so it needs hidden_layers >= 2, got {self.hidden_layers}"
+            )
+
+    @property
+    def n_weight_layers(self):
+        """L = hidden_layers + 1."""
+        return self.hidden_layers + 1
+
+    @property
+    def pfaffian_activation(self) -> PfaffianActivation:
+        """The :class:`~lossbounds.activations.PfaffianActivation` of the hidden units, on ``chain``."""
+        return get_activation(self.activation, chain=self.chain)
+
+    @property
+    def is_symbolic(self) -> bool:
+        """True when a size is a sympy expression."""
+        sizes = (self.n_inputs, self.width, self.hidden_layers, self.n_samples)
+        return not all(_is_concrete(s) for s in sizes)
+
+
+# ---------------------------------------------------------------------------
+# matched deep and shallow networks
+# ---------------------------------------------------------------------------
+def width_for_params(n_inputs: int, hidden_layers: int, target: int) -> int:
+    """The width h whose parameter count N is closest to ``target``.
+
+    N = h(n+1) + (K-1) h(h+1) + h + 1 (no skips) for h = 1..target; ties go
+    to the smaller width.
+
+    Parameters
+    ----------
+    n_inputs, hidden_layers, target : int
+        n >= 1, K >= 1 and the parameter budget (>= 1).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If an argument is not a positive integer.
+
+    Notes
+    -----
+    O(target) time and memory.
+    """
+    import numpy as np
+
+    n = _size("n_inputs", n_inputs)
+    k = _size("hidden_layers", hidden_layers)
+    target = _size("target", target)
+    widths = np.arange(1, target + 1)
+    counts = widths * (n + 1) + (k - 1) * widths * (widths + 1) + widths + 1
+    return int(widths[np.argmin(np.abs(counts - target))])
+
+
+def equal_units_family(n_inputs, total_units: int, n_samples, **options) -> list[Architecture]:
+    """Networks with ``total_units`` = h K hidden units, one per divisor K of it.
+
+    Parameters
+    ----------
+    n_inputs, n_samples : int
+        n and m, shared by all the networks.
+    total_units : int
+        H; the family holds K = every divisor of H (increasing), h = H / K.
+    **options
+        Further :class:`Architecture` fields (activation, output, loss, l2, skip).
+
+    Returns
+    -------
+    list of Architecture
+        Shallowest first.
+    """
+    total = _size("total_units", total_units)
+    depths = [k for k in range(1, total + 1) if total % k == 0]
+    return [Architecture(n_inputs, total // k, k, n_samples, **options) for k in depths]
+
+
+def equal_params_family(n_inputs, depths, target: int, n_samples, **options) -> list[Architecture]:
+    """Networks of the given depths whose parameter counts are closest to ``target``.
+
+    Parameters
+    ----------
+    n_inputs, n_samples : int
+        n and m, shared by all the networks.
+    depths : sequence of int
+        Numbers of hidden layers K, in the order of the result.
+    target : int
+        Parameter budget; each width is :func:`width_for_params` (no skips).
+    **options
+        Further :class:`Architecture` fields (activation, output, loss, l2).
+
+    Returns
+    -------
+    list of Architecture
+    """
+    return [
+        Architecture(n_inputs, width_for_params(n_inputs, k, target), k, n_samples, **options)
+        for k in depths
+    ]

@@ -1,0 +1,485 @@
+"""Certificates of a Pfaffian format: the actual chain of a small network.
+
+:func:`expand_chain` builds the loss's Pfaffian chain of a concrete network
+element by element as sparse polynomials over QQ and reads the format off the
+expanded polynomials (to compare with :func:`lossbounds.formats.loss_format`);
+:func:`numeric_certificate` evaluates the same chain on a float64 torch
+network and compares its derivative polynomials with autograd. Network and
+parameter order are those of :mod:`lossbounds.formats`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from lossbounds.activations import T
+from lossbounds.architecture import Architecture, _size
+from lossbounds.formats import PfaffianFormat, Y, head_chain
+
+__all__ = ["ChainExpansion", "expand_chain", "numeric_certificate"]
+
+#: The l2 weight lambda, a constant generator of the ring.
+_LAMBDA = sp.Symbol("lambda", positive=True)
+
+
+class _Constants:
+    """Irrational coefficients (2/sqrt(pi), ...) renamed to constant symbols kappa_i."""
+
+    def __init__(self):
+        self.values: dict = {}
+
+    def terms(self, expr, variables) -> list:
+        """[(coefficient, exponents)] of ``expr`` as a polynomial in ``variables``."""
+        out = []
+        for exps, coeff in sp.Poly(expr, *variables).terms():
+            if not coeff.is_Rational:
+                name = next((k for k, v in self.values.items() if v == coeff), None)
+                if name is None:
+                    name = sp.Symbol(f"kappa{len(self.values)}")
+                    self.values[name] = coeff
+                coeff = name
+            out.append((coeff, exps))
+        return out
+
+
+def _apply(terms, values, R):
+    """Evaluate a polynomial given by ``terms`` [(coefficient, exponents)] at ring elements."""
+    out = R.zero
+    for coeff, exps in terms:
+        term = R(coeff)
+        for v, e in zip(values, exps, strict=True):
+            if e:
+                term *= v**e
+        out += term
+    return out
+
+
+@dataclass
+class ChainExpansion:
+    """The Pfaffian chain of a concrete (small) network, built element by element.
+
+    Polynomials are sparse ``sympy.ring`` elements over QQ whose generators are
+    the parameters, the chain symbols, the data, lambda and the constants
+    ``kappa_i`` (irrational coefficients such as 2/sqrt(pi)); only parameters
+    and chain symbols count towards degrees.
+
+    Attributes
+    ----------
+    arch : Architecture
+    theta : tuple of sympy.Symbol
+        Parameters in the module's order (see the module docstring).
+    blocks : list of (name, shape, symbols)
+        ``theta`` cut into weight matrices and bias vectors.
+    x, y : tuples of sympy.Symbol
+        Data symbols (constants): x[k][j], y[k].
+    chain : tuple of sympy.Symbol
+        Chain symbols in chain order.
+    labels : dict
+        chain symbol -> ("hidden", k, l, i, r) or ("head", k, r).
+    ring : sympy.polys.rings.PolyRing
+    derivatives : dict
+        chain symbol -> tuple over theta of d f / d theta_j (ring elements).
+    loss : ring element
+        The loss as a polynomial in (theta, chain).
+    constants : dict
+        kappa_i -> its exact value.
+    """
+
+    arch: Architecture
+    theta: tuple
+    blocks: list
+    x: tuple
+    y: tuple
+    chain: tuple
+    labels: dict
+    ring: object
+    derivatives: dict
+    loss: object
+    constants: dict
+
+    def degree(self, p) -> int:
+        """Total degree in (theta, chain) of a ring element (-1 for zero)."""
+        n = len(self.theta) + len(self.chain)  # they are the first generators
+        return max((sum(monom[:n]) for monom in p.keys()), default=-1)
+
+    def element_degree(self, f) -> int:
+        """max_j total degree of d f / d theta_j."""
+        return max(self.degree(d) for d in self.derivatives[f])
+
+    def measured_format(self) -> PfaffianFormat:
+        """(N, ell, alpha, beta) read off the expanded polynomials."""
+        alpha = max(self.element_degree(f) for f in self.chain)
+        return PfaffianFormat(len(self.theta), len(self.chain), alpha, self.degree(self.loss))
+
+    def measured_layer_degrees(self) -> dict:
+        """{layer: max D over samples, units, chain elements, theta_j}; ``"head"`` for the output."""
+        out: dict = {}
+        for f in self.chain:
+            lab = self.labels[f]
+            key = lab[2] if lab[0] == "hidden" else "head"
+            out[key] = max(out.get(key, -1), self.element_degree(f))
+        return out
+
+    def is_triangular(self) -> bool:
+        """Each derivative uses only theta, the data and chain elements up to its own."""
+        first = len(self.theta)
+        for pos, f in enumerate(self.chain):
+            later = range(first + pos + 1, first + len(self.chain))
+            for d in self.derivatives[f]:
+                if any(monom[i] for monom in d.keys() for i in later):
+                    return False
+        return True
+
+    def measured_slice_format(self, k: int, seed: int = 0) -> PfaffianFormat:
+        """Format read off after restricting to theta = theta0 + sum_i t_i d_i.
+
+        theta0 and the directions d_i are seeded random integers in [-3, 3]
+        (generic); every polynomial is rewritten in (t, chain), the derivatives
+        become d f/d t_i = sum_j d_ij d f/d theta_j, and degrees are measured in
+        (t, chain).
+        """
+        import random
+
+        rng = random.Random(seed)
+        k = _size("k", k)
+        ts = [sp.Symbol(f"t{i}") for i in range(k)]
+        old = self.ring.symbols
+        n_theta = len(self.theta)
+        R2, *G2 = sp.ring((*ts, *old[n_theta:]), sp.QQ)
+        d = [[rng.randint(-3, 3) for _ in range(n_theta)] for _ in range(k)]
+        images = [
+            R2(rng.randint(-3, 3)) + sum((d[i][j] * G2[i] for i in range(k)), R2.zero)
+            for j in range(n_theta)
+        ] + G2[k:]
+
+        def restrict(p):
+            return _apply([(coeff, monom) for monom, coeff in p.items()], images, R2)
+
+        n = k + len(self.chain)
+
+        def degree(p):
+            return max((sum(monom[:n]) for monom in p.keys()), default=-1)
+
+        alpha = -1
+        for f in self.chain:
+            grads = [restrict(g) for g in self.derivatives[f]]
+            for i in range(k):
+                alpha = max(
+                    alpha, degree(sum((d[i][j] * grads[j] for j in range(n_theta)), R2.zero))
+                )
+        return PfaffianFormat(k, len(self.chain), alpha, degree(restrict(self.loss)))
+
+    def as_expr(self, p) -> sp.Expr:
+        """A ring element as a sympy expression (constants substituted)."""
+        return p.as_expr().subs(self.constants)
+
+    def evaluate(self, p, values) -> float:
+        """Evaluate a ring element in float64 at ``values`` (one per ring generator but
+        the constants, in the order theta, chain, x, y, lambda)."""
+        import numpy as np
+
+        if not p:
+            return 0.0
+        full = np.concatenate([np.asarray(values, dtype=float), self._constant_values()])
+        monoms = np.array(list(p.keys()), dtype=float)
+        coeffs = np.array([float(c) for c in p.values()])
+        return float(coeffs @ np.prod(full**monoms, axis=1))
+
+    def _constant_values(self):
+        import numpy as np
+
+        return np.array([float(v) for v in self.constants.values()], dtype=float)
+
+
+def _parameter_blocks(arch: Architecture) -> list:
+    """theta cut into ``(name, shape, symbols)`` blocks, in the module's parameter order."""
+    n, h = arch.n_inputs, arch.width
+    shapes = []
+    for layer in range(1, arch.hidden_layers + 1):
+        shapes += [(f"W{layer}", (h, n if layer == 1 else h)), (f"b{layer}", (h,))]
+        if layer >= 2 and arch.skip == "projection":
+            shapes.append((f"P{layer}", (h, h)))
+    shapes += [("v", (h,)), ("c", (1,))]
+    blocks = []
+    for name, shape in shapes:
+        idx = itertools.product(*map(range, shape))
+        syms = [sp.Symbol("_".join([name, *map(str, ix)]), real=True) for ix in idx]
+        blocks.append((name, shape, syms))
+    return blocks
+
+
+def _chain_and_labels(arch: Architecture, head) -> tuple[tuple, dict]:
+    """Chain symbols in chain order and their labels (see :class:`ChainExpansion`)."""
+    k_act = arch.pfaffian_activation.chain_length
+    chain, labels = [], {}
+    for k in range(arch.n_samples):
+        for layer in range(1, arch.hidden_layers + 1):
+            for i in range(arch.width):
+                for r in range(k_act):
+                    chain.append(sp.Symbol(f"g{k}_{layer}_{i}_{r}", real=True))
+                    labels[chain[-1]] = ("hidden", k, layer, i, r)
+        for r in range(head.chain_length if head is not None else 0):
+            chain.append(sp.Symbol(f"o{k}_{r}", real=True))
+            labels[chain[-1]] = ("head", k, r)
+    return tuple(chain), labels
+
+
+class _RingChain:
+    """The forward pass in the polynomial ring, recording each chain element's derivative rule.
+
+    Ring generators, in order: theta, chain, x, y, lambda, the constants kappa_i.
+    ``rule`` maps a chain symbol to (P_r(A, unit chain) as a ring element, unit key),
+    ``argument`` a unit key to its argument A, ``depends`` a unit key to the chain
+    symbols A contains.
+    """
+
+    def __init__(self, arch: Architecture, blocks, chain, x, y):
+        act = arch.pfaffian_activation
+        self.arch, self.chain, self.x, self.y = arch, chain, x, y
+        self.head, loss_poly = head_chain(arch.output, arch.loss)
+        self.consts = _Constants()
+        act_vars = (T, *act.chain)
+        self.P_terms = [self.consts.terms(p, act_vars) for p in act.derivatives]
+        self.sigma_terms = self.consts.terms(act.sigma, act_vars)
+        head_chain_syms = self.head.chain if self.head is not None else ()
+        head_vars = (T, *head_chain_syms)
+        self.head_P = [
+            self.consts.terms(p, head_vars) for p in (self.head.derivatives if self.head else ())
+        ]
+        self.loss_terms = self.consts.terms(loss_poly, (*head_vars, Y))
+        theta = [s for _, _, syms in blocks for s in syms]
+        gens = (*theta, *chain, *(s for row in x for s in row), *y, _LAMBDA, *self.consts.values)
+        self.R, *self.G = sp.ring(gens, sp.QQ)
+        self.n_theta = len(theta)
+        self.sym = dict(zip(gens, self.G, strict=True))
+        self.blk = {name: [self.sym[s] for s in syms] for name, _, syms in blocks}
+        self.rule, self.argument, self.depends, self._memo = {}, {}, {}, {}
+        self._next = iter(chain)
+
+    def _mat(self, name, rows, cols):
+        return [self.blk[name][i * cols : (i + 1) * cols] for i in range(rows)]
+
+    def _before(self, deps) -> list:
+        """The chain symbols any of ``deps`` (lists of chain symbols) holds, in chain order."""
+        return sorted({s for d in deps for s in d}, key=self.chain.index)
+
+    def _add_unit(self, key, A, terms_list, deps):
+        syms = [next(self._next) for _ in terms_list]
+        ring_syms = [self.sym[s] for s in syms]
+        self.argument[key], self.depends[key] = A, deps
+        for s, terms in zip(syms, terms_list, strict=True):
+            self.rule[s] = (_apply(terms, [A, *ring_syms], self.R), key)
+        return syms, ring_syms
+
+    def _hidden_layer(self, k, layer, u_prev, deps_prev):
+        """u_l of sample k from u_{l-1}, and the chain symbols each unit depends on."""
+        h = self.arch.width
+        Wl = self._mat(f"W{layer}", h, len(u_prev))
+        bl = self.blk[f"b{layer}"]
+        Pl = self._mat(f"P{layer}", h, h) if f"P{layer}" in self.blk else None
+        all_prev = self._before(deps_prev)
+        u_new, deps_new = [], []
+        for i in range(h):
+            A = sum((Wl[i][j] * u_prev[j] for j in range(len(u_prev))), bl[i])
+            syms, g = self._add_unit(("hidden", k, layer, i), A, self.P_terms, all_prev)
+            u = _apply(self.sigma_terms, [A, *g], self.R)
+            if layer >= 2 and self.arch.skip == "identity":
+                u += u_prev[i]
+            elif Pl is not None:
+                u += sum((Pl[i][j] * u_prev[j] for j in range(h)), self.R.zero)
+            u_new.append(u)
+            deps_new.append([*all_prev, *syms])
+        return u_new, deps_new
+
+    def _sample_loss(self, k):
+        """The loss polynomial of sample k (its chain elements are added on the way)."""
+        u = [self.sym[s] for s in self.x[k]]
+        deps: list = [[] for _ in u]
+        for layer in range(1, self.arch.hidden_layers + 1):
+            u, deps = self._hidden_layer(k, layer, u, deps)
+        z = sum((self.blk["v"][i] * u[i] for i in range(self.arch.width)), self.blk["c"][0])
+        o = []
+        if self.head is not None:
+            _, o = self._add_unit(("head", k), z, self.head_P, self._before(deps))
+        return _apply(self.loss_terms, [z, *o, self.sym[self.y[k]]], self.R)
+
+    def loss(self):
+        """The training loss: mean over samples (plus lambda ||theta||^2)."""
+        m = self.arch.n_samples
+        loss = sum((self._sample_loss(k) for k in range(m)), self.R.zero)
+        loss *= self.R(sp.Rational(1, m))
+        if self.arch.l2:
+            theta = self.G[: self.n_theta]
+            loss += self.sym[_LAMBDA] * sum((t**2 for t in theta), self.R.zero)
+        return loss
+
+    def _d_argument(self, key, j):
+        """Total derivative of a unit's argument by theta_j, through the chain."""
+        if (key, j) not in self._memo:
+            A = self.argument[key]
+            out = A.diff(self.G[j])
+            for f in self.depends[key]:
+                dA_df = A.diff(self.sym[f])
+                if dA_df:
+                    out += dA_df * self.d_element(f, j)
+            self._memo[key, j] = out
+        return self._memo[key, j]
+
+    def d_element(self, f, j):
+        """d f / d theta_j of the chain element f, as a ring element."""
+        P, key = self.rule[f]
+        return P * self._d_argument(key, j)
+
+
+def expand_chain(arch: Architecture) -> ChainExpansion:
+    """Build the loss's Pfaffian chain of a small concrete network symbolically.
+
+    Every chain element f = g_r(A) (A a pre-activation, or z_k for the output
+    chain) gets the derivative P_r(A, g_1(A)..g_r(A)) * dA/dtheta_j, where
+    dA/dtheta_j is the total derivative of the polynomial A through the chain
+    elements it contains. Everything is expanded, so the degrees read off are
+    those of actual polynomials, with data symbols as generic constants.
+
+    Raises
+    ------
+    ValueError
+        If a size of ``arch`` is symbolic. Sizes must be small: the expansion
+        grows quickly (exponentially in the depth).
+    """
+    if arch.is_symbolic:
+        raise ValueError("expand_chain needs a concrete architecture")
+    head, _ = head_chain(arch.output, arch.loss)
+    blocks = _parameter_blocks(arch)
+    theta = tuple(s for _, _, syms in blocks for s in syms)
+    chain, labels = _chain_and_labels(arch, head)
+    n, m = arch.n_inputs, arch.n_samples
+    x = tuple(tuple(sp.Symbol(f"x{k}_{j}", real=True) for j in range(n)) for k in range(m))
+    y = tuple(sp.Symbol(f"y{k}", real=True) for k in range(m))
+    ring = _RingChain(arch, blocks, chain, x, y)
+    loss = ring.loss()
+    derivatives = {f: tuple(ring.d_element(f, j) for j in range(len(theta))) for f in chain}
+    return ChainExpansion(
+        arch,
+        theta,
+        blocks,
+        x,
+        y,
+        chain,
+        labels,
+        ring.R,
+        derivatives,
+        loss,
+        dict(ring.consts.values),
+    )
+
+
+# ---------------------------------------------------------------------------
+# numeric certificate: the same chain on a real torch float64 network
+# ---------------------------------------------------------------------------
+def _random_point(expansion: ChainExpansion, seed: int, scale: float):
+    """Seeded theta (requires grad), inputs (m, n), targets (m,) and theta's blocks."""
+    import torch
+
+    arch = expansion.arch
+    gen = torch.Generator().manual_seed(seed)
+    dt = torch.float64
+    N = len(expansion.theta)
+    theta = (scale * torch.randn(N, generator=gen, dtype=dt)).requires_grad_(True)
+    xs = torch.randn(arch.n_samples, arch.n_inputs, generator=gen, dtype=dt)
+    if arch.loss == "bce":
+        ys = torch.randint(0, 2, (arch.n_samples,), generator=gen).to(dt)
+    else:
+        ys = torch.randn(arch.n_samples, generator=gen, dtype=dt)
+    params, pos = {}, 0
+    for name, shape, syms in expansion.blocks:
+        params[name] = theta[pos : pos + len(syms)].reshape(shape)
+        pos += len(syms)
+    return theta, xs, ys, params
+
+
+def _torch_chain(arch: Architecture, params: dict, xs):
+    """The chain values (chain order) and the outputs z, shape (m,), of the torch network."""
+    import torch
+
+    act = arch.pfaffian_activation
+    head, _ = head_chain(arch.output, arch.loss)
+    values, zs = [], []
+    for k in range(arch.n_samples):
+        u = xs[k]
+        for layer in range(1, arch.hidden_layers + 1):
+            a = params[f"W{layer}"] @ u + params[f"b{layer}"]
+            for i in range(arch.width):
+                values.extend(fn(a[i]) for fn in act.torch_chain)
+            u_new = act.torch_fn(a)
+            if layer >= 2 and arch.skip == "identity":
+                u_new = u_new + u
+            elif layer >= 2 and arch.skip == "projection":
+                u_new = u_new + params[f"P{layer}"] @ u
+            u = u_new
+        z = params["v"] @ u + params["c"][0]
+        zs.append(z)
+        if head is not None:
+            values.extend(fn(z) for fn in head.torch_chain)
+    return values, torch.stack(zs)
+
+
+def _torch_loss(arch: Architecture, z, ys, theta, lam):
+    """The training loss computed by torch directly (BCE from the logits)."""
+    import torch
+
+    if arch.output == "linear":
+        loss = torch.mean((z - ys) ** 2)
+    elif arch.loss == "mse":
+        loss = torch.mean((torch.sigmoid(z) - ys) ** 2)
+    else:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, ys)
+    if arch.l2:
+        loss = loss + lam * torch.sum(theta**2)
+    return loss
+
+
+def numeric_certificate(expansion: ChainExpansion, seed: int = 0, scale: float = 0.7, lam=0.1):
+    """Compare the symbolic chain with torch autograd on a float64 network.
+
+    A torch network with the architecture of ``expansion`` is built from a
+    seeded random theta (normal, std ``scale``) and random data; each chain
+    element is computed with the activation's torch chain, its gradient with
+    autograd, and compared with the derivative polynomial of
+    :func:`expand_chain` evaluated at (theta, chain values, data). The loss
+    polynomial is compared with the loss computed by torch directly (BCE via
+    ``binary_cross_entropy_with_logits``).
+
+    Returns
+    -------
+    dict
+        ``gradient``: the largest relative error ||grad_sym - grad_torch|| /
+        ||grad_torch|| over chain elements; ``loss``: relative error of the
+        loss value; ``elements``: number of chain elements checked.
+    """
+    import numpy as np
+    import torch
+
+    arch = expansion.arch
+    theta, xs, ys, params = _random_point(expansion, seed, scale)
+    values, z = _torch_chain(arch, params, xs)
+    loss = _torch_loss(arch, z, ys, theta, lam)
+    point = [
+        *theta.detach().tolist(),
+        *[float(v.detach()) for v in values],
+        *xs.reshape(-1).tolist(),
+        *ys.tolist(),
+        lam,
+    ]
+    worst = 0.0
+    for f, value in zip(expansion.chain, values, strict=True):
+        (grad,) = torch.autograd.grad(value, theta, retain_graph=True)
+        sym = np.array([expansion.evaluate(d, point) for d in expansion.derivatives[f]])
+        ref = grad.detach().numpy()
+        worst = max(worst, float(np.linalg.norm(sym - ref) / max(np.linalg.norm(ref), 1e-300)))
+    loss_sym = expansion.evaluate(expansion.loss, point)
+    loss_ref = float(loss.detach())
+    loss_err = abs(loss_sym - loss_ref) / max(abs(loss_ref), 1e-300)
+    return {"gradient": worst, "loss": loss_err, "elements": len(values)}

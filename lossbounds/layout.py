@@ -1,0 +1,206 @@
+"""Flat parameter vector of an :class:`~lossbounds.architecture.Architecture`.
+
+One vector theta of length N, blocks in this order, each block row-major
+(``W[i, j]`` at ``offset + i * fan_in + j``, the layout of ``nn.Linear.weight``)::
+
+    W1 (h, n), b1 (h,), W2 (h, h), b2 (h,), [P2 (h, h)], ..., WH, bH, [PH], v (h,), c (1,)
+
+with ``H = arch.hidden_layers``, ``P_l`` present only for projection skips, so
+N = h(n+1) + (H-1)h(h+1) + (h+1), plus (H-1)h^2 with projection skips.
+The network these blocks parametrise is described in :mod:`lossbounds.network`.
+
+Works on numpy arrays and torch tensors alike; torch is not imported here.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Block", "ParamLayout"]
+
+_SKIPS = (None, "identity", "projection")
+_OUTPUTS = ("linear", "sigmoid")
+
+
+def _is_tensor(x) -> bool:
+    """Whether ``x`` is a torch tensor (without importing torch: none exists before it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _check_arch(arch) -> None:
+    """Validate the fields this module uses (the Architecture class checks the rest)."""
+    for name in ("n_inputs", "width", "hidden_layers"):
+        value = getattr(arch, name, None)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"arch.{name} must be a concrete integer >= 1, got {value!r}")
+    if getattr(arch, "skip", None) not in _SKIPS:
+        raise ValueError(f"arch.skip must be one of {_SKIPS}, got {arch.skip!r}")
+    if getattr(arch, "output", None) not in _OUTPUTS:
+        raise ValueError(f"arch.output must be one of {_OUTPUTS}, got {arch.output!r}")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One named block of the flat vector: ``theta[start:stop].reshape(shape)``."""
+
+    name: str
+    layer: int
+    shape: tuple
+    start: int
+    stop: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+class ParamLayout:
+    """Flat parameter vector layout of an architecture (see the module docstring).
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        The architecture (``n_inputs``, ``width``, ``hidden_layers``, ``skip``).
+
+    Attributes
+    ----------
+    n_params : int
+        N, the length of theta.
+    blocks : dict[str, Block]
+        ``"W1", "b1", ..., "P2", ..., "v", "c"`` in vector order.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a concrete integer >= 1, or skip/output is unknown.
+    """
+
+    def __init__(self, arch):
+        _check_arch(arch)
+        self.arch = arch
+        n, h, H = int(arch.n_inputs), int(arch.width), int(arch.hidden_layers)
+        self.n_inputs, self.width, self.hidden_layers = n, h, H
+        specs = []
+        for layer in range(1, H + 1):
+            fan_in = n if layer == 1 else h
+            specs.append((f"W{layer}", layer, (h, fan_in)))
+            specs.append((f"b{layer}", layer, (h,)))
+            if arch.skip == "projection" and layer >= 2:
+                specs.append((f"P{layer}", layer, (h, h)))
+        specs.append(("v", H + 1, (h,)))
+        specs.append(("c", H + 1, (1,)))
+        self.blocks: dict[str, Block] = {}
+        offset = 0
+        for name, layer, shape in specs:
+            size = math.prod(shape)
+            self.blocks[name] = Block(name, layer, shape, offset, offset + size)
+            offset += size
+        self.n_params = offset
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{b.name}{list(b.shape)}" for b in self.blocks.values())
+        return f"ParamLayout(N={self.n_params}: {parts})"
+
+    def check(self, theta, name: str = "theta"):
+        """Raise ``ValueError`` unless the last axis of ``theta`` has length N."""
+        shape = tuple(theta.shape)
+        if len(shape) == 0 or shape[-1] != self.n_params:
+            raise ValueError(
+                f"{name} must have shape (N,) or (K, N) with N = {self.n_params} parameters "
+                f"for this architecture, got shape {shape}"
+            )
+        return theta
+
+    def unflatten(self, theta) -> dict:
+        """Views of the blocks of ``theta`` (numpy or torch, shape (..., N)).
+
+        Returns
+        -------
+        dict[str, array]
+            ``name -> theta[..., block].reshape(..., *shape)``; views where the
+            backend allows, so writing into them writes into ``theta``.
+        """
+        self.check(theta)
+        lead = tuple(theta.shape[:-1])
+        if _is_tensor(theta):  # one split call instead of one slice per block
+            parts = theta.split([b.size for b in self.blocks.values()], dim=-1)
+            return {
+                b.name: part.reshape(*lead, *b.shape)
+                for b, part in zip(self.blocks.values(), parts, strict=True)
+            }
+        return {
+            b.name: theta[..., b.start : b.stop].reshape(*lead, *b.shape)
+            for b in self.blocks.values()
+        }
+
+    def flatten(self, params: dict):
+        """Inverse of :meth:`unflatten`: concatenate the blocks into shape (..., N)."""
+        missing = [k for k in self.blocks if k not in params]
+        if missing:
+            raise ValueError(f"params is missing blocks {missing}")
+        first = params["v"]
+        lead = tuple(first.shape[:-1])
+        parts = [params[b.name].reshape(*lead, b.size) for b in self.blocks.values()]
+        if _is_tensor(first):
+            import torch
+
+            return torch.cat(parts, dim=-1)
+        return np.concatenate(parts, axis=-1)
+
+    def weight_rows(self) -> list[tuple[int, int, int]]:
+        """The "filters" of Li et al.: (start, stop, n_rows) of each weight matrix.
+
+        Every block ``W_l``, ``P_l`` (rows = units) and ``v`` (one row: the
+        output unit) is listed; biases (``b_l``, ``c``) are not.
+        """
+        out = []
+        for b in self.blocks.values():
+            if b.name[0] in "WP":
+                out.append((b.start, b.stop, b.shape[0]))
+            elif b.name == "v":
+                out.append((b.start, b.stop, 1))
+        return out
+
+    def bias_mask(self) -> np.ndarray:
+        """Boolean mask of shape (N,), True on bias entries (``b_l`` and ``c``)."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        for b in self.blocks.values():
+            if b.name[0] == "b" or b.name == "c":
+                mask[b.start : b.stop] = True
+        return mask
+
+    def init(self, rng, scale: float = 1.0, n_points: int | None = None) -> np.ndarray:
+        """Random parameters: weights N(0, scale^2 / fan_in), biases N(0, scale^2 / 4).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator or int
+            Generator or seed.
+        scale : float
+            Overall scale (> 0).
+        n_points : int or None
+            None for one vector (N,), otherwise (n_points, N).
+
+        Returns
+        -------
+        numpy.ndarray, float64
+
+        Raises
+        ------
+        ValueError
+            If ``scale`` is not a finite number > 0.
+        """
+        rng = np.random.default_rng(rng)
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+        K = 1 if n_points is None else int(n_points)
+        theta = rng.standard_normal((K, self.n_params))
+        for b in self.blocks.values():
+            fan_in = b.shape[1] if len(b.shape) == 2 else (b.shape[0] if b.name == "v" else 4)
+            theta[:, b.start : b.stop] *= scale / np.sqrt(fan_in)
+        return theta[0] if n_points is None else theta

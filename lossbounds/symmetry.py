@@ -1,0 +1,568 @@
+"""Hidden-unit symmetry group of a network: its structure, its order, its action.
+
+Torch-free: the group acts on flat numpy vectors (layout of
+:mod:`lossbounds.layout`), and the orders are exact integers.
+
+An element acts on hidden layer l by a permutation ``perm_l`` of the units
+(new unit j = old unit ``perm_l[j]``) and a set of flipped units ``flips_l``
+(bool, indexed by the *new* unit). A flipped unit has its pre-activation
+negated; the rest of the network compensates according to the activation's
+flip kind (``activation.flip``):
+
+- ``"odd"`` (sigma(-t) = -sigma(t)): the unit's output changes sign; the next
+  layer negates that unit's outgoing column.
+- ``"sigmoid"`` (sigma(-t) = 1 - sigma(t)): the output becomes 1 - u; the next
+  layer negates the outgoing column and adds it to its bias.
+- ``"even"`` (sigma(-t) = sigma(t)): nothing else changes.
+- ``None``: no flips, permutations only.
+
+The transformed network computes ``u'_l = A_l u_l + delta_l`` (``A_l`` a
+signed permutation, ``delta_l`` constant) and every later weight is rewritten
+as ``W' = S Pi W A^{-1}``, ``b' = S Pi b - W' delta``,
+``P' = A_l P A_{l-1}^{-1}``, ``v' = A_H^{-T} v``, ``c' = c - v' . delta_H``.
+
+Which elements are kept (:func:`group_structure`, used by the orders and by
+:class:`SymmetryGroup` alike):
+
+- with an active l2 term lambda ||theta||^2 sigmoid flips are dropped (they
+  move a weight into a bias and change ||theta||); odd and even flips are
+  signed permutations of theta and stay;
+- no skip or projection skips: each hidden layer has its own permutation and
+  flips, |G| = (2^h h!)^H with flips, (h!)^H without;
+- identity skips (H >= 2) tie the layers into one residual stream: one
+  permutation for all layers and, for odd or sigmoid flips, one flip pattern
+  (a flip of one layer alone turns sigma(a) + u into -sigma(a) + u); even flips
+  stay free per layer. |G| = 2^h h! (odd, sigmoid), 2^{hH} h! (even), h! (none).
+
+These symmetries are a subgroup of the invariance group of a particular theta,
+which can be larger (dead or duplicated units): :meth:`SymmetryGroup.orbit_size`
+counts the distinct images. Derivations: docs/symmetry.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+from lossbounds.activations import FLIPS, get_activation
+from lossbounds.layout import ParamLayout
+
+__all__ = [
+    "GroupStructure",
+    "group_structure",
+    "symmetry_group_order",
+    "log2_symmetry_group_order",
+    "symmetry_description",
+    "GroupElement",
+    "SymmetryGroup",
+    "dedup_modulo_group",
+]
+
+_SKIPS = (None, "identity", "projection")
+
+
+@dataclass(frozen=True)
+class GroupStructure:
+    """Which permutations and flips the symmetry group contains.
+
+    Attributes
+    ----------
+    width, hidden_layers : int
+        h and H.
+    flip : {"odd", "sigmoid", "even", None}
+        The flip kind kept (None: permutations only).
+    tied : bool
+        One permutation for all hidden layers (identity skips, H >= 2).
+    tied_flips : bool
+        One flip pattern for all hidden layers (tied, odd or sigmoid flips).
+    """
+
+    width: int
+    hidden_layers: int
+    flip: str | None
+    tied: bool
+    tied_flips: bool
+
+    @property
+    def exponents(self) -> tuple[int, int]:
+        """(a, b) with |G| = 2^a (h!)^b."""
+        h, H = self.width, self.hidden_layers
+        if self.flip is None:
+            a = 0
+        else:
+            a = h if self.tied_flips else h * H
+        return a, 1 if self.tied else H
+
+    @property
+    def order(self) -> int:
+        """|G|, exact."""
+        a, b = self.exponents
+        return (1 << a) * math.factorial(self.width) ** b
+
+    @property
+    def log2_order(self) -> float:
+        """log2 |G| via lgamma (no big integers)."""
+        a, b = self.exponents
+        return a + b * math.lgamma(self.width + 1) / math.log(2.0)
+
+    @property
+    def description(self) -> str:
+        """|G| as an exact closed form, e.g. ``'2^6 * (3!)^2'``."""
+        a, b = self.exponents
+        fact = f"{self.width}!" if b == 1 else f"({self.width}!)^{b}"
+        return fact if a == 0 else f"2^{a} * {fact}"
+
+
+def _concrete(value):
+    """``int(value)`` for an integer >= 1 (int, numpy or sympy Integer), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        out = operator.index(value)
+    except TypeError:
+        return None
+    return out if out >= 1 else None
+
+
+def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructure:
+    """The structure of the symmetry group (see the module docstring).
+
+    Parameters
+    ----------
+    flip : {"odd", "sigmoid", "even", None}
+        The activation's flip kind.
+    skip : {None, "identity", "projection"}
+        Skip connections between consecutive hidden layers.
+    l2 : bool
+        Whether the loss has an active l2 term (drops sigmoid flips).
+    width, hidden_layers : int
+        h and H, concrete integers >= 1.
+
+    Returns
+    -------
+    GroupStructure
+
+    Raises
+    ------
+    ValueError
+        If a size is not a concrete integer >= 1, or flip/skip is unknown.
+    """
+    h, H = _concrete(width), _concrete(hidden_layers)
+    if h is None or H is None:
+        raise ValueError(
+            f"width and hidden_layers must be concrete integers for the symmetry group, "
+            f"got width={width}, hidden_layers={hidden_layers}"
+        )
+    if flip not in FLIPS:
+        raise ValueError(f"flip must be one of {FLIPS}, got {flip!r}")
+    if skip not in _SKIPS:
+        raise ValueError(f"skip must be None, 'identity' or 'projection', got {skip!r}")
+    if flip == "sigmoid" and l2:
+        flip = None
+    tied = skip == "identity" and H >= 2
+    return GroupStructure(h, H, flip, tied, tied and flip in ("odd", "sigmoid"))
+
+
+def _structure_of(arch, l2: bool = False) -> GroupStructure:
+    """:func:`group_structure` of an architecture (l2 active if ``l2`` or ``arch.l2``)."""
+    flip = get_activation(arch.activation).flip
+    l2 = bool(l2) or bool(getattr(arch, "l2", False))
+    return group_structure(flip, getattr(arch, "skip", None), l2, arch.width, arch.hidden_layers)
+
+
+def symmetry_group_order(arch) -> int:
+    """Order |G| of the hidden-unit symmetry group of an architecture (exact int).
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        Concrete width h and hidden_layers H; ``activation``, ``skip`` and
+        ``l2`` select the elements (module docstring).
+
+    Returns
+    -------
+    int
+        |G|. For large h prefer :func:`log2_symmetry_group_order` (h! for
+        h = 10^6 has 5.5 million digits).
+
+    Raises
+    ------
+    ValueError
+        If width or hidden_layers is symbolic.
+    """
+    return _structure_of(arch).order
+
+
+def log2_symmetry_group_order(arch) -> float:
+    """log2 |G| via lgamma (no big integers); see :func:`symmetry_group_order`."""
+    return _structure_of(arch).log2_order
+
+
+def symmetry_description(arch) -> str:
+    """The group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``."""
+    return _structure_of(arch).description
+
+
+@dataclass(frozen=True)
+class GroupElement:
+    """A symmetry: per hidden layer a permutation and a flip pattern.
+
+    Attributes
+    ----------
+    perms : numpy.ndarray of int, shape (H, h)
+        ``perms[l-1][j]`` = old index of the unit that becomes unit j of layer l.
+    flips : numpy.ndarray of bool, shape (H, h)
+        ``flips[l-1][j]`` = whether the new unit j of layer l is flipped.
+    """
+
+    perms: np.ndarray
+    flips: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "perms", np.asarray(self.perms, dtype=np.int64))
+        object.__setattr__(self, "flips", np.asarray(self.flips, dtype=bool))
+
+
+class SymmetryGroup:
+    """The hidden-unit symmetry group of an architecture acting on flat vectors.
+
+    The elements kept are those of :func:`group_structure` (module docstring).
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        The architecture.
+    l2 : float, optional
+        Coefficient of an l2 term lambda*||theta||^2 in the loss. The term is
+        active when ``l2 > 0`` or ``arch.l2`` is true. Permutations and odd or
+        even flips preserve ||theta||, but a sigmoid flip moves the outgoing
+        weight into the next bias and changes it: with an active l2 term the
+        sigmoid flips are dropped from the group (permutations only), as in
+        :func:`symmetry_group_order`.
+
+    Attributes
+    ----------
+    structure : GroupStructure
+        The elements kept.
+    order : int
+        |G|, exact (``structure.order``).
+    flip_kind : {"odd", "sigmoid", "even", None}
+        The flip symmetry the group uses (None when the activation has none,
+        or for sigmoid with an active l2 term).
+    """
+
+    def __init__(self, arch, l2: float | None = None):
+        self.arch = arch
+        self.layout = ParamLayout(arch)
+        if l2 is not None and not (np.isfinite(l2) and l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0 or None, got {l2!r}")
+        self.regularised = bool(arch.l2) or bool(l2)
+        self.structure = _structure_of(arch, self.regularised)
+        self.h, self.H = self.layout.width, self.layout.hidden_layers
+        self.flip_kind = self.structure.flip
+        self.has_flips = self.flip_kind is not None
+        self.tied = self.structure.tied
+        self.tied_flips = self.structure.tied_flips
+        self.order = self.structure.order
+
+    def __repr__(self) -> str:
+        return (
+            f"SymmetryGroup(order={self.order}, flip={self.flip_kind!r}, "
+            f"skip={self.arch.skip!r}, h={self.h}, H={self.H})"
+        )
+
+    # -------------------------------------------------------------- elements
+    def identity(self) -> GroupElement:
+        """The neutral element."""
+        return GroupElement(
+            np.tile(np.arange(self.h), (self.H, 1)), np.zeros((self.H, self.h), dtype=bool)
+        )
+
+    def check_element(self, g: GroupElement) -> None:
+        """Raise ``ValueError`` unless ``g`` belongs to this group."""
+        h, H = self.h, self.H
+        if g.perms.shape != (H, h) or g.flips.shape != (H, h):
+            raise ValueError(
+                f"element must have perms and flips of shape (H, h) = {(H, h)}, "
+                f"got {g.perms.shape} and {g.flips.shape}"
+            )
+        if any(sorted(p) != list(range(h)) for p in g.perms.tolist()):
+            raise ValueError("element.perms rows must be permutations of 0..h-1")
+        if not self.has_flips and g.flips.any():
+            raise ValueError(
+                f"element.flips must be all False: activation {self.arch.activation!r} has no flip"
+            )
+        if self.tied and not (g.perms == g.perms[0]).all():
+            raise ValueError("element.perms must be equal in all layers with identity skips")
+        if self.tied_flips and not (g.flips == g.flips[0]).all():
+            raise ValueError(
+                "element.flips must be equal in all layers with identity skips "
+                f"and {self.flip_kind!r} flips"
+            )
+
+    def random_element(self, rng) -> GroupElement:
+        """A uniformly random element (``rng``: numpy Generator or seed)."""
+        rng = np.random.default_rng(rng)
+        h, H = self.h, self.H
+        if self.tied:
+            perms = np.tile(rng.permutation(h), (H, 1))
+        else:
+            perms = np.stack([rng.permutation(h) for _ in range(H)])
+        flips = np.zeros((H, h), dtype=bool)
+        if self.tied_flips:
+            flips[:] = rng.random(h) < 0.5
+        elif self.has_flips:
+            flips = rng.random((H, h)) < 0.5
+        return GroupElement(perms, flips)
+
+    def elements(self):
+        """Iterate over all |G| elements (only sensible for small groups)."""
+        h, H = self.h, self.H
+        perms1 = [np.array(p) for p in itertools.permutations(range(h))]
+        flips1 = (
+            [np.array(f, dtype=bool) for f in itertools.product([False, True], repeat=h)]
+            if self.has_flips
+            else [np.zeros(h, dtype=bool)]
+        )
+        if not self.tied:
+            per_layer = [(p, f) for p in perms1 for f in flips1]
+            for combo in itertools.product(per_layer, repeat=H):
+                yield GroupElement(np.stack([c[0] for c in combo]), np.stack([c[1] for c in combo]))
+            return
+        flip_choices = (
+            [np.tile(f, (H, 1)) for f in flips1]
+            if (self.tied_flips or not self.has_flips)
+            else [np.stack(c) for c in itertools.product(flips1, repeat=H)]
+        )
+        for p in perms1:
+            for f in flip_choices:
+                yield GroupElement(np.tile(p, (H, 1)), f)
+
+    # ---------------------------------------------------------------- action
+    def apply(self, theta, g: GroupElement) -> np.ndarray:
+        """Image of ``theta`` under ``g``.
+
+        Parameters
+        ----------
+        theta : array, shape (N,) or (K, N)
+            Flat parameters (converted to float64 numpy).
+        g : GroupElement
+            A member of the group (checked).
+
+        Returns
+        -------
+        numpy.ndarray, same shape as ``theta``, float64
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        self.layout.check(theta)
+        self.check_element(g)
+        arch = self.arch
+        p = self.layout.unflatten(theta)
+        q = {}
+        lead = theta.shape[:-1]
+        kappa = 1.0 if self.flip_kind == "sigmoid" else 0.0
+        signs_move = self.flip_kind in ("odd", "sigmoid")
+        # State of the stream feeding the current layer: u' = sgn * u[perm] + delta.
+        n_in = self.layout.n_inputs
+        prev_perm = np.arange(n_in)
+        prev_sgn = np.ones(n_in)
+        delta = np.zeros((*lead, n_in))
+        for layer in range(1, self.H + 1):
+            perm = g.perms[layer - 1]
+            s = np.where(g.flips[layer - 1], -1.0, 1.0)
+            W = p[f"W{layer}"]
+            # W' = S Pi W A^{-1}: rows by the new order (signed), columns by the old stream map.
+            Wn = s[:, None] * W[..., perm, :][..., :, prev_perm] * prev_sgn[None, :]
+            q[f"W{layer}"] = Wn
+            q[f"b{layer}"] = s * p[f"b{layer}"][..., perm] - np.einsum(
+                "...ij,...j->...i", Wn, delta
+            )
+            sgn = s if signs_move else np.ones(self.h)
+            offset = kappa * g.flips[layer - 1]
+            if arch.skip == "identity" and layer >= 2:
+                new_delta = offset + delta
+            elif arch.skip == "projection" and layer >= 2:
+                P = p[f"P{layer}"]
+                Pn = sgn[:, None] * P[..., perm, :][..., :, prev_perm] * prev_sgn[None, :]
+                q[f"P{layer}"] = Pn
+                new_delta = offset + np.einsum("...ij,...j->...i", Pn, delta)
+            else:
+                new_delta = np.broadcast_to(offset, (*lead, self.h)).astype(np.float64)
+            prev_perm, prev_sgn, delta = perm, sgn, new_delta
+        vn = p["v"][..., prev_perm] * prev_sgn
+        q["v"] = vn
+        q["c"] = p["c"] - np.einsum("...i,...i->...", vn, delta)[..., None]
+        return self.layout.flatten(q)
+
+    def orbit(self, theta, max_order: int = 100_000) -> np.ndarray:
+        """All images g(theta), shape (|G|, N) (with repetitions if theta is not generic).
+
+        Raises
+        ------
+        ValueError
+            If ``theta`` is not a single vector of length N or ``|G| > max_order``.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.ndim != 1:
+            raise ValueError(f"theta must be one vector of shape (N,), got shape {theta.shape}")
+        if self.order > max_order:
+            raise ValueError(
+                f"group order {self.order} exceeds max_order={max_order}; "
+                "use random_element or canonical instead"
+            )
+        return np.stack([self.apply(theta, g) for g in self.elements()])
+
+    def orbit_size(self, theta, tol: float = 1e-6, max_order: int = 100_000) -> int:
+        """Number of distinct points of the orbit of ``theta``.
+
+        Greedy count: the orbit points are visited in :meth:`elements` order and
+        each point not yet within ``tol`` (Euclidean) of a visited point starts
+        a new class, covering every point within ``tol`` of it.
+
+        Parameters
+        ----------
+        theta : array, shape (N,)
+            One parameter vector.
+        tol : float
+            Distance below which two images count as one point (> 0).
+        max_order : int
+            Largest group enumerated (see :meth:`orbit`).
+
+        Returns
+        -------
+        int
+            Between 1 and |G| (|G| for a generic theta).
+
+        Raises
+        ------
+        ValueError
+            If ``tol`` is not a finite number > 0, or as :meth:`orbit`.
+        """
+        if not (tol > 0 and math.isfinite(tol)):
+            raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+        pts = self.orbit(theta, max_order=max_order)
+        seen, count = np.zeros(len(pts), dtype=bool), 0
+        for i in range(len(pts)):
+            if not seen[i]:
+                seen |= np.linalg.norm(pts[i] - pts, axis=-1) <= tol
+                count += 1
+        return count
+
+    def canonical(self, theta) -> np.ndarray:
+        """A canonical representative of the orbit of ``theta`` (shape (N,)).
+
+        Layer by layer (l = 1..H, or layer 1 for the tied residual stream),
+        flip the units whose bias is negative (when flips exist) and sort the
+        units by bias. For generic theta (nonzero, pairwise distinct bias
+        magnitudes) ``canonical(g(theta)) == canonical(theta)`` for every g up
+        to rounding; near ties the choice is unstable, so deduplication
+        compares with a distance tolerance (see :meth:`distance`).
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.ndim != 1:
+            raise ValueError(f"theta must be one vector of shape (N,), got shape {theta.shape}")
+        self.layout.check(theta)
+        H, h = self.H, self.h
+        if self.tied:
+            p = self.layout.unflatten(theta)
+            b1 = p["b1"]
+            perm = np.argsort(np.abs(b1) if self.has_flips else b1, kind="stable")
+            flips = np.zeros((H, h), dtype=bool)
+            if self.tied_flips:
+                flips[:] = (b1 < 0)[perm]
+            elif self.has_flips:  # even: each layer's flips are independent, stream unchanged
+                for layer in range(1, H + 1):
+                    flips[layer - 1] = (p[f"b{layer}"] < 0)[perm]
+            return self.apply(theta, GroupElement(np.tile(perm, (H, 1)), flips))
+        for layer in range(1, H + 1):
+            b = self.layout.unflatten(theta)[f"b{layer}"]
+            perm = np.argsort(np.abs(b) if self.has_flips else b, kind="stable")
+            g = self.identity()
+            g.perms[layer - 1] = perm
+            if self.has_flips:
+                g.flips[layer - 1] = (b < 0)[perm]
+            theta = self.apply(theta, g)
+        return theta
+
+    def distance(self, theta_a, theta_b, max_order: int = 5_000) -> float:
+        """Euclidean distance between the orbits of two vectors.
+
+        Exact minimum over the orbit of ``theta_a`` when ``|G| <= max_order``,
+        otherwise the distance between canonical representatives (an upper
+        bound, equal for generic nearby points).
+        """
+        theta_b = np.asarray(theta_b, dtype=np.float64)
+        if self.order <= max_order:
+            return float(np.min(np.linalg.norm(self.orbit(theta_a) - theta_b, axis=1)))
+        return float(np.linalg.norm(self.canonical(theta_a) - self.canonical(theta_b)))
+
+
+def dedup_modulo_group(
+    points, group: SymmetryGroup, tol: float = 1e-5, order=None, exact_limit: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster points that coincide modulo the symmetry group.
+
+    Greedy: points are visited in ``order`` (e.g. ascending loss; default
+    the given order); a point joins the first representative whose distance
+    modulo G is <= ``tol``, otherwise it becomes a new representative.
+    The distance compares canonical representatives
+    (:meth:`SymmetryGroup.canonical`); when ``|G| <= exact_limit`` a pair
+    that is not within ``tol`` that way is re-checked with the exact
+    orbit distance (robust near bias ties, where canonical forms jump).
+
+    Parameters
+    ----------
+    points : array, shape (K, N)
+    group : SymmetryGroup
+    tol : float
+        Euclidean distance tolerance (> 0).
+    order : array of int, optional
+        Visiting order.
+    exact_limit : int
+        Largest group for the exact check.
+
+    Returns
+    -------
+    representatives : numpy.ndarray of int, shape (R,)
+        Indices of one point per class.
+    assignment : numpy.ndarray of int, shape (K,)
+        Class index (into ``representatives``) of every point.
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is not (K, N) for the group's N, or ``tol`` is not > 0.
+    """
+    P = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    if P.shape[1] != group.layout.n_params:
+        raise ValueError(
+            f"points must have shape (K, N) with N = {group.layout.n_params}, got {P.shape}"
+        )
+    if not (tol > 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+    K = P.shape[0]
+    order = np.arange(K) if order is None else np.asarray(order)
+    canon = np.stack([group.canonical(p) for p in P]) if K else P
+    reps: list[int] = []
+    orbits: list[np.ndarray] = []  # orbit of each representative, for the exact check
+    exact = group.order <= exact_limit
+    assign = np.full(K, -1)
+    for i in order:
+        found = -1
+        for r, j in enumerate(reps):
+            if np.linalg.norm(canon[i] - canon[j]) <= tol or (
+                exact and np.min(np.linalg.norm(orbits[r] - P[i], axis=1)) <= tol
+            ):
+                found = r
+                break
+        if found < 0:
+            reps.append(int(i))
+            if exact:
+                orbits.append(group.orbit(P[i], max_order=exact_limit))
+            found = len(reps) - 1
+        assign[i] = found
+    return np.array(reps, dtype=int), assign
