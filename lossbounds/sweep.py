@@ -94,6 +94,7 @@ __all__ = [
     "parse_spec",
     "load_spec",
     "cell_key",
+    "architecture",
     "problem",
     "run_cell",
     "SweepReport",
