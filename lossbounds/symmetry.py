@@ -69,6 +69,8 @@ __all__ = [
     "GroupElement",
     "SymmetryGroup",
     "dedup_modulo_group",
+    "LowerBoundCertificate",
+    "lower_bound_certificate",
 ]
 
 _SKIPS = (None, "identity", "projection")
@@ -515,6 +517,21 @@ class SymmetryGroup:
             theta = self.apply(theta, g)
         return theta
 
+    def lower_bound_certificate(
+        self, theta, gradient, hessian_eigenvalues, n_samples, *, tol: float = 1e-6, **tolerances
+    ) -> LowerBoundCertificate:
+        """:func:`lower_bound_certificate` at ``theta`` for this group.
+
+        The orbit size is :meth:`orbit_size` of ``theta`` (distance ``tol``);
+        ``gradient``, ``hessian_eigenvalues``, ``n_samples`` and
+        ``tolerances`` (``grad_tol``, ``eig_rtol``) are passed on. Raises
+        ``ValueError`` as :meth:`orbit_size` and :func:`lower_bound_certificate`.
+        """
+        size = self.orbit_size(theta, tol=tol)
+        return lower_bound_certificate(
+            gradient, hessian_eigenvalues, n_samples, size, self.order, **tolerances
+        )
+
     def distance(self, theta_a, theta_b, max_order: int = 5_000) -> float:
         """Euclidean distance between the orbits of two vectors.
 
@@ -593,3 +610,146 @@ def dedup_modulo_group(
             found = len(reps) - 1
         assign[i] = found
     return np.array(reps, dtype=int), assign
+
+
+@dataclass(frozen=True)
+class LowerBoundCertificate:
+    """Whether the hypotheses of the lower bound b0(S_c) >= |G| hold at a point.
+
+    The proposition of docs/symmetry.md, section 7: if theta* is a strict local
+    minimiser and its orbit has |G| distinct points, then every sublevel set
+    S_c with c just above L(theta*) has at least |G| components.
+
+    Attributes
+    ----------
+    holds : bool
+        All hypotheses certified: b0(S_c) >= ``order`` for c in a window above L*.
+    bound : int or None
+        The lower bound on b0 established for that window: ``order`` when
+        ``holds``; ``orbit_size`` when the minimum is certified strict but
+        the orbit has fewer distinct points (non-trivial stabiliser); None
+        when strictness is not certified.
+    order, orbit_size : int
+        |G| and the number of distinct orbit points.
+    gradient_norm, min_eigenvalue, max_eigenvalue : float
+        ||grad L(theta*)|| and the extreme Hessian eigenvalues.
+    n_samples, n_params : int or None
+        m and N (m None: the m >= N check was skipped).
+    reasons : tuple of str
+        One line per failed hypothesis (empty when ``holds``).
+    """
+
+    holds: bool
+    bound: int | None
+    order: int
+    orbit_size: int
+    gradient_norm: float
+    min_eigenvalue: float
+    max_eigenvalue: float
+    n_samples: int | None
+    n_params: int
+    reasons: tuple[str, ...]
+
+
+def _positive_int(name, value):
+    out = _concrete(value)
+    if out is None:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return out
+
+
+def lower_bound_certificate(
+    gradient,
+    hessian_eigenvalues,
+    n_samples: int | None,
+    orbit_size: int,
+    order: int,
+    *,
+    grad_tol: float = 1e-8,
+    eig_rtol: float = 1e-8,
+) -> LowerBoundCertificate:
+    """Certify the hypotheses of b0(S_c) >= |G| at a candidate minimum.
+
+    Pure and torch-free: the caller computes the gradient and the Hessian's
+    eigenvalues at theta* (float64) and the orbit size
+    (:meth:`SymmetryGroup.orbit_size`). The hypotheses (docs/symmetry.md,
+    section 7) are checked as:
+
+    - critical point: ``||gradient|| <= grad_tol``;
+    - strict minimum: the Hessian is positive definite with a margin,
+      ``min eigenvalue > eig_rtol * max |eigenvalue|`` (sufficient at a
+      critical point, not necessary);
+    - ``m >= N``: with fewer samples than parameters an interpolating MSE
+      minimum lies on a manifold of minima (not strict) and the Hessian has
+      rank <= m there, so a positive smallest eigenvalue is rounding. Pass
+      ``n_samples=None`` to skip this check where it does not apply (a loss
+      whose minima need not interpolate, e.g. one with an l2 term);
+    - free orbit: ``orbit_size == order``.
+
+    Parameters
+    ----------
+    gradient : array, shape (N,)
+        grad L(theta*).
+    hessian_eigenvalues : array, shape (N,)
+        Eigenvalues of the Hessian of L at theta* (any order).
+    n_samples : int or None
+        m, the number of training samples (None: skip the m >= N check).
+    orbit_size : int
+        Number of distinct points of the orbit G theta*, between 1 and ``order``.
+    order : int
+        |G|.
+    grad_tol : float
+        Largest gradient norm of a critical point (>= 0).
+    eig_rtol : float
+        Relative margin of positive definiteness (>= 0).
+
+    Returns
+    -------
+    LowerBoundCertificate
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not finite 1-D arrays of the same length N >= 1, a
+        count is not an integer >= 1, ``orbit_size > order``, or a tolerance
+        is negative or not finite.
+    """
+    g = np.asarray(gradient, dtype=np.float64)
+    ev = np.asarray(hessian_eigenvalues, dtype=np.float64)
+    if g.ndim != 1 or g.size == 0 or ev.shape != g.shape:
+        raise ValueError(
+            f"gradient and hessian_eigenvalues must be 1-D arrays of the same length N >= 1, "
+            f"got shapes {g.shape} and {ev.shape}"
+        )
+    if not (np.isfinite(g).all() and np.isfinite(ev).all()):
+        raise ValueError("gradient and hessian_eigenvalues must be finite")
+    for name, tol in (("grad_tol", grad_tol), ("eig_rtol", eig_rtol)):
+        if not (math.isfinite(tol) and tol >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {tol!r}")
+    order, orbit_size = _positive_int("order", order), _positive_int("orbit_size", orbit_size)
+    if orbit_size > order:
+        raise ValueError(f"orbit_size must be <= order = {order}, got {orbit_size}")
+    m = None if n_samples is None else _positive_int("n_samples", n_samples)
+    N, gnorm = g.size, float(np.linalg.norm(g))
+    lo, hi = float(ev.min()), float(ev.max())
+    reasons = []
+    if gnorm > grad_tol:
+        reasons.append(
+            f"not a critical point: ||gradient|| = {gnorm:.3e} > grad_tol = {grad_tol:g}"
+        )
+    if not lo > eig_rtol * float(np.abs(ev).max()):
+        reasons.append(
+            f"Hessian not positive definite: smallest eigenvalue {lo:.3e}, largest {hi:.3e} "
+            f"(needs > {eig_rtol:g} * max |eigenvalue|)"
+        )
+    if m is not None and m < N:
+        reasons.append(f"m = {m} < N = {N}: an interpolating minimum is not strict")
+    strict = not reasons
+    if orbit_size < order:
+        reasons.append(f"orbit has {orbit_size} distinct points < |G| = {order} (fixed points)")
+    bound = orbit_size if strict else None  # |G| when the orbit is free
+    return LowerBoundCertificate(
+        holds=not reasons, bound=bound, order=order, orbit_size=orbit_size,
+        gradient_norm=gnorm, min_eigenvalue=lo, max_eigenvalue=hi,
+        n_samples=m, n_params=N, reasons=tuple(reasons),
+    )  # fmt: skip

@@ -7,6 +7,7 @@ with a numpy forward pass written here).
 
 import itertools
 import math
+import re
 import subprocess
 import sys
 
@@ -25,6 +26,7 @@ from lossbounds.symmetry import (
     dedup_modulo_group,
     group_structure,
     log2_symmetry_group_order,
+    lower_bound_certificate,
     symmetry_description,
     symmetry_group_order,
 )
@@ -548,3 +550,74 @@ def test_dedup_survives_ties_in_the_canonical_form():
     orbit = G.orbit(theta)
     reps, assign = dedup_modulo_group(orbit, G, tol=1e-9)
     assert len(reps) == 1 and np.all(assign == 0)
+
+
+# ---------------------------------------------------------------- lower-bound certificate
+_GOOD = dict(
+    gradient=np.full(3, 1e-12), hessian_eigenvalues=[2.0, 0.5, 3.0], n_samples=10, orbit_size=8
+)
+
+
+def test_certificate_holds_when_every_hypothesis_holds():
+    cert = lower_bound_certificate(**_GOOD, order=8)
+    assert cert.holds and cert.bound == 8 and cert.reasons == ()
+    assert (cert.n_params, cert.n_samples) == (3, 10)
+    assert (cert.min_eigenvalue, cert.max_eigenvalue) == (0.5, 3.0)
+    assert cert.gradient_norm == pytest.approx(math.sqrt(3) * 1e-12, rel=1e-12)
+    # m >= N skipped on request: m = 2 < N = 3 no longer matters
+    assert lower_bound_certificate(**{**_GOOD, "n_samples": None}, order=8).holds
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"gradient": [1e-3, 0.0, 0.0]}, "not a critical point"),
+        ({"hessian_eigenvalues": [2.0, -0.1, 3.0]}, "not positive definite"),
+        ({"hessian_eigenvalues": [2.0, 0.0, 3.0]}, "not positive definite"),
+        ({"hessian_eigenvalues": [2.0, 1e-12, 3.0]}, "not positive definite"),  # below the margin
+        ({"n_samples": 2}, r"m = 2 < N = 3"),
+    ],
+)
+def test_certificate_refuses_a_point_that_is_not_a_certified_strict_minimum(change, reason):
+    cert = lower_bound_certificate(**{**_GOOD, **change}, order=8)
+    assert not cert.holds and cert.bound is None
+    assert len(cert.reasons) == 1 and re.search(reason, cert.reasons[0])
+
+
+def test_certificate_with_a_fixed_point_bounds_by_the_orbit():
+    cert = lower_bound_certificate(**{**_GOOD, "orbit_size": 4}, order=8)
+    assert not cert.holds and cert.bound == 4  # strict minimum: b0 >= |G theta*|
+    assert cert.reasons == ("orbit has 4 distinct points < |G| = 8 (fixed points)",)
+    # every failure is listed, and no bound without a strict minimum
+    cert = lower_bound_certificate([1.0, 0, 0], [0.0, 1, 1], 1, 4, 8, grad_tol=1e-6)
+    assert cert.bound is None and len(cert.reasons) == 4
+
+
+def test_certificate_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        lower_bound_certificate([0.0, 0.0], [1.0], 5, 1, 1)
+    with pytest.raises(ValueError, match="finite"):
+        lower_bound_certificate([0.0, np.nan], [1.0, 1.0], 5, 1, 1)
+    with pytest.raises(ValueError, match="orbit_size must be <= order"):
+        lower_bound_certificate(**{**_GOOD, "orbit_size": 9}, order=8)
+    with pytest.raises(ValueError, match="order must be an integer"):
+        lower_bound_certificate(**_GOOD, order=0)
+    with pytest.raises(ValueError, match="n_samples must be an integer"):
+        lower_bound_certificate(**{**_GOOD, "n_samples": 2.5}, order=8)
+    with pytest.raises(ValueError, match="grad_tol"):
+        lower_bound_certificate(**_GOOD, order=8, grad_tol=-1.0)
+    with pytest.raises(ValueError, match="eig_rtol"):
+        lower_bound_certificate(**_GOOD, order=8, eig_rtol=np.inf)
+
+
+def test_group_certificate_counts_the_orbit_of_theta():
+    G = SymmetryGroup(Architecture(1, 2, 1, 5, activation="tanh"))  # |G| = 8, N = 7
+    grad, eig = np.zeros(7), np.linspace(1.0, 2.0, 7)
+    generic = np.array([0.8, -1.3, 0.5, -0.2, 1.1, 0.7, 0.2])
+    cert = G.lower_bound_certificate(generic, grad, eig, n_samples=7)
+    assert cert.holds and cert.bound == 8
+    twins = np.array([0.8, 0.8, 0.5, 0.5, 1.1, 1.1, 0.2])  # fixed by the swap
+    cert = G.lower_bound_certificate(twins, grad, eig, n_samples=7)
+    assert (cert.holds, cert.bound, cert.orbit_size) == (False, 4, 4)
+    cert = G.lower_bound_certificate(generic, grad, eig, n_samples=6, eig_rtol=0.6)
+    assert cert.bound is None and len(cert.reasons) == 2  # m < N, and 1 < 0.6 * 2
