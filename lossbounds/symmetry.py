@@ -101,7 +101,7 @@ class GroupStructure:
     flip: str | None
     tied: bool
     tied_flips: bool
-    flip_layers: tuple[int, ...] = ()
+    flip_layers: tuple[int, ...]
 
     @property
     def exponents(self) -> tuple[int, int]:
