@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from lossbounds.activations import PfaffianActivation, get_activation
+from lossbounds.activations import DEFAULT_CHAIN, PfaffianActivation, get_activation, list_chains
 
 __all__ = [
     "OUTPUTS",
@@ -77,6 +77,13 @@ class Architecture:
         Add lambda * ||theta||^2.
     skip : {None, "identity", "projection"}
         Skip connections between consecutive hidden layers (needs K >= 2).
+    chain : str
+        Which Pfaffian chain of the activation the format is computed on: one
+        of :func:`lossbounds.activations.list_chains` (``"default"``, the
+        catalogue chain; ``"value"`` for swish and GELU). The network, its loss
+        and its symmetries are the same for every chain; only the format
+        (hence the bounds) changes, and every chain gives a valid one. An
+        alternative chain's activation object passed as ``activation`` sets it.
 
     Raises
     ------
@@ -93,17 +100,26 @@ class Architecture:
     loss: str = "mse"
     l2: bool = False
     skip: str | None = None
+    chain: str = DEFAULT_CHAIN
 
     def __post_init__(self):
         for name in ("n_inputs", "width", "hidden_layers", "n_samples"):
             object.__setattr__(self, name, _size(name, getattr(self, name)))
         act = get_activation(self.activation)
-        if get_activation(act.name) is not act:
+        if get_activation(act.name, chain=act.chain_name) is not act:
             raise ValueError(
                 f"activation {act.name!r} is not in the catalogue; choose one of "
                 "lossbounds.activations.list_activations()"
             )
         object.__setattr__(self, "activation", act.name)
+        chains = list_chains(act.name)
+        if not isinstance(self.chain, str) or self.chain not in chains:
+            raise ValueError(
+                f"chain must be one of {', '.join(map(repr, chains))} for activation "
+                f"{act.name!r}, got {self.chain!r}"
+            )
+        if act.chain_name != DEFAULT_CHAIN:  # an alternative chain's object names its chain
+            object.__setattr__(self, "chain", act.chain_name)
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
         if self.loss not in LOSSES:
@@ -131,8 +147,8 @@ class Architecture:
 
     @property
     def pfaffian_activation(self) -> PfaffianActivation:
-        """The :class:`~lossbounds.activations.PfaffianActivation` of the hidden units."""
-        return get_activation(self.activation)
+        """The :class:`~lossbounds.activations.PfaffianActivation` of the hidden units, on ``chain``."""
+        return get_activation(self.activation, chain=self.chain)
 
     @property
     def is_symbolic(self) -> bool:

@@ -121,3 +121,19 @@ def test_architecture_refuses_an_activation_outside_the_catalogue():
     copy = dc.replace(tanh, description="a copy")  # same name, not the catalogue's entry
     with pytest.raises(ValueError, match="'tanh' is not in the catalogue"):
         Architecture(1, 2, 1, 3, activation=copy)
+
+
+def test_architecture_chain_choice():
+    from lossbounds.activations import get_activation
+
+    arch = Architecture(2, 3, 2, 4, activation="SiLU", chain="value")
+    assert (arch.activation, arch.chain) == ("swish", "value")
+    assert arch.pfaffian_activation is get_activation("swish", chain="value")
+    assert Architecture(2, 3, 2, 4, activation="swish").chain == "default"
+    # an alternative chain's object carries its chain into the architecture
+    value = get_activation("gelu", chain="value")
+    assert Architecture(2, 3, 2, 4, activation=value).chain == "value"
+    with pytest.raises(ValueError, match="chain must be one of 'default' for activation 'tanh'"):
+        Architecture(2, 3, 2, 4, activation="tanh", chain="value")
+    with pytest.raises(ValueError, match="chain must be one of"):
+        Architecture(2, 3, 2, 4, activation="swish", chain=None)

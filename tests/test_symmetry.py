@@ -394,7 +394,7 @@ def test_product_of_elements_is_an_element():
     ],
 )
 def test_l2_aware_group_leaves_the_regularised_loss_unchanged(act, skip, l2_order):
-    from lossbounds.landscape import LossSurface
+    from lossbounds.surface import LossSurface
 
     arch = Architecture(
         n_inputs=2, width=2, hidden_layers=2, n_samples=6, activation=act, skip=skip
@@ -441,7 +441,7 @@ def _generators(G):
 )
 @pytest.mark.parametrize("l2", [0.0, 0.1])
 def test_every_generator_leaves_the_loss_unchanged(act, skip, output, loss, l2):
-    from lossbounds.landscape import LossSurface
+    from lossbounds.surface import LossSurface
 
     h, H = 2, 3
     arch = Architecture(2, h, H, 6, activation=act, output=output, loss=loss, skip=skip, l2=l2 > 0)
@@ -469,7 +469,7 @@ def test_every_generator_leaves_the_loss_unchanged(act, skip, output, loss, l2):
 
 @pytest.mark.parametrize("act, skip", [("sigmoid", None), ("softplus", "projection")])
 def test_sigmoid_and_shift_odd_flips_change_the_regularised_loss(act, skip):
-    from lossbounds.landscape import LossSurface
+    from lossbounds.surface import LossSurface
 
     arch = Architecture(2, 2, 2, 6, activation=act, skip=skip)
     rng = np.random.default_rng(4)
