@@ -45,7 +45,9 @@ Which elements are kept (:func:`group_structure`, used by the orders and by
 
 These symmetries are a subgroup of the invariance group of a particular theta,
 which can be larger (dead or duplicated units): :meth:`SymmetryGroup.orbit_size`
-counts the distinct images. Derivations: docs/symmetry.md.
+counts the distinct images. |G| is a lower bound on b0(S_c) only at levels
+just above a strict minimum with a free orbit: :func:`lower_bound_certificate`
+checks those hypotheses at a point. Derivations: docs/symmetry.md.
 """
 
 from __future__ import annotations
