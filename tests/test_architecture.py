@@ -138,7 +138,7 @@ def test_unequal_widths():
     assert arch.widths == (5, 4) and arch.hidden_layers == 2 and not arch.equal_widths
     assert arch != Architecture(n_inputs=3, widths=(4, 5), n_samples=2, activation="tanh")
     with pytest.raises(ValueError, match=r"unequal hidden widths, widths=\(5, 4\).*use widths"):
-        arch.width
+        _ = arch.width
     assert "widths=(5, 4)" in repr(arch)
     copy = dataclasses.replace(arch, n_samples=7)
     assert copy.widths == (5, 4) and copy.n_samples == 7
