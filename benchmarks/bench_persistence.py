@@ -16,7 +16,9 @@ import time
 
 import numpy as np
 
+from lossbounds import diagrams as D
 from lossbounds import persistence as P
+from lossbounds import shapes as S
 
 
 def timed(fn, repeats):
@@ -41,6 +43,34 @@ def smooth_field(m: int) -> np.ndarray:
     return np.sin(2 * xx) * np.cos(3 * yy) + 0.1 * (xx**2 + yy**2)
 
 
+# gudhi's cubical complex against Cubical Ripser at the notebooks' grid sizes
+# (H0 + H1, median of 7 runs, wall ms; 2-core machine shared with other
+# sessions, load average 0.2-0.4 during the run, 2026-11-29):
+#   101 x 101 smooth  vertex: gudhi   6.2, cripser  0.8;  top: gudhi   7.7, tcripser  1.5
+#   101 x 101 random  vertex: gudhi   8.9, cripser  2.2;  top: gudhi  11.3, tcripser  1.2
+#   241 x 241 smooth  vertex: gudhi  70.5, cripser 25.9;  top: gudhi 104.7, tcripser 21.1
+#   241 x 241 random  vertex: gudhi 131.6, cripser 30.3;  top: gudhi 100.3, tcripser 13.2
+# Both engines take well under a second on every grid the notebooks use, so
+# the second engine (gudhi) was removed from grid_persistence.
+
+#
+# Diagram distances: gudhi 3.13 against persim 0.4.1 (which diagram_distance
+# uses), on random diagrams (0..60 bars, 0..3 infinite bars, some with ties),
+# and against a brute-force assignment (tests/test_diagrams.py):
+#   gudhi.bottleneck_distance agreed with persim to 2.2e-16 on 450 pairs of
+#   larger diagrams but is wrong (too large) on small ones with ties: on 3,000
+#   pairs of 0..11 bars, e=0 ("exact") gave a wrong value 11 times (0.36 for
+#   0.275 on a = [[.95, 1.07], [.14, .18], [.95, 1.5]],
+#   b = [[.41, .73], [.55, .63], [.03, .54], [.75, .82]]), the default e
+#   twice (up to 0.045 too large); persim and the brute force agreed.
+#   gudhi.hera.wasserstein_distance (order 1, internal_p 2): relative error
+#   up to 3.5e-4 at delta=1e-2 and 5.5e-5 at delta=1e-4 and at 1e-6 (450
+#   pairs), and it hangs or segfaults when one diagram holds only an infinite
+#   bar and the other finite and infinite bars (a = [[0.6, inf]] against 17
+#   finite bars and one infinite one).
+# So diagram distances stay with persim (exact), and gudhi is no dependency.
+
+
 def bench_grids(repeats: int) -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print("== grid_persistence, 1001 x 1001, H0 + H1 (target: 2 s)")
@@ -49,19 +79,15 @@ def bench_grids(repeats: int) -> None:
         "random": np.random.default_rng(0).random((1001, 1001)),
     }
     for name, field in fields.items():
-        for engine in ("cripser", "gudhi"):
-            for construction in ("vertex", "top"):
-                sec, cpu, dgms = timed(
-                    lambda f=field, c=construction, e=engine: P.grid_persistence(
-                        f, maxdim=1, construction=c, engine=e
-                    ),
-                    repeats,
-                )
-                print(
-                    f"  {name:6s} {engine:7s} {construction:6s} "
-                    f"wall {sec:6.2f} s, cpu {cpu:6.2f} s   "
-                    f"bars H0={len(dgms[0])}, H1={len(dgms[1])}"
-                )
+        for construction in ("vertex", "top"):
+            sec, cpu, dgms = timed(
+                lambda f=field, c=construction: P.grid_persistence(f, maxdim=1, construction=c),
+                repeats,
+            )
+            print(
+                f"  {name:6s} {construction:6s} wall {sec:6.2f} s, cpu {cpu:6.2f} s   "
+                f"bars H0={len(dgms[0])}, H1={len(dgms[1])}"
+            )
     field = np.random.default_rng(0).random((101, 101, 101))
     sec, cpu, dgms = timed(lambda: P.grid_persistence(field, maxdim=2), 1)
     print(
@@ -91,7 +117,7 @@ def bench_samples(repeats: int, skip_exact: bool) -> None:
                 f"   edges={len(edges)}, H0 bars={len(dgms[0])}"
             )
     print("== sample_persistence H0 + H1 (ripser flag complex), default k = 40")
-    shapes = P.known_shapes()
+    shapes = S.known_shapes()
     for name in ("annulus", "solid_torus", "wells4"):
         s = shapes[name]
         for n in (s.n_samples, 4 * s.n_samples):
@@ -99,7 +125,7 @@ def bench_samples(repeats: int, skip_exact: bool) -> None:
             sec, cpu, dgms = timed(
                 lambda p=pts, v=vals: P.sample_persistence(p, v, maxdim=1), repeats
             )
-            est = P.persistent_betti_numbers(dgms, s.level - s.delta, s.level + s.delta)
+            est = D.persistent_betti_numbers(dgms, s.level - s.delta, s.level + s.delta)
             print(
                 f"  {name:12s} n={n:6d} d={s.dim}: wall {sec:6.2f} s, cpu {cpu:6.2f} s   "
                 f"estimate {est.tolist()} (truth {list(s.betti)})"

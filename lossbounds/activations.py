@@ -14,7 +14,24 @@ and a numerically stable torch implementation.
 
 The catalogue holds sigmoid, tanh, arctan, softplus, gaussian, swish, erf
 (the table of docs/theory.md) and the exact GELU t*Phi(t), which is Pfaffian
-through the erf/exp chain. Piecewise activations (ReLU and friends) have a
+through the erf/exp chain.
+
+A format is a property of the chosen chain, not of the function: the same
+activation can have several chains. Each entry has the chain named
+``"default"`` (the catalogue chain); :func:`list_chains` names the others and
+``get_activation(name, chain=...)`` returns them. The alternative ``"value"``
+puts the activation value itself into the chain where the default chain
+writes it as a polynomial containing t:
+
+- swish, ``chain="value"``: g1 = sigmoid(t), g2 = t sigmoid(t) = sigma(t), with
+  g1' = g1 - g1^2 and g2' = sigmoid(t) + t sigmoid(t)(1 - sigmoid(t)) =
+  g1 + g2 - g1 g2 (no t in the chain's polynomials);
+- gelu, ``chain="value"``: g1 = exp(-t^2/2), g2 = erf(t/sqrt 2),
+  g3 = t Phi(t) = sigma(t), with g3' = Phi(t) + t phi(t) = (1 + g2)/2 +
+  t g1/sqrt(2 pi).
+
+Every valid chain gives a valid format, and every valid format a valid bound
+(see :func:`lossbounds.bounds.smallest_format`). Piecewise activations (ReLU and friends) have a
 kink, are therefore not analytic and hence not Pfaffian: :func:`get_activation`
 refuses them with a message that says so.
 
@@ -37,6 +54,8 @@ __all__ = [
     "PfaffianActivation",
     "get_activation",
     "list_activations",
+    "list_chains",
+    "DEFAULT_CHAIN",
     "weighted_degree",
     "chain_symbols",
 ]
@@ -46,6 +65,9 @@ T = sp.Symbol("t", real=True)
 
 #: Allowed values of :attr:`PfaffianActivation.flip`.
 FLIPS = ("odd", "sigmoid", "even", None)
+
+#: Name of the catalogue chain of every activation.
+DEFAULT_CHAIN = "default"
 
 
 def chain_symbols(k: int) -> tuple[sp.Symbol, ...]:
@@ -117,6 +139,9 @@ class PfaffianActivation:
         The chain elements on torch tensors (same order as ``chain``).
     description : str
         One line for tables.
+    chain_name : str
+        Which of the activation's chains this is (:data:`DEFAULT_CHAIN` for
+        the catalogue chain; see :func:`list_chains`).
     """
 
     name: str
@@ -128,6 +153,7 @@ class PfaffianActivation:
     torch_fn: Callable
     torch_chain: tuple
     description: str = ""
+    chain_name: str = DEFAULT_CHAIN
 
     # ----------------------------------------------------------------- sizes
     @property
@@ -406,6 +432,32 @@ def _catalogue() -> dict[str, PfaffianActivation]:
 
 _CATALOGUE: dict[str, PfaffianActivation] = _catalogue()
 
+
+def _alternatives() -> dict[tuple[str, str], PfaffianActivation]:
+    """Further chains of catalogue activations, keyed by (name, chain name)."""
+    t = T
+    g1, g2, g3 = chain_symbols(3)
+    sig = 1 / (1 + sp.exp(-t))
+    swish = _CATALOGUE["swish"]
+    gelu = _CATALOGUE["gelu"]
+    swish_value = PfaffianActivation(
+        name="swish", chain=(g1, g2), derivatives=(g1 - g1**2, g1 + g2 - g1 * g2), sigma=g2,
+        closed_forms=(sig, t * sig), flip=swish.flip, torch_fn=_t_swish,
+        torch_chain=(_t_sigmoid, _t_swish), chain_name="value",
+        description="t*sigmoid(t), chain (sigmoid(t), t*sigmoid(t))",
+    )  # fmt: skip
+    gelu_value = PfaffianActivation(
+        name="gelu", chain=(g1, g2, g3),
+        derivatives=(-t * g1, sp.sqrt(2 / sp.pi) * g1, (1 + g2) / 2 + t * g1 / sp.sqrt(2 * sp.pi)),
+        sigma=g3, closed_forms=(*gelu.closed_forms, t * (1 + sp.erf(t / sp.sqrt(2))) / 2),
+        flip=gelu.flip, torch_fn=_t_gelu, torch_chain=(*gelu.torch_chain, _t_gelu),
+        chain_name="value", description="t*Phi(t), chain (exp(-t^2/2), erf(t/sqrt 2), t*Phi(t))",
+    )  # fmt: skip
+    return {(a.name, a.chain_name): a for a in (swish_value, gelu_value)}
+
+
+_ALTERNATIVES: dict[tuple[str, str], PfaffianActivation] = _alternatives()
+
 _ALIASES = {"logistic": "sigmoid", "silu": "swish", "atan": "arctan", "gauss": "gaussian"}
 
 #: Common activations that are not Pfaffian, with the reason.
@@ -438,22 +490,51 @@ def list_activations() -> list[str]:
     return list(_CATALOGUE)
 
 
-def get_activation(name) -> PfaffianActivation:
-    """Return the activation called ``name`` (case-insensitive).
+def list_chains(name) -> list[str]:
+    """Names of the chains of activation ``name``: ``"default"`` first, then the alternatives.
 
-    A :class:`PfaffianActivation` passed in is returned unchanged.
+    Raises
+    ------
+    ValueError
+        As :func:`get_activation` for a name that is not in the catalogue.
+    """
+    act = get_activation(name)
+    return [DEFAULT_CHAIN, *(c for (n, c) in _ALTERNATIVES if n == act.name)]
+
+
+def get_activation(name, chain=None) -> PfaffianActivation:
+    """Return the activation called ``name`` (case-insensitive), with the chosen chain.
+
+    Parameters
+    ----------
+    name : str or PfaffianActivation
+        A catalogue name or alias. A :class:`PfaffianActivation` passed in is
+        returned unchanged when ``chain`` is None.
+    chain : str, optional
+        One of :func:`list_chains` ``(name)``; None or ``"default"`` gives the
+        catalogue chain.
 
     Raises
     ------
     ValueError
         For a non-analytic activation (ReLU, ELU, hardtanh, ...: not analytic,
-        hence not Pfaffian) or an unknown name (the message lists the catalogue).
+        hence not Pfaffian), an unknown name (the message lists the catalogue)
+        or a ``chain`` the activation does not have (the message lists its chains).
     """
     if isinstance(name, PfaffianActivation):
-        return name
+        if chain is None:
+            return name
+        name = name.name
     key = _normalise(name)
     if key in _CATALOGUE:
-        return _CATALOGUE[key]
+        if chain is None or chain == DEFAULT_CHAIN:
+            return _CATALOGUE[key]
+        if (key, chain) in _ALTERNATIVES:
+            return _ALTERNATIVES[key, chain]
+        raise ValueError(
+            f"chain must be one of {', '.join(map(repr, list_chains(key)))} for activation "
+            f"{key!r}, got {chain!r}"
+        )
     if key in _NOT_PFAFFIAN:
         raise ValueError(
             f"activation {name!r} is not Pfaffian: {_NOT_PFAFFIAN[key]}, so it is not analytic "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from lossbounds.activations import PfaffianActivation, get_activation
+from lossbounds.activations import DEFAULT_CHAIN, PfaffianActivation, get_activation, list_chains
 
 __all__ = [
     "OUTPUTS",
@@ -117,6 +117,13 @@ class Architecture:
     skip : {None, "identity", "projection"}
         Skip connections between consecutive hidden layers (needs K >= 2 and
         equal widths).
+    chain : str
+        Which Pfaffian chain of the activation the format is computed on: one
+        of :func:`lossbounds.activations.list_chains` (``"default"``, the
+        catalogue chain; ``"value"`` for swish and GELU). The network, its loss
+        and its symmetries are the same for every chain; only the format
+        (hence the bounds) changes, and every chain gives a valid one. An
+        alternative chain's activation object passed as ``activation`` sets it.
     widths : sequence of int, keyword-only, optional
         (h_1, ..., h_K), the width of each hidden layer, instead of ``width``
         and ``hidden_layers`` (which may still be given if they agree).
@@ -144,6 +151,7 @@ class Architecture:
     loss: str
     l2: bool
     skip: str | None
+    chain: str
     widths: tuple
 
     def __init__(
@@ -157,6 +165,7 @@ class Architecture:
         loss: str = "mse",
         l2: bool = False,
         skip: str | None = None,
+        chain: str = DEFAULT_CHAIN,
         *,
         widths=None,
     ):
@@ -172,6 +181,7 @@ class Architecture:
             "loss": loss,
             "l2": l2,
             "skip": skip,
+            "chain": chain,
             "widths": widths,
         }
         for name, value in values.items():
@@ -180,12 +190,20 @@ class Architecture:
 
     def __post_init__(self):
         act = get_activation(self.activation)
-        if get_activation(act.name) is not act:
+        if get_activation(act.name, chain=act.chain_name) is not act:
             raise ValueError(
                 f"activation {act.name!r} is not in the catalogue; choose one of "
                 "lossbounds.activations.list_activations()"
             )
         object.__setattr__(self, "activation", act.name)
+        chains = list_chains(act.name)
+        if not isinstance(self.chain, str) or self.chain not in chains:
+            raise ValueError(
+                f"chain must be one of {', '.join(map(repr, chains))} for activation "
+                f"{act.name!r}, got {self.chain!r}"
+            )
+        if act.chain_name != DEFAULT_CHAIN:  # an alternative chain's object names its chain
+            object.__setattr__(self, "chain", act.chain_name)
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
         if self.loss not in LOSSES:
@@ -218,7 +236,7 @@ class Architecture:
             sizes = f"widths={self.widths!r}"
         options = ", ".join(
             f"{name}={getattr(self, name)!r}"
-            for name in ("activation", "output", "loss", "l2", "skip")
+            for name in ("activation", "output", "loss", "l2", "skip", "chain")
         )
         return f"Architecture(n_inputs={self.n_inputs!r}, {sizes}, n_samples={self.n_samples!r}, {options})"
 
@@ -250,8 +268,8 @@ class Architecture:
 
     @property
     def pfaffian_activation(self) -> PfaffianActivation:
-        """The :class:`~lossbounds.activations.PfaffianActivation` of the hidden units."""
-        return get_activation(self.activation)
+        """The :class:`~lossbounds.activations.PfaffianActivation` of the hidden units, on ``chain``."""
+        return get_activation(self.activation, chain=self.chain)
 
     @property
     def is_symbolic(self) -> bool:

@@ -2,16 +2,24 @@
 
 For a training loss L of Pfaffian format (N, ell, alpha, beta) (see
 :mod:`lossbounds.formats`) and S = {theta : L(theta) <= c} intersected with a
-ball ||theta||^2 <= r^2 (s = 2 sign conditions, so that S is compact):
+ball ||theta||^2 <= r^2 (s = 2 sign conditions, so that S is compact). The
+ball's polynomial has degree 2 and Zell's format bounds the degrees of *all*
+defining functions, so the Zell functions require beta >= 2 (``ValueError``
+naming ``loss_degree`` otherwise: pass max(beta, 2)); every loss of the
+catalogue has beta >= 2. The same s = 2 (sublevel condition and a disc) is the
+default for slices. Theory: docs/theory.md.
 
-Zell (1999), upper bound
+Zell (1999)
     B(S) <= s^N 2^{ell(ell-1)/2} (C (N beta + min(N, ell) alpha))^{N+ell}
-    with C the constant hidden in Zell's O(.) (a parameter, default 1), so
+    for some absolute constant C hidden in the theorem's O(.), which is not
+    known. The package evaluates the right-hand side with a user-chosen C
+    (default 1): **Zell's expression**, which is a bound only for C at least
+    the theorem's unknown constant (never label the C = 1 value a bound)::
 
-    log2 B <= N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
-              "sign"       "chain"          "degree"
+    log2 Z_C = N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
+               "sign"       "chain"          "degree"
 
-Khovanskii, non-degenerate critical points (constant-free)
+Khovanskii, non-degenerate critical points (a proven, constant-free bound)
     Each dL/dtheta_j is a Pfaffian function on the same chain of degree
     beta' = beta + alpha - 1 (see :func:`gradient_degree`), so grad L = 0 is a
     system of N equations of degree beta' and the number of its non-degenerate
@@ -78,6 +86,8 @@ __all__ = [
     "format_tuple",
     "slice_bounds",
     "bounds_for_architectures",
+    "chain_bounds",
+    "smallest_format",
     "bound_summary",
     "LOG10_2",
 ]
@@ -88,12 +98,18 @@ LOG10_2 = math.log10(2.0)
 # Integers beyond 2^53 are not exactly representable in float64.
 _FLOAT_EXACT = 2**53
 
+_BALL_MESSAGE = (
+    "loss_degree must be >= 2 for Zell's expression, got {beta}: S is cut by the ball "
+    "||theta||^2 <= r^2, whose polynomial has degree 2, and Zell's format bounds the degree "
+    "of every defining function; pass max(loss_degree, 2)"
+)
+
 
 @dataclass(frozen=True)
 class BoundTerms:
     """The three terms of a log2 bound (floats, numpy arrays or sympy expressions).
 
-    The field names follow Zell's bound: ``sign`` = N log2 s, ``chain`` =
+    The field names follow Zell's expression: ``sign`` = N log2 s, ``chain`` =
     ell(ell-1)/2, ``degree`` = (N+ell) log2(C (N beta + min(N, ell) alpha)).
     Khovanskii's bound fills the same three slots with its own terms: ``sign``
     holds N log2 beta' (the log2 of the product of the N equation degrees, not
@@ -243,12 +259,15 @@ def _lambdified(name: str):
 # symbolic (exact) path
 # ---------------------------------------------------------------------------
 def zell_terms_symbolic(arch_or_format, s=2, constant=1) -> BoundTerms:
-    """Zell's bound in log2, term by term, as exact sympy expressions.
+    """Zell's expression in log2, term by term, as exact sympy expressions.
+
+    The value is a bound on B(S) only for ``constant`` at least the theorem's
+    (unknown) constant C; with C = 1 it is an expression, not a bound.
 
     Parameters
     ----------
     arch_or_format : Architecture, PfaffianFormat or tuple (N, ell, alpha, beta)
-        Sizes may be integers or sympy expressions.
+        Sizes may be integers or sympy expressions; beta >= 2 (the ball's degree).
     s : int
         Number of sign conditions defining S (2: the sublevel condition and a ball).
     constant : number
@@ -259,15 +278,24 @@ def zell_terms_symbolic(arch_or_format, s=2, constant=1) -> BoundTerms:
     BoundTerms
         ``sign = N log2 s``, ``chain = ell(ell-1)/2``,
         ``degree = (N+ell) log2(C (N beta + min(N, ell) alpha))``.
+
+    Raises
+    ------
+    ValueError
+        If ``loss_degree`` (beta) is provably below 2 (a symbolic beta that
+        sympy cannot compare with 2 is accepted).
     """
     n, ell, alpha, beta = format_tuple(arch_or_format)
+    if (sp.sympify(beta) < 2) is sp.true:
+        raise ValueError(_BALL_MESSAGE.format(beta=beta))
     values = {_N: n, _ELL: ell, _ALPHA: alpha, _BETA: beta}
     return _substitute(_ZELL, {**values, _S: _check_s(s), _C: _exact_constant(constant)})
 
 
 def zell_log2_symbolic(arch_or_format, s=2, constant=1):
-    """log2 of Zell's bound as an exact sympy expression (see :func:`zell_terms_symbolic`).
+    """log2 of Zell's expression as an exact sympy expression (see :func:`zell_terms_symbolic`).
 
+    A bound only for ``constant`` at least Zell's unknown constant.
     ``.evalf(50)`` gives 50 correct digits for concrete sizes.
     """
     return zell_terms_symbolic(arch_or_format, s=s, constant=constant).total
@@ -334,12 +362,17 @@ def _numeric_terms(name, n, *args) -> BoundTerms:
 
 
 def zell_terms(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1.0) -> BoundTerms:
-    """Zell's bound in log2, term by term, vectorised over numpy arrays.
+    """Zell's expression in log2, term by term, vectorised over numpy arrays.
+
+    The value is a bound on B(S) only for ``constant`` at least the theorem's
+    (unknown) constant C; with C = 1 it is an expression, not a bound.
 
     Parameters
     ----------
     n_params, chain_length, chain_degree, loss_degree : int or array_like of shape (k,)
-        N >= 1, ell >= 0, alpha >= 0, beta >= 1 (integers below 2^53); broadcast together.
+        N >= 1, ell >= 0, alpha >= 0, beta >= 2 (integers below 2^53); broadcast
+        together. beta >= 2 because S is cut by a ball, whose polynomial has
+        degree 2 (Zell's degree bounds every defining function).
     s : int
         Number of sign conditions (default 2).
     constant : float
@@ -350,16 +383,26 @@ def zell_terms(n_params, chain_length, chain_degree, loss_degree, s=2, constant=
     BoundTerms
         Float (scalar inputs) or float64 arrays of the broadcast shape. Relative
         error of the total below ~1e-15 (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        If a size is not an integer in range (``loss_degree`` below 2 included),
+        ``s`` < 1 or ``constant`` is not positive and finite.
     """
     s = _check_s(s)
     if not (isinstance(constant, int | float | np.floating | np.integer) and 0 < constant < np.inf):
         raise ValueError(f"constant must be a positive finite number, got {constant!r}")
     n, ell, alpha, beta = _numeric_format(n_params, chain_length, chain_degree, loss_degree)
+    if np.any(beta < 2):
+        raise ValueError(_BALL_MESSAGE.format(beta=loss_degree))
     return _numeric_terms("zell", n, ell, alpha, beta, s, float(constant))
 
 
 def zell_log2(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1.0):
-    """log2 of Zell's bound, vectorised (see :func:`zell_terms`).
+    """log2 of Zell's expression, vectorised (see :func:`zell_terms`).
+
+    A bound on B(S) only for ``constant`` at least Zell's unknown constant.
 
     Returns
     -------
@@ -372,6 +415,9 @@ def zell_log2(n_params, chain_length, chain_degree, loss_degree, s=2, constant=1
 
 def khovanskii_terms(n_params, chain_length, chain_degree, loss_degree) -> BoundTerms:
     """Khovanskii's bound on non-degenerate critical points of L, log2, vectorised.
+
+    A proven bound with no hidden constant, valid for every valid format of L
+    (every Pfaffian chain representing L gives one).
 
     Parameters
     ----------
@@ -418,7 +464,7 @@ def _numeric_tuple(arch_or_format):
 
 
 def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
-    """log2 and log10 of Zell's bound and of Khovanskii's critical-point bound.
+    """log2 and log10 of Zell's expression and of Khovanskii's critical-point bound.
 
     Parameters
     ----------
@@ -432,16 +478,19 @@ def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
     Returns
     -------
     dict
-        ``log2_zell_upper``, ``log10_zell_upper``, ``log2_critical_points``,
-        ``log10_critical_points``: floats, or float64 arrays when ``arrays``.
+        ``log2_zell_expression``, ``log10_zell_expression`` (Zell's expression
+        with the given C, a bound only for C at least the theorem's unknown
+        constant), ``log2_critical_points``, ``log10_critical_points``
+        (Khovanskii's bound on non-degenerate critical points): floats, or
+        float64 arrays when ``arrays``.
     """
     z = zell_log2(*fmt, s=s, constant=constant)
     kh = khovanskii_log2(*fmt)
     if arrays:
         z, kh = np.atleast_1d(z), np.atleast_1d(kh)
     return {
-        "log2_zell_upper": z,
-        "log10_zell_upper": z * LOG10_2,
+        "log2_zell_expression": z,
+        "log10_zell_expression": z * LOG10_2,
         "log2_critical_points": kh,
         "log10_critical_points": kh * LOG10_2,
     }
@@ -451,7 +500,7 @@ def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
 # many architectures at once
 # ---------------------------------------------------------------------------
 @lru_cache(maxsize=64)
-def _format_function(activation, output, loss, l2, skip):
+def _format_function(activation, output, loss, l2, skip, chain="default"):
     """numpy function (n, h, K, m) -> (N, ell, alpha, beta) from the symbolic format.
 
     The closed forms come from :func:`lossbounds.formats.loss_format` on an
@@ -463,7 +512,7 @@ def _format_function(activation, output, loss, l2, skip):
 
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
-        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip
+        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip, chain=chain
     )
     return sp.lambdify((n, h, k, m), loss_format(arch).as_tuple(), "numpy")
 
@@ -479,14 +528,15 @@ def bounds_for_architectures(
     l2=False,
     skip=None,
     constant=1.0,
+    chain="default",
 ) -> dict:
-    """Formats and upper bounds of many architectures at once (vectorised).
+    """Formats, Zell's expression and Khovanskii's bound of many architectures (vectorised).
 
     Parameters
     ----------
     n_inputs, width, hidden_layers, n_samples : int or array_like of shape (k,)
         Sizes n, h, K = L - 1, m (positive integers), broadcast together.
-    activation, output, loss, l2, skip
+    activation, output, loss, l2, skip, chain
         As in :class:`lossbounds.architecture.Architecture` (one value for all).
     constant : float
         The constant C of Zell's O(.).
@@ -495,7 +545,7 @@ def bounds_for_architectures(
     -------
     dict of numpy.ndarray of shape (k,)
         ``n_params``, ``chain_length``, ``chain_degree``, ``loss_degree``
-        (int64) and ``log2_zell_upper``, ``log10_zell_upper``,
+        (int64) and ``log2_zell_expression``, ``log10_zell_expression``,
         ``log2_critical_points``, ``log10_critical_points`` (float64); the
         same numbers as :func:`bound_summary` architecture by architecture.
     """
@@ -512,7 +562,7 @@ def bounds_for_architectures(
         raise ValueError(
             f"hidden_layers must be >= 2 with skip={skip!r} (skips join hidden layers)"
         )
-    fn = _format_function(activation, output, loss, bool(l2), skip)
+    fn = _format_function(activation, output, loss, bool(l2), skip, chain)
     cols = [np.broadcast_to(np.asarray(c, dtype=np.float64), n.shape) for c in fn(n, h, k, m)]
     if any(np.any(c != np.round(c)) for c in cols):  # pragma: no cover - formats are integers
         raise ValueError("the format closed form gave non-integer values")
@@ -525,15 +575,79 @@ def bounds_for_architectures(
 
 
 # ---------------------------------------------------------------------------
+# one architecture, every chain of its activation
+# ---------------------------------------------------------------------------
+def chain_bounds(arch, s=2, constant=1.0) -> dict:
+    """Format, Zell's expression and Khovanskii's bound on every chain of the activation.
+
+    A format is a property of the chain chosen to represent the loss; every
+    valid chain (:func:`lossbounds.activations.list_chains`) gives a valid
+    format and hence a valid Khovanskii bound (and Zell's expression, a bound
+    for C at least the theorem's unknown constant). ``arch.chain`` is ignored.
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        Concrete sizes.
+    s, constant
+        As in :func:`zell_terms`.
+
+    Returns
+    -------
+    dict
+        chain name -> record with ``chain``, the ``as_dict()`` keys of the
+        format, ``log2_zell_expression``, ``log10_zell_expression``,
+        ``log2_critical_points``, ``log10_critical_points``; in the order of
+        ``list_chains`` (the default chain first).
+    """
+    from dataclasses import replace
+
+    from lossbounds.activations import list_chains
+    from lossbounds.formats import loss_format
+
+    out = {}
+    for name in list_chains(arch.activation):
+        fmt = loss_format(replace(arch, chain=name))
+        record = _bound_record(_numeric_tuple(fmt), s=s, constant=constant)
+        out[name] = {"chain": name, **fmt.as_dict(), **record}
+    return out
+
+
+def smallest_format(arch, s=2, constant=1.0) -> dict:
+    """The chain whose format gives the smallest Khovanskii bound, and its numbers.
+
+    Khovanskii's count is constant-free, so it can rank the chains; Zell's
+    expression is reported beside it (its ranking can depend on C). Every valid
+    format gives a valid bound, so the smallest is the one to report. Ties go
+    to the earlier chain of ``list_chains`` (the default first).
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        Concrete sizes (``arch.chain`` is ignored: all chains are compared).
+    s, constant
+        As in :func:`zell_terms`.
+
+    Returns
+    -------
+    dict
+        One record of :func:`chain_bounds` (key ``chain`` names the winner).
+    """
+    records = chain_bounds(arch, s=s, constant=constant)
+    return min(records.values(), key=lambda r: r["log2_critical_points"])
+
+
+# ---------------------------------------------------------------------------
 # slices
 # ---------------------------------------------------------------------------
 def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
-    """Upper bounds for the loss restricted to a k-dimensional affine slice.
+    """Zell's expression and Khovanskii's bound for a k-dimensional affine slice of the loss.
 
     The slice theta = theta_0 + sum_i t_i d_i, t in R^k, keeps the chain and its
     degree (:func:`lossbounds.formats.slice_format`); only N becomes k. The set
     compared is {t : L(t) <= c, ||t||^2 <= r^2}, i.e. the sublevel set of a
-    measured 2D slice when k = 2.
+    measured 2D slice (cut by a disc) when k = 2, so s = 2 is the default, as
+    for the full parameter space.
 
     Parameters
     ----------
@@ -547,8 +661,8 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
     Returns
     -------
     dict
-        The slice format (``as_dict()`` keys) plus ``log2_zell_upper``,
-        ``log10_zell_upper``, ``log2_critical_points``, ``log10_critical_points``.
+        The slice format (``as_dict()`` keys) plus ``log2_zell_expression``,
+        ``log10_zell_expression``, ``log2_critical_points``, ``log10_critical_points``.
     """
     from lossbounds.formats import slice_format
 
@@ -569,20 +683,21 @@ _MAX_DIGITS = 4000
 
 
 def bound_summary(arch, constant=1.0) -> dict:
-    """Format, upper and lower bounds of one architecture, JSON-ready.
+    """Format, Zell's expression, Khovanskii's bound and |G| of one architecture, JSON-ready.
 
     Parameters
     ----------
     arch : lossbounds.architecture.Architecture
         Concrete sizes.
     constant : float
-        The constant C of Zell's O(.) (default 1).
+        The constant C of Zell's O(.) (default 1; Zell's expression is a bound
+        only for C at least the theorem's unknown constant).
 
     Returns
     -------
     dict
-        The keys of ``loss_format(arch).as_dict()`` plus ``log2_zell_upper``,
-        ``log10_zell_upper``, ``log2_critical_points``,
+        The keys of ``loss_format(arch).as_dict()`` plus ``log2_zell_expression``,
+        ``log10_zell_expression``, ``log2_critical_points``,
         ``log10_critical_points``, ``symmetry_lower`` (|G| as an exact
         decimal string; for |G| above 4000 digits its exact closed form such as
         ``'2^2000 * (1000!)^2'``), ``log2_symmetry_lower`` and

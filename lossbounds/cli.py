@@ -3,7 +3,10 @@
 Sub-commands
 ------------
 ``format``  Pfaffian format (N, ell, alpha, beta) of a network's training loss.
-``bound``   The format plus upper (Zell, Khovanskii) and lower (symmetry) bounds.
+``bound``   The format plus Zell's expression (a bound only for C at least Zell's
+            unknown constant), Khovanskii's bound on non-degenerate critical points
+            and the symmetry group order |G|. Keys: ``log2_zell_expression``,
+            ``log10_zell_expression``, ``log2_critical_points``, ...
 
 Bad input exits with status 2 and a single ``lossbounds <cmd>: error: ...``
 line on stderr, never a traceback.
@@ -59,6 +62,13 @@ def _add_architecture_arguments(p: argparse.ArgumentParser) -> None:
         choices=["identity", "projection"],
         help="skip connections between consecutive hidden layers",
     )
+    p.add_argument(
+        "--chain",
+        default="default",
+        metavar="NAME",
+        help="Pfaffian chain of the activation the format is computed on (default: the "
+        "catalogue chain; 'value' puts swish(a) or GELU(a) itself into the chain)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -72,6 +82,7 @@ _FLAGS = {
     "output": "--output",
     "loss": "--loss",
     "skip": "--skip",
+    "chain": "--chain",
 }
 _FLAG_RE = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b(?=\s*(?:=|>=|must|'))")
 
@@ -95,6 +106,7 @@ def _architecture(args):
             loss=args.loss,
             l2=args.l2,
             skip=args.skip,
+            chain=args.chain,
         )
     except ValueError as exc:
         raise ValueError(_flagify(str(exc))) from None
@@ -143,14 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_architecture_arguments(p_format)
     p_format.set_defaults(func=_cmd_format)
 
-    p_bound = sub.add_parser("bound", help="upper and lower bounds on B(S) for the loss")
+    p_bound = sub.add_parser(
+        "bound", help="Zell's expression, Khovanskii's bound and |G| for the loss"
+    )
     _add_architecture_arguments(p_bound)
     p_bound.add_argument(
         "--constant",
         type=float,
         default=1.0,
         metavar="C",
-        help="the constant hidden in Zell's O(.) (default 1)",
+        help="the constant hidden in Zell's O(.) (default 1); Zell's expression is a bound "
+        "only for C at least the theorem's unknown constant",
     )
     p_bound.set_defaults(func=_cmd_bound)
     return parser

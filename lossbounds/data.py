@@ -1,4 +1,4 @@
-"""Seeded synthetic datasets (no downloads).
+"""Seeded synthetic datasets, and scikit-learn's bundled real datasets (no downloads).
 
 Every generator takes the number of samples ``m``, the input dimension ``n``
 (where it is free) and a ``seed``, and returns a :class:`Dataset` of float64
@@ -13,6 +13,10 @@ Which dataset for which purpose
   architecture with moderate weights, plus small noise: a candidate interior
   strict minimum (when ``m >= n_params``) for the symmetry-orbit lower bound.
 - :func:`make_xor`: binary labels in {0, 1} for sigmoid-output / BCE networks.
+- :func:`load_dataset`: digits, iris, wine, breast cancer (binary, one class
+  against the rest) and diabetes (regression), as shipped with scikit-learn,
+  standardised, subsampled with a seed, optionally reduced to a few principal
+  components.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ __all__ = [
     "make_regression",
     "make_xor",
     "make_teacher_student",
+    "SKLEARN_DATASETS",
+    "standardize",
+    "principal_components",
+    "load_dataset",
 ]
 
 
@@ -227,3 +235,152 @@ def make_teacher_student(
     if arch.output == "sigmoid":
         y = np.clip(y, 0.0, 1.0)
     return Dataset(X, y, theta=theta)
+
+
+# ---------------------------------------------------------------------------
+# real data: scikit-learn's bundled datasets (shipped with the package, no download)
+# ---------------------------------------------------------------------------
+#: Names accepted by :func:`load_dataset`.
+SKLEARN_DATASETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+
+# Default class coded 1 by load_dataset (breast_cancer: scikit-learn's 1 = benign).
+_DEFAULT_POSITIVE = {"digits": 0, "iris": 0, "wine": 0, "breast_cancer": 1}
+
+
+def standardize(X) -> np.ndarray:
+    """Columns of ``X`` (m, p) shifted to mean 0 and scaled to variance 1 (ddof 0).
+
+    A column that is constant (standard deviation at most 1e-12 times its
+    largest magnitude, or exactly zero) becomes all zeros instead of being
+    divided by (almost) zero.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, p), float64
+    """
+    X = np.asarray(X, dtype=np.float64)
+    centred = X - X.mean(axis=0)
+    std = centred.std(axis=0)
+    scale = np.abs(X).max(axis=0, initial=0.0)
+    constant = std <= 1e-12 * scale
+    return np.where(constant, 0.0, centred / np.where(constant, 1.0, std))
+
+
+def principal_components(X, k: int) -> np.ndarray:
+    """Scores of the first ``k`` principal components of standardised ``X``, each of variance 1.
+
+    ``X`` (m, p) is standardised (:func:`standardize`), decomposed by SVD,
+    and projected on the k right singular vectors of largest singular value;
+    each loading vector's sign is fixed so that its entry of largest
+    magnitude is positive (deterministic across LAPACK builds), and each
+    score column is standardised (a component of zero variance, k beyond
+    the rank, is all zeros).
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, k), float64
+    """
+    Z = standardize(X)
+    k = check_int("k", k, 1)
+    if k > Z.shape[1]:
+        raise ValueError(f"k must be at most the number of columns {Z.shape[1]}, got {k}")
+    _, sing, vt = np.linalg.svd(Z, full_matrices=False)
+    loadings = vt[:k]
+    big = np.argmax(np.abs(loadings), axis=1)
+    loadings = loadings * np.sign(loadings[np.arange(len(loadings)), big])[:, None]
+    # Components at rounding level (beyond the rank) are zero, not amplified noise.
+    null = sing[:k] <= sing[0] * max(Z.shape) * np.finfo(np.float64).eps
+    loadings[null] = 0.0
+    if len(loadings) < k:  # fewer rows than k: the missing components are zero
+        loadings = np.vstack([loadings, np.zeros((k - len(loadings), Z.shape[1]))])
+    return standardize(Z @ loadings.T)
+
+
+def _binary_target(name: str, target: np.ndarray, positive_class) -> np.ndarray:
+    """0/1 target of a classification set: 1 for ``positive_class``, 0 for the other classes."""
+    classes = sorted(int(c) for c in np.unique(target))
+    if positive_class is None:
+        positive_class = _DEFAULT_POSITIVE[name]
+    if isinstance(positive_class, bool) or positive_class not in classes:
+        raise ValueError(
+            f"positive_class for {name!r} must be one of {classes}, got {positive_class!r}"
+        )
+    return (target == positive_class).astype(np.float64)
+
+
+def load_dataset(
+    name: str, m: int | None = None, n_features: int | None = None, positive_class=None,
+    seed: int = 0,
+) -> Dataset:  # fmt: skip
+    """A real dataset bundled with scikit-learn (no download), standardised and subsampled.
+
+    Steps: load ``sklearn.datasets.load_<name>()``; keep ``m`` rows drawn
+    without replacement by ``numpy.random.default_rng(seed)`` (in their
+    original order; all rows when ``m`` is None); standardise the columns of
+    those rows (:func:`standardize`: mean 0, variance 1, constant columns
+    zero); with ``n_features``, replace the inputs by the scores of the first
+    ``n_features`` principal components of the standardised rows, each of
+    variance 1 (:func:`principal_components`), so that tiny networks
+    (n = 1, 2, 3 inputs) can use them.
+
+    Targets: ``"diabetes"`` is regression (disease progression after one
+    year), standardised over the kept rows. The others are classification
+    sets, and the target is binary, one class against the rest:
+    ``y = 1`` for samples of ``positive_class``, ``0`` otherwise (default
+    class 0, i.e. digit 0, iris setosa, wine cultivar 0; for
+    ``"breast_cancer"`` 1, scikit-learn's label of benign, so ``y`` is its
+    0/1 label unchanged). Binary targets suit a sigmoid output with BCE or
+    MSE.
+
+    Parameters
+    ----------
+    name : {"digits", "iris", "wine", "breast_cancer", "diabetes"}
+        Dataset (sizes: 1797 x 64, 150 x 4, 178 x 13, 569 x 30, 442 x 10).
+    m : int, optional
+        Number of rows kept, 2 <= m <= the dataset's size.
+    n_features : int, optional
+        Number of principal components, 1 <= n_features <= the number of columns.
+    positive_class : int, optional
+        Class coded 1 (classification sets only).
+    seed : int
+        Seed of the subsample.
+
+    Returns
+    -------
+    Dataset
+        ``X`` shape (m, n_features or all columns), ``y`` shape (m,).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (listing the accepted ones), ``m`` out of range,
+        ``n_features`` out of range, a ``positive_class`` that is not a class
+        of the dataset, or one given for ``"diabetes"``.
+    """
+    if name not in SKLEARN_DATASETS:
+        raise ValueError(f"name must be one of {', '.join(SKLEARN_DATASETS)}, got {name!r}")
+    from sklearn import datasets  # local import: only this loader needs scikit-learn
+
+    bunch = getattr(datasets, f"load_{name}")()
+    X, target = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
+    total, p = X.shape
+    if m is not None:
+        m = check_int("m", m, 2)
+        if m > total:
+            raise ValueError(f"m must be at most the {total} samples of {name!r}, got {m}")
+        rows = np.sort(np.random.default_rng(seed).choice(total, size=m, replace=False))
+        X, target = X[rows], target[rows]
+    if name == "diabetes":
+        if positive_class is not None:
+            raise ValueError("positive_class must be None for 'diabetes' (a regression target)")
+        y = standardize(target[:, None])[:, 0]
+    else:
+        y = _binary_target(name, target, positive_class)
+    if n_features is None:
+        return Dataset(standardize(X), y)
+    n_features = check_int("n_features", n_features, 1)
+    if n_features > p:
+        raise ValueError(
+            f"n_features must be at most the {p} columns of {name!r}, got {n_features}"
+        )
+    return Dataset(principal_components(X, n_features), y)

@@ -1,82 +1,37 @@
 """Sublevel-set persistent homology of sampled functions (loss values).
 
-Two engines, one output format. A *diagram list* is a Python list of
-``(k, 2)`` float64 arrays, one per homology dimension ``0..maxdim``; row
-``(b, d)`` is a class born when the sublevel set ``{f <= c}`` first contains it
-(``c = b``) and killed at ``c = d`` (``d = inf`` for classes that never die).
-Rows are sorted by birth, then death. Bars of length zero are dropped.
+A *diagram list* is a list of ``(k, 2)`` float64 arrays, one per homology
+dimension ``0..maxdim``; row ``(b, d)`` is a class born when the sublevel set
+``{f <= c}`` first contains it (``c = b``) and killed at ``c = d`` (``d = inf``
+for classes that never die). Rows are sorted by birth, then death; bars of
+length zero are dropped. Summaries and distances: :mod:`lossbounds.diagrams`.
 
 Grids -- :func:`grid_persistence`
-    Values on a regular 2D or 3D grid; exact cubical persistence computed by
-    Cubical Ripser (``cripser`` for the V-construction, ``tcripser`` for the
-    T-construction; the default engine, about 5x faster than gudhi on noisy
-    fields) or by gudhi (``gudhi.CubicalComplex``, ``engine="gudhi"``). The
-    two engines give identical diagrams (tested on random grids with ties).
-    Two constructions, which answer *different* questions:
-
-    ``construction="vertex"`` (V-construction, the default;
-    ``CubicalComplex(vertices=values)``)
-        grid points are the *vertices* of the cubical complex; an edge,
-        square or cube enters at the max of its corner values. The sublevel
-        set at ``c`` is the cubical complex spanned by the grid points with
-        value ``<= c``: two grid points are joined only by an axis-parallel
-        edge, so components use **4-connectivity** in 2D (6 in 3D), and a
-        unit square (cube) is filled as soon as all its corners are in.
-    ``construction="top"`` (T-construction;
-    ``CubicalComplex(top_dimensional_cells=values)``)
-        grid points are *pixels* (voxels); a lower-dimensional face enters at
-        the min of the pixels containing it. The sublevel set is the union of
-        closed pixels with value ``<= c``: pixels touching at a corner are
-        connected, so components use **8-connectivity** in 2D (26 in 3D).
-
-    Example: two low pixels touching only diagonally form two components
-    under "vertex" and one under "top"; a diamond of four low pixels around a
-    high one encloses a hole under "top" and none under "vertex".
-    :func:`grid_graph` builds the graph (and triangle-filling diagonals) whose
-    flag complex reproduces either construction exactly for H0 and H1; it is
-    the independent second engine used to check gudhi.
+    Exact cubical persistence of values on a 2D or 3D grid (Cubical Ripser).
+    ``construction="vertex"`` (V-construction): grid points are vertices, a
+    cell enters at the max of its corners; components use 4-connectivity in
+    2D (6 in 3D). ``construction="top"`` (T-construction): grid points are
+    pixels (voxels), a face enters at the min of the pixels containing it;
+    components use 8-connectivity in 2D (26 in 3D). Two low pixels touching
+    only diagonally are two components under "vertex" and one under "top".
+    :func:`grid_graph` builds a graph whose lower-star flag complex gives the
+    same H0 and H1 (an independent engine for checks).
 
 Scattered samples -- :func:`sample_persistence`
-    Values at points in R^d. A neighbourhood graph (symmetrised k nearest
-    neighbours or a radius graph, :func:`neighbourhood_graph`) carries the
-    *lower-star* filtration: a vertex enters at its value, an edge at the max
-    of its two ends. H0 is computed exactly by our own union-find on the
-    minimum spanning tree (elder rule, :func:`graph_persistence`). For
-    ``maxdim >= 1`` ripser computes the persistence of the *flag (clique)
-    complex* of the graph (a triangle enters with its last edge), so H1 is the
-    H1 of that flag complex -- an estimate of the H1 of the sublevel sets that
-    is only as good as the sampling and the neighbourhood. The flag complex
-    of a sparse kNN graph has loops (and voids) of its own, seen as infinite
-    H1 (H2) bars; the default k = 40 for maxdim >= 1 removes the loops in our
-    R^2..R^4 validations but not the voids. In R^2 and R^3,
-    ``method="delaunay"`` avoids both (its flag complex contains a
-    triangulation of the convex hull).
-
-    Robust Betti estimate at a level c: :func:`persistent_betti_numbers` with
-    ``(c - delta, c + delta)`` (classes alive throughout the window), which
-    ignores the short noise bars that sampling creates near c. Death levels of
-    sampled diagrams are biased low by the neighbourhood scale (edges bridge
-    gaps and triangles span holes before the true function closes them).
-
-    ripser stores filtration values as float32 and indexes simplices in 55
-    bits. We therefore (i) replace every filtration value by its rank (exact
-    small integers in float32, order preserved, ties kept as ties) and map
-    births and deaths back to the original float64 values, and (ii) refuse,
-    with a ValueError and before calling ripser, graphs larger than
-    :func:`ripser_max_vertices` (about 600,000 vertices at ``maxdim=1``;
-    past it ripser aborts the whole process) -- or subsample on request.
-
-Summaries -- :func:`betti_numbers`, :func:`betti_curve`,
-:func:`total_persistence`, :func:`count_long_bars`, :func:`diagram_distance`.
-
-Validation functions with known sublevel sets -- :func:`known_shapes`.
+    A neighbourhood graph (:func:`neighbourhood_graph`: kNN, radius or
+    Delaunay) carries the lower-star filtration (a vertex enters at its value,
+    an edge at the max of its ends). H0 is exact for the graph (union-find on
+    the minimum spanning tree, elder rule); H1 and H2 are those of the graph's
+    flag complex, computed by ripser (:func:`graph_persistence`), an estimate
+    of the sublevel sets' homology only as good as the sampling and the
+    neighbourhood. Filtration values are replaced by ranks before ripser
+    (float32) sees them and mapped back; graphs with more than
+    :func:`ripser_max_vertices` vertices are refused before ripser is called.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -92,15 +47,7 @@ __all__ = [
     "graph_persistence",
     "sample_persistence",
     "ripser_max_vertices",
-    "betti_numbers",
-    "betti_curve",
-    "persistent_betti_numbers",
     "default_k",
-    "total_persistence",
-    "count_long_bars",
-    "diagram_distance",
-    "KnownShape",
-    "known_shapes",
 ]
 
 _CONSTRUCTIONS = ("vertex", "top")
@@ -136,30 +83,8 @@ def _sorted_diagram(dgm) -> np.ndarray:
     return np.ascontiguousarray(dgm[order])
 
 
-def _as_diagram_list(diagrams, name: str = "diagrams") -> list[np.ndarray]:
-    if isinstance(diagrams, np.ndarray):
-        raise ValueError(
-            f"{name} must be a list of (k, 2) arrays, one per homology dimension; "
-            "wrap a single diagram as [dgm]"
-        )
-    try:
-        out = [np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in diagrams]
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a list of (k, 2) arrays: {err}") from None
-    if not out:
-        raise ValueError(f"{name} must hold at least one diagram (dimension 0)")
-    for dim, d in enumerate(out):
-        if np.isnan(d).any():
-            raise ValueError(f"{name}[{dim}] contains NaN")
-        if (d[:, 1] < d[:, 0]).any():
-            raise ValueError(f"{name}[{dim}] has a bar with death < birth")
-        if np.isinf(d[:, 0]).any():
-            raise ValueError(f"{name}[{dim}] has an infinite birth")
-    return out
-
-
 # ----------------------------------------------------------------------------
-# grids: gudhi cubical persistence
+# grids: cubical persistence (Cubical Ripser)
 # ----------------------------------------------------------------------------
 
 
@@ -168,17 +93,12 @@ def grid_persistence(
     maxdim: int = 1,
     construction: str = "vertex",
     min_persistence: float = 0.0,
-    homology_coeff_field: int = 2,
-    engine: str = "cripser",
 ) -> list[np.ndarray]:
     """Exact sublevel-set persistence of a function sampled on a 2D or 3D grid.
 
-    Engines: Cubical Ripser (``engine="cripser"``, default: ``cripser`` for
-    the vertex construction, ``tcripser`` for the top construction, both over
-    Z/2) or gudhi's cubical complex (``engine="gudhi"``:
-    ``compute_persistence`` then ``persistence_intervals_in_dimension``).
-    They return identical diagrams; cripser is about 5x faster on noisy
-    fields (1001 x 1001 random field, H0 + H1: 0.7 s against 3.5 s here).
+    Computed by Cubical Ripser (``cripser`` for the vertex construction,
+    ``tcripser`` for the top construction) over Z/2; subsets of R^2 and R^3
+    have torsion-free homology, so the diagrams hold over any field.
 
     Parameters
     ----------
@@ -187,26 +107,25 @@ def grid_persistence(
     maxdim : int
         Highest homology dimension returned, ``0 <= maxdim <= values.ndim - 1``.
     construction : {"vertex", "top"}
-        "vertex" (default): grid points are vertices, cells enter at the max
-        of their corners, 4-connectivity in 2D / 6-connectivity in 3D.
-        "top": grid points are pixels/voxels, 8-connectivity in 2D /
-        26-connectivity in 3D. See the module docstring.
+        "vertex" (default): grid points are vertices, 4-connectivity in 2D /
+        6-connectivity in 3D. "top": grid points are pixels/voxels,
+        8-connectivity in 2D / 26-connectivity in 3D. See the module docstring.
     min_persistence : float
-        Bars of length ``<= min_persistence`` are not reported (passed to
-        gudhi, which also skips building them; much faster on noisy fields).
-        The default 0 drops only zero-length bars.
-    homology_coeff_field : int
-        Prime coefficient field. Subsets of R^2 and R^3 have torsion-free
-        homology, so any prime gives the same diagrams; 2 is the fastest
-        (cripser always works over Z/2, which is therefore exact here).
-    engine : {"cripser", "gudhi"}
-        Which cubical-persistence library computes the diagrams.
+        Bars of length ``<= min_persistence`` (>= 0) are not reported; the
+        default 0 drops only zero-length bars.
 
     Returns
     -------
     list of ndarray, each of shape (k_i, 2), float64
         Diagrams for dimensions 0..maxdim; deaths are ``inf`` for classes
         that never die (one H0 bar per grid, born at the global minimum).
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not a finite 2D/3D grid with at least 2 points per
+        axis, or ``maxdim``, ``construction`` or ``min_persistence`` is out of
+        range.
     """
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim not in (2, 3):
@@ -218,27 +137,7 @@ def grid_persistence(
     if construction not in _CONSTRUCTIONS:
         raise ValueError(f"construction must be one of {_CONSTRUCTIONS}, got {construction!r}")
     min_persistence = check_nonnegative("min_persistence", min_persistence)
-    if not (
-        isinstance(homology_coeff_field, (int, np.integer)) and _is_prime(homology_coeff_field)
-    ):
-        raise ValueError(f"homology_coeff_field must be a prime, got {homology_coeff_field!r}")
-    if engine not in _GRID_ENGINES:
-        raise ValueError(f"engine must be one of {_GRID_ENGINES}, got {engine!r}")
-    if engine == "cripser":
-        return _cripser_diagrams(arr, maxdim, construction, float(min_persistence))
-    import gudhi
-
-    if construction == "vertex":
-        cc = gudhi.CubicalComplex(vertices=arr)
-    else:
-        cc = gudhi.CubicalComplex(top_dimensional_cells=arr)
-    cc.compute_persistence(
-        homology_coeff_field=int(homology_coeff_field), min_persistence=float(min_persistence)
-    )
-    return [_sorted_diagram(cc.persistence_intervals_in_dimension(k)) for k in range(maxdim + 1)]
-
-
-_GRID_ENGINES = ("cripser", "gudhi")
+    return _cripser_diagrams(arr, maxdim, construction, float(min_persistence))
 
 
 def _cripser_diagrams(arr, maxdim: int, construction: str, min_persistence: float):
@@ -257,9 +156,12 @@ def _cripser_diagrams(arr, maxdim: int, construction: str, min_persistence: floa
     return [_sorted_diagram(bars[(dims == k) & keep]) for k in range(maxdim + 1)]
 
 
-def _is_prime(p: int) -> bool:
-    p = int(p)
-    return p >= 2 and all(p % q for q in range(2, math.isqrt(p) + 1))
+def _check_prime(name: str, p) -> int:
+    from sympy import isprime
+
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or not isprime(int(p)):
+        raise ValueError(f"{name} must be a prime, got {p!r}")
+    return int(p)
 
 
 def grid_graph(values, construction: str = "vertex"):
@@ -480,6 +382,20 @@ def graph_persistence(
         raise ValueError(f"values must hold at least 2 samples, got {n}")
     _check_finite("values", vals)
     maxdim = _check_maxdim(maxdim, 2, "graph persistence computes H0, H1, H2")
+    e = _check_edges(edges, n)
+    coeff = _check_prime("coeff", coeff)
+    u = np.minimum(e[:, 0], e[:, 1]).astype(np.int64)
+    v = np.maximum(e[:, 0], e[:, 1]).astype(np.int64)
+    table, vr, er = _filtration_ranks(vals, u, v, edge_values)
+    u, v, er = _dedup_edges(u, v, er, n)
+    hb, hd = _h0_union_find(n, u, v, er, vr)
+    dgms = [_from_ranks(table, hb, hd, hd < 0)]
+    if maxdim == 0:
+        return dgms
+    return dgms + _ripser_diagrams(table, vr, u, v, er, maxdim, coeff)
+
+
+def _check_edges(edges, n: int) -> np.ndarray:
     e = np.asarray(edges)
     if e.size == 0:
         e = np.zeros((0, 2), dtype=np.int64)
@@ -489,39 +405,47 @@ def graph_persistence(
         raise ValueError(f"edges must index vertices 0..{n - 1}")
     if (e[:, 0] == e[:, 1]).any():
         raise ValueError("edges must not contain self-loops (u == v)")
-    if not (isinstance(coeff, (int, np.integer)) and _is_prime(coeff)):
-        raise ValueError(f"coeff must be a prime, got {coeff!r}")
-    u = np.minimum(e[:, 0], e[:, 1]).astype(np.int64)
-    v = np.maximum(e[:, 0], e[:, 1]).astype(np.int64)
+    return e
+
+
+def _filtration_ranks(vals, u, v, edge_values):
+    """Sorted distinct filtration values ``table`` and the ranks of vertices and edges in it.
+
+    Lower star (``edge_values=None``): ties between vertex values are broken by
+    index, so ``table`` may repeat a value (such ties only add zero-length bars).
+    """
+    n = vals.shape[0]
     if edge_values is None:
         order = np.argsort(vals, kind="stable")
         vr = np.empty(n, dtype=np.int64)
         vr[order] = np.arange(n)
-        table = vals[order]
-        er = np.maximum(vr[u], vr[v])
-    else:
-        w = np.asarray(edge_values, dtype=np.float64)
-        if w.shape != (e.shape[0],):
-            raise ValueError(f"edge_values must have shape ({e.shape[0]},), got {w.shape}")
-        _check_finite("edge_values", w)
-        if (w < np.maximum(vals[u], vals[v])).any():
-            raise ValueError("edge_values must be >= the values of both ends of each edge")
-        table, inv = np.unique(np.concatenate([vals, w]), return_inverse=True)
-        inv = inv.astype(np.int64)
-        vr, er = inv[:n], inv[n:]
-    # each undirected edge once, with its smallest value
-    key = u * n + v
-    if key.shape[0] > 1 and not (np.diff(key) > 0).all():
-        order = np.lexsort((er, key))
-        key, u, v, er = key[order], u[order], v[order], er[order]
-        first = np.ones(key.shape[0], dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        u, v, er = u[first], v[first], er[first]
+        return vals[order], vr, np.maximum(vr[u], vr[v])
+    w = np.asarray(edge_values, dtype=np.float64)
+    if w.shape != (u.shape[0],):
+        raise ValueError(f"edge_values must have shape ({u.shape[0]},), got {w.shape}")
+    _check_finite("edge_values", w)
+    if (w < np.maximum(vals[u], vals[v])).any():
+        raise ValueError("edge_values must be >= the values of both ends of each edge")
+    table, inv = np.unique(np.concatenate([vals, w]), return_inverse=True)
+    inv = inv.astype(np.int64)
+    return table, inv[:n], inv[n:]
 
-    hb, hd = _h0_union_find(n, u, v, er, vr)
-    dgms = [_from_ranks(table, hb, hd, hd < 0)]
-    if maxdim == 0:
-        return dgms
+
+def _dedup_edges(u, v, er, n: int):
+    """Each undirected edge ``u < v`` once, with its smallest rank."""
+    key = u * n + v
+    if key.shape[0] <= 1 or (np.diff(key) > 0).all():
+        return u, v, er
+    order = np.lexsort((er, key))
+    key, u, v, er = key[order], u[order], v[order], er[order]
+    first = np.ones(key.shape[0], dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return u[first], v[first], er[first]
+
+
+def _ripser_diagrams(table, vr, u, v, er, maxdim: int, coeff: int) -> list[np.ndarray]:
+    """Diagrams of dimensions 1..maxdim of the flag complex, by ripser on ranks."""
+    n = vr.shape[0]
     limit = ripser_max_vertices(maxdim)
     if n > limit:
         raise ValueError(
@@ -540,13 +464,14 @@ def graph_persistence(
     data = np.concatenate([vr, er]).astype(np.float64) + 1.0
     dm = sparse.coo_matrix((data, (rows, cols)), shape=(n, n))
     res = ripser(dm, distance_matrix=True, maxdim=maxdim, coeff=int(coeff))
+    out = []
     for dgm in res["dgms"][1:]:
         dgm = np.asarray(dgm, dtype=np.float64).reshape(-1, 2)
         infinite = ~np.isfinite(dgm[:, 1])
         births = np.rint(dgm[:, 0]).astype(np.int64) - 1
         deaths = np.rint(np.where(infinite, 1.0, dgm[:, 1])).astype(np.int64) - 1
-        dgms.append(_from_ranks(table, births, deaths, infinite))
-    return dgms
+        out.append(_from_ranks(table, births, deaths, infinite))
+    return out
 
 
 # ----------------------------------------------------------------------------
@@ -557,11 +482,8 @@ def graph_persistence(
 def default_k(maxdim: int) -> int:
     """Default neighbour count: 10 for ``maxdim == 0``, 40 for ``maxdim >= 1``.
 
-    H0 only needs a connected, local graph. For H1 the flag complex of the
-    graph must itself be free of holes: with uniform samples in R^2..R^4 the
-    union-kNN flag complex has hundreds of unfilled cycles at k = 10 (infinite
-    H1 bars that swamp the signal), a few at k = 30 for 10^4 samples, none in
-    our validation runs at k = 40 (notebook 04). Not validated beyond R^4.
+    H0 needs only a connected, local graph; H1 also needs a flag complex
+    without holes of its own (notebook 04 validates k = 40 in R^2..R^4).
     """
     return 10 if int(maxdim) == 0 else 40
 
@@ -598,11 +520,9 @@ def neighbourhood_graph(
         default) *and* (mutual) i is among j's.
     approx : float
         kNN only: cKDTree's ``eps``; each reported neighbour is within
-        ``(1 + approx)`` times the true k-th neighbour distance. 0 is exact;
-        1 is about 5x faster in R^8 (see benchmarks/bench_persistence.py).
+        ``(1 + approx)`` times the true k-th neighbour distance; 0 is exact.
     workers : int
-        Threads for the tree queries (default ``-1``: all cores; the query
-        dominates the cost of the whole H0 computation in R^8).
+        Threads for the tree queries (default ``-1``: all cores).
     max_edges : int
         Radius graphs with more edges raise ValueError rather than exhaust
         memory.
@@ -626,27 +546,9 @@ def neighbourhood_graph(
     if method != "radius" and radius is not None:
         raise ValueError(f"radius is only used by method='radius', got method={method!r}")
     if method == "delaunay":
-        if not 2 <= d <= 3:
-            raise ValueError(f"method='delaunay' needs points in R^2 or R^3, got d={d}")
-        from itertools import combinations
-
-        from scipy.spatial import Delaunay
-
-        simp = Delaunay(pts).simplices.astype(np.int64)
-        pairs = np.concatenate([simp[:, [i, j]] for i, j in combinations(range(d + 1), 2)])
-        return _unique_edges(pairs[:, 0], pairs[:, 1], n)
-    tree = cKDTree(pts)
+        return _delaunay_edges(pts)
     if method == "radius":
-        if radius is None or not (np.isfinite(radius) and radius > 0):
-            raise ValueError(
-                f"radius must be a finite number > 0 for method='radius', got {radius!r}"
-            )
-        pairs = tree.query_pairs(float(radius), output_type="ndarray")
-        if pairs.shape[0] > max_edges:
-            raise ValueError(
-                f"radius={radius} gives {pairs.shape[0]} edges > max_edges={max_edges}"
-            )
-        return _unique_edges(pairs[:, 0], pairs[:, 1], n)
+        return _radius_edges(pts, radius, max_edges)
     if symmetrize not in ("union", "mutual"):
         raise ValueError(f"symmetrize must be 'union' or 'mutual', got {symmetrize!r}")
     approx = check_nonnegative("approx", approx)
@@ -654,15 +556,41 @@ def neighbourhood_graph(
         k = min(default_k(0), n - 1)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n = {n}, got {k!r}")
+    return _knn_edges(pts, int(k), float(approx), workers, mutual=symmetrize == "mutual")
+
+
+def _delaunay_edges(pts: np.ndarray) -> np.ndarray:
+    n, d = pts.shape
+    if not 2 <= d <= 3:
+        raise ValueError(f"method='delaunay' needs points in R^2 or R^3, got d={d}")
+    from itertools import combinations
+
+    from scipy.spatial import Delaunay
+
+    simp = Delaunay(pts).simplices.astype(np.int64)
+    pairs = np.concatenate([simp[:, [i, j]] for i, j in combinations(range(d + 1), 2)])
+    return _unique_edges(pairs[:, 0], pairs[:, 1], n)
+
+
+def _radius_edges(pts: np.ndarray, radius, max_edges: int) -> np.ndarray:
+    if radius is None or not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a finite number > 0 for method='radius', got {radius!r}")
+    pairs = cKDTree(pts).query_pairs(float(radius), output_type="ndarray")
+    if pairs.shape[0] > max_edges:
+        raise ValueError(f"radius={radius} gives {pairs.shape[0]} edges > max_edges={max_edges}")
+    return _unique_edges(pairs[:, 0], pairs[:, 1], pts.shape[0])
+
+
+def _knn_edges(pts: np.ndarray, k: int, approx: float, workers: int, mutual: bool):
     # Query in the tree's leaf order, on a tree rebuilt over the points so sorted:
-    # consecutive queries then touch nearby memory (about 2x faster in R^8).
-    order = tree.indices.astype(np.int64)
+    # consecutive queries then touch nearby memory.
+    order = cKDTree(pts).indices.astype(np.int64)
     sorted_pts = pts[order]
-    _, nbr = cKDTree(sorted_pts).query(sorted_pts, k=int(k) + 1, eps=float(approx), workers=workers)
-    src = np.repeat(order, int(k) + 1)
+    _, nbr = cKDTree(sorted_pts).query(sorted_pts, k=k + 1, eps=approx, workers=workers)
+    src = np.repeat(order, k + 1)
     dst = order[nbr.astype(np.int64).ravel()]
     keep = src != dst  # drop each point itself (duplicates may swap order)
-    return _unique_edges(src[keep], dst[keep], n, mutual=symmetrize == "mutual")
+    return _unique_edges(src[keep], dst[keep], pts.shape[0], mutual=mutual)
 
 
 def _unique_edges(a, b, n: int, mutual: bool = False) -> np.ndarray:
@@ -714,8 +642,8 @@ def sample_persistence(
         ``max_vertices`` samples (drawn with ``seed``) for *all* dimensions,
         so the diagrams describe one complex.
     max_vertices : int, optional
-        Cap for ripser; default and upper limit ``ripser_max_vertices(maxdim)``
-        (600,160 at maxdim=1). Ignored when ``maxdim == 0`` (no limit).
+        Cap for ripser; default and upper limit ``ripser_max_vertices(maxdim)``.
+        Ignored when ``maxdim == 0`` (no limit).
     seed : int
         Seed of the subsample.
     workers : int
@@ -741,22 +669,8 @@ def sample_persistence(
     if too_large not in ("raise", "subsample"):
         raise ValueError(f"too_large must be 'raise' or 'subsample', got {too_large!r}")
     if maxdim >= 1:
-        limit = ripser_max_vertices(maxdim)
-        cap = limit if max_vertices is None else max_vertices
-        if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or not 2 <= cap <= limit:
-            raise ValueError(
-                f"max_vertices must be an integer in 2..{limit} at maxdim={maxdim}, got {max_vertices!r}"
-            )
-        if pts.shape[0] > cap:
-            if too_large == "raise":
-                raise ValueError(
-                    f"{pts.shape[0]} samples exceed max_vertices={cap} for ripser at "
-                    f"maxdim={maxdim}; pass too_large='subsample', fewer samples, or maxdim=0"
-                )
-            keep = np.sort(
-                np.random.default_rng(seed).choice(pts.shape[0], int(cap), replace=False)
-            )
-            pts, vals = pts[keep], vals[keep]
+        keep = _ripser_subset(pts.shape[0], maxdim, max_vertices, too_large, seed)
+        pts, vals = pts[keep], vals[keep]
     if method == "knn" and k is None:
         k = min(default_k(maxdim), pts.shape[0] - 1)
     edges = neighbourhood_graph(
@@ -776,429 +690,19 @@ def sample_persistence(
 # ----------------------------------------------------------------------------
 
 
-def _check_level(name: str, c) -> np.ndarray:
-    arr = np.asarray(c, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite real numbers, got {c!r}")
-    return arr
-
-
-def betti_numbers(diagrams, c: float, min_persistence: float = 0.0) -> np.ndarray:
-    """Betti numbers of the sublevel set at level ``c``, read off the diagrams.
-
-    A class counts at ``c`` when ``birth <= c < death``. With
-    ``min_persistence = eps > 0`` bars with ``death - birth < eps`` are
-    discarded first: the estimate "at level c after discarding bars shorter
-    than eps" that ignores sampling noise (short bars) at the cost of also
-    ignoring real features smaller than eps.
-
-    Every finite ``c`` is accepted: below the smallest birth the result is
-    all zeros (empty sublevel set); above every finite death it is the count
-    of infinite bars, i.e. the Betti numbers of the whole sampled complex
-    (the box or grid), which says nothing about the function beyond the
-    samples.
-
-    Parameters
-    ----------
-    diagrams : list of ndarray, each of shape (k_i, 2)
-        Diagrams for dimensions 0..maxdim.
-    c : float
-        Level (finite).
-    min_persistence : float
-        Discard bars shorter than this (>= 0).
-
-    Returns
-    -------
-    ndarray, shape (maxdim + 1,), int64
-    """
-    return betti_curve(diagrams, [c], min_persistence=min_persistence)[0]
-
-
-def persistent_betti_numbers(diagrams, low: float, high: float) -> np.ndarray:
-    """Persistent Betti numbers: classes alive at ``low`` that survive to ``high``.
-
-    Counts bars with ``birth <= low`` and ``death > high`` (``low <= high``):
-    the rank of the map from the homology of the sublevel set at ``low`` to
-    that at ``high``. With ``low = c - delta`` and ``high = c + delta`` it is
-    the robust estimate of the Betti numbers at ``c`` used in notebook 04:
-    sampling noise makes short bars *near* ``c`` (a few samples just below
-    ``c`` joined only through samples just above it); they are excluded,
-    while every true class of a function whose sublevel topology does not
-    change on ``[c - 2 delta, c + 2 delta]`` is kept once the sampling error
-    is below ``delta``. Unlike discarding bars shorter than ``eps``
-    (``betti_numbers(..., min_persistence=eps)``) it also rejects long noise
-    bars that are born just below ``c`` and die well above it.
-
-    Parameters
-    ----------
-    diagrams : list of ndarray, each of shape (k_i, 2)
-    low, high : float
-        Finite levels, ``low <= high``.
-
-    Returns
-    -------
-    ndarray, shape (maxdim + 1,), int64
-    """
-    dgms = _as_diagram_list(diagrams)
-    lo = float(_check_level("low", low))
-    hi = float(_check_level("high", high))
-    if lo > hi:
-        raise ValueError(f"low must be <= high, got low={lo}, high={hi}")
-    return np.array([int(np.sum((d[:, 0] <= lo) & (d[:, 1] > hi))) for d in dgms], dtype=np.int64)
-
-
-def betti_curve(diagrams, levels, min_persistence: float = 0.0) -> np.ndarray:
-    """Betti numbers at each of ``levels`` (see :func:`betti_numbers`).
-
-    Parameters
-    ----------
-    diagrams : list of ndarray, each of shape (k_i, 2)
-    levels : array_like, shape (L,)
-        Finite levels.
-    min_persistence : float
-        Discard bars shorter than this.
-
-    Returns
-    -------
-    ndarray, shape (L, maxdim + 1), int64
-    """
-    dgms = _as_diagram_list(diagrams)
-    lv = _check_level("levels", levels).reshape(-1)
-    eps = check_nonnegative("min_persistence", min_persistence)
-    out = np.zeros((lv.shape[0], len(dgms)), dtype=np.int64)
-    for dim, d in enumerate(dgms):
-        d = d[d[:, 1] - d[:, 0] >= eps]
-        births = np.sort(d[:, 0])
-        deaths = np.sort(d[:, 1])
-        # alive at c: born at or before c, minus those already dead at c
-        out[:, dim] = np.searchsorted(births, lv, side="right") - np.searchsorted(
-            deaths, lv, side="right"
-        )
-    return out
-
-
-def count_long_bars(diagrams, threshold: float) -> np.ndarray:
-    """Number of bars of length ``>= threshold`` per dimension (infinite bars count).
-
-    ``threshold=np.inf`` counts the essential (never dying) classes only.
-
-    Parameters
-    ----------
-    diagrams : list of ndarray, each of shape (k_i, 2)
-    threshold : float
-        ``>= 0``; ``inf`` allowed.
-
-    Returns
-    -------
-    ndarray, shape (maxdim + 1,), int64
-    """
-    dgms = _as_diagram_list(diagrams)
-    if np.isnan(threshold) or threshold < 0:
-        raise ValueError(f"threshold must be a number >= 0 (inf allowed), got {threshold!r}")
-    return np.array([int(np.sum(d[:, 1] - d[:, 0] >= threshold)) for d in dgms], dtype=np.int64)
-
-
-def total_persistence(
-    diagrams, p: float = 1.0, infinite: str = "exclude", cap: float | None = None
-) -> np.ndarray:
-    """Sum of ``(death - birth) ** p`` over the bars of each dimension.
-
-    Infinite bars would make the sum infinite, so they are handled
-    explicitly by ``infinite``:
-
-    - ``"exclude"`` (default): sum over finite bars only (count the infinite
-      ones with :func:`count_long_bars` if needed);
-    - ``"cap"``: an infinite death is replaced by ``cap`` (e.g. the largest
-      sampled value), which must be >= every birth;
-    - ``"raise"``: ValueError if any bar is infinite.
-
-    Parameters
-    ----------
-    diagrams : list of ndarray, each of shape (k_i, 2)
-    p : float
-        Exponent, > 0.
-    infinite : {"exclude", "cap", "raise"}
-    cap : float, optional
-        Required with ``infinite="cap"``.
-
-    Returns
-    -------
-    ndarray, shape (maxdim + 1,), float64
-    """
-    dgms = _as_diagram_list(diagrams)
-    if not (np.isfinite(p) and p > 0):
-        raise ValueError(f"p must be a finite number > 0, got {p!r}")
-    if infinite not in ("exclude", "cap", "raise"):
-        raise ValueError(f"infinite must be 'exclude', 'cap' or 'raise', got {infinite!r}")
-    if infinite == "cap" and (cap is None or not np.isfinite(cap)):
-        raise ValueError(f"cap must be a finite number when infinite='cap', got {cap!r}")
-    out = np.zeros(len(dgms))
-    for dim, d in enumerate(dgms):
-        inf_rows = ~np.isfinite(d[:, 1])
-        if infinite == "raise" and inf_rows.any():
-            raise ValueError(
-                f"diagram {dim} has {int(inf_rows.sum())} infinite bar(s) (infinite='raise')"
-            )
-        deaths = d[:, 1].copy()
-        if infinite == "cap":
-            if (d[inf_rows, 0] > cap).any():
-                raise ValueError(
-                    f"cap={cap} is below the birth of an infinite bar in dimension {dim}"
-                )
-            deaths[inf_rows] = cap
-        else:
-            deaths[inf_rows] = d[inf_rows, 0]  # length 0: excluded
-        out[dim] = float(np.sum((deaths - d[:, 0]) ** p))
-    return out
-
-
-def diagram_distance(d1, d2, metric: str = "bottleneck"):
-    """Bottleneck or 1-Wasserstein distance between persistence diagrams.
-
-    persim computes the finite parts (bottleneck with the L-infinity ground
-    metric; Wasserstein with p = 1 and the Euclidean ground metric, as persim
-    defines them). persim silently drops infinite bars with only a warning,
-    so they are handled here: an infinite bar can only be matched to an
-    infinite bar, at cost ``|birth1 - birth2|``; the optimal matching of two
-    such sets of equal size pairs them in order of birth. Different numbers
-    of infinite bars give distance ``inf``. The total is the max (bottleneck)
-    or the sum (Wasserstein) of the finite and infinite parts.
-
-    Parameters
-    ----------
-    d1, d2 : ndarray of shape (k, 2), or lists of them (one per dimension)
-        Two single diagrams, or two diagram lists of equal length.
-    metric : {"bottleneck", "wasserstein"}
-
-    Returns
-    -------
-    float, or ndarray of shape (maxdim + 1,) for diagram lists
-    """
-    if metric not in ("bottleneck", "wasserstein"):
-        raise ValueError(f"metric must be 'bottleneck' or 'wasserstein', got {metric!r}")
-    single1 = isinstance(d1, np.ndarray)
-    single2 = isinstance(d2, np.ndarray)
-    if single1 != single2:
-        raise ValueError("d1 and d2 must both be single (k, 2) arrays or both lists of diagrams")
-    if single1:
-        a = _as_diagram_list([d1], "d1")[0]
-        b = _as_diagram_list([d2], "d2")[0]
-        return _one_distance(a, b, metric)
-    l1 = _as_diagram_list(d1, "d1")
-    l2 = _as_diagram_list(d2, "d2")
-    if len(l1) != len(l2):
+def _ripser_subset(n: int, maxdim: int, max_vertices, too_large: str, seed: int):
+    """Indices of the samples kept for ripser (all of them, or a sorted random subset)."""
+    limit = ripser_max_vertices(maxdim)
+    cap = limit if max_vertices is None else max_vertices
+    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or not 2 <= cap <= limit:
         raise ValueError(
-            f"d1 and d2 must have the same number of dimensions, got {len(l1)} and {len(l2)}"
+            f"max_vertices must be an integer in 2..{limit} at maxdim={maxdim}, got {max_vertices!r}"
         )
-    return np.array([_one_distance(a, b, metric) for a, b in zip(l1, l2, strict=True)])
-
-
-def _one_distance(a: np.ndarray, b: np.ndarray, metric: str) -> float:
-    import persim
-
-    ia, ib = ~np.isfinite(a[:, 1]), ~np.isfinite(b[:, 1])
-    if ia.sum() != ib.sum():
-        return float("inf")
-    inf_cost = np.abs(np.sort(a[ia, 0]) - np.sort(b[ib, 0]))
-    fa, fb = a[~ia], b[~ib]
-    if fa.shape[0] == 0 and fb.shape[0] == 0:
-        finite = 0.0
-    elif metric == "bottleneck":
-        finite = float(persim.bottleneck(fa, fb))
-    else:
-        finite = float(persim.wasserstein(fa, fb))
-    if metric == "bottleneck":
-        return max(finite, float(inf_cost.max(initial=0.0)))
-    return finite + float(inf_cost.sum())
-
-
-# ----------------------------------------------------------------------------
-# validation functions whose sublevel sets are known
-# ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class KnownShape:
-    """A function on a box whose sublevel sets have known Betti numbers.
-
-    Attributes
-    ----------
-    name : str
-    dim : int
-        Ambient dimension d.
-    func : callable
-        Maps points of shape (n, d) to values of shape (n,).
-    low, high : tuple of float
-        Box corners (length d); samples are drawn uniformly in the box.
-    level : float
-        The level c at which the estimate is checked.
-    betti : tuple of int
-        (b0, b1) of ``{x in box : func(x) <= c}`` for every c in ``window``.
-    window : tuple of float
-        Open interval of levels on which the sublevel topology is constant
-        (derived by hand in :func:`known_shapes`).
-    delta : float
-        Half-width used by the estimate
-        ``persistent_betti_numbers(dgms, level - delta, level + delta)``;
-        ``[level - 2 delta, level + 2 delta]`` lies inside ``window``.
-    n_samples : int
-        Default sample size (validated in notebook 04 and the tests).
-    description : str
-        The set in words.
-    """
-
-    name: str
-    dim: int
-    func: Callable[[np.ndarray], np.ndarray]
-    low: tuple
-    high: tuple
-    level: float
-    betti: tuple
-    window: tuple
-    delta: float
-    n_samples: int
-    description: str
-
-    def sample(self, n: int | None = None, seed: int = 0):
-        """Draw ``n`` (default ``n_samples``) uniform points in the box.
-
-        Returns
-        -------
-        points : ndarray, shape (n, dim)
-        values : ndarray, shape (n,)
-        """
-        n = self.n_samples if n is None else int(n)
-        rng = np.random.default_rng(seed)
-        pts = rng.uniform(self.low, self.high, size=(n, self.dim))
-        return pts, self.func(pts)
-
-    def grid(self, m: int):
-        """Evaluate the function on an ``m``-per-axis grid over the box.
-
-        Returns
-        -------
-        ndarray, shape (m,) * dim
-        """
-        axes = [np.linspace(lo, hi, int(m)) for lo, hi in zip(self.low, self.high, strict=True)]
-        mesh = np.meshgrid(*axes, indexing="ij")
-        pts = np.stack([g.ravel() for g in mesh], axis=1)
-        return self.func(pts).reshape((int(m),) * self.dim)
-
-
-def _ring(p, center=(0.0, 0.0), radius=1.0):
-    r = np.hypot(p[:, 0] - center[0], p[:, 1] - center[1])
-    return (r - radius) ** 2
-
-
-def _wells(centers):
-    centers = np.asarray(centers, dtype=np.float64)
-
-    def f(p):
-        return np.min(((p[:, None, :] - centers[None, :, :]) ** 2).sum(-1), axis=1)
-
-    return f
-
-
-def _torus_xy(p):
-    # core: unit circle in the plane z = 0 centred at the origin
-    return (np.hypot(p[:, 0], p[:, 1]) - 1.0) ** 2 + p[:, 2] ** 2
-
-
-def _torus_xz(p):
-    # core: unit circle in the plane y = 0 centred at (1, 0, 0)
-    return (np.hypot(p[:, 0] - 1.0, p[:, 2]) - 1.0) ** 2 + p[:, 1] ** 2
-
-
-def _shell(p):
-    return (np.linalg.norm(p, axis=1) - 1.0) ** 2
-
-
-def _two_rings(p):
-    return np.minimum(_ring(p, (-1.6, 0.0)), _ring(p, (1.6, 0.0)))
-
-
-def _hopf(p):
-    return np.minimum(_torus_xy(p), _torus_xz(p))
-
-
-def known_shapes(include_h2: bool = False) -> dict[str, KnownShape]:
-    """Functions whose sublevel sets have known Betti numbers on a window of levels.
-
-    Windows (derived by hand; the box never changes the topology there):
-
-    - ``annulus`` (R^2): ``(|x| - 1)^2``; for 0 < c < 1 the set is the annulus
-      ``1 - sqrt(c) <= |x| <= 1 + sqrt(c)``, (b0, b1) = (1, 1); the hole fills
-      at c = 1 (value at the origin).
-    - ``two_annuli`` (R^2): min of two such rings centred at (+-1.6, 0); they
-      touch at c = 0.6^2 = 0.36: (2, 2) on (0, 0.36).
-    - ``wells2`` (R^2): ``min_i |x - m_i|^2``, 3 centres 1.2 from the origin,
-      2.08 apart: three discs, (3, 0) on (0, 1.039^2 = 1.08).
-    - ``wells4`` (R^4): 4 centres (+-1, +-1, 0, 0), neighbours 2 apart:
-      four balls, (4, 0) on (0, 1); the box is thinner along x3, x4 (a
-      slab cut of a ball is still convex).
-    - ``solid_torus`` (R^3): ``(sqrt(x^2 + y^2) - 1)^2 + z^2``: solid torus,
-      (1, 1) on (0, 1).
-    - ``linked_rings`` (R^3): min of two solid-torus functions with cores the
-      unit circle in z = 0 and the unit circle in y = 0 centred at (1, 0, 0),
-      a Hopf link. Every point of one core is at distance exactly 1 from the
-      other core (for the point (cos t, sin t, 0):
-      ``(|cos t - 1| - 1)^2 + sin^2 t = 1``), so the tubes of radius sqrt(c)
-      are disjoint for c < 0.25: two linked solid tori, (2, 2) on (0, 0.25).
-    - ``spherical_shell`` (R^3, only with ``include_h2=True``): ``(|x| - 1)^2``,
-      a thick sphere, (b0, b1, b2) = (1, 0, 1) on (0, 1). Its void is *not*
-      recovered by the kNN flag complex, whose own voids swamp H2 (notebook
-      04); use ``method="delaunay"``.
-
-    Parameters
-    ----------
-    include_h2 : bool
-        Also return the shapes whose ``betti`` has three entries (b0, b1, b2).
-
-    Returns
-    -------
-    dict of str to KnownShape
-    """
-    ang = np.deg2rad([90.0, 210.0, 330.0])
-    c3 = np.column_stack([1.2 * np.cos(ang), 1.2 * np.sin(ang)])
-    c4 = np.array([[1, 1, 0, 0], [1, -1, 0, 0], [-1, 1, 0, 0], [-1, -1, 0, 0]], dtype=np.float64)
-    shapes = [
-        KnownShape(
-            "annulus", 2, _ring, (-2.0, -2.0), (2.0, 2.0),
-            level=0.09, betti=(1, 1), window=(0.0, 1.0), delta=0.04, n_samples=2000,
-            description="annulus 0.7 <= |x| <= 1.3",
-        ),
-        KnownShape(
-            "two_annuli", 2, _two_rings, (-3.0, -1.6), (3.0, 1.6),
-            level=0.09, betti=(2, 2), window=(0.0, 0.36), delta=0.04, n_samples=2000,
-            description="two disjoint annuli, radii 0.7..1.3, centred at (+-1.6, 0)",
-        ),
-        KnownShape(
-            "wells2", 2, _wells(c3), (-2.2, -2.2), (2.2, 2.2),
-            level=0.25, betti=(3, 0), window=(0.0, 1.08), delta=0.1, n_samples=2000,
-            description="three disjoint discs of radius 0.5",
-        ),
-        KnownShape(
-            "wells4", 4, _wells(c4), (-1.8, -1.8, -0.8, -0.8), (1.8, 1.8, 0.8, 0.8),
-            level=0.25, betti=(4, 0), window=(0.0, 1.0), delta=0.1, n_samples=10000,
-            description="four disjoint balls of radius 0.5 in R^4",
-        ),
-        KnownShape(
-            "solid_torus", 3, _torus_xy, (-1.6, -1.6, -0.6), (1.6, 1.6, 0.6),
-            level=0.09, betti=(1, 1), window=(0.0, 1.0), delta=0.04, n_samples=10000,
-            description="solid torus, core radius 1, tube radius 0.3",
-        ),
-        KnownShape(
-            "linked_rings", 3, _hopf, (-1.4, -1.4, -1.4), (2.4, 1.4, 1.4),
-            level=0.0625, betti=(2, 2), window=(0.0, 0.25), delta=0.03, n_samples=20000,
-            description="two disjoint linked solid tori (Hopf link), tube radius 0.25",
-        ),
-    ]  # fmt: skip
-    if include_h2:
-        shapes.append(
-            KnownShape(
-                "spherical_shell", 3, _shell, (-1.6, -1.6, -1.6), (1.6, 1.6, 1.6),
-                level=0.09, betti=(1, 0, 1), window=(0.0, 1.0), delta=0.04, n_samples=4000,
-                description="spherical shell 0.7 <= |x| <= 1.3",
-            )
-        )  # fmt: skip
-    return {s.name: s for s in shapes}
+    if n <= cap:
+        return slice(None)
+    if too_large == "raise":
+        raise ValueError(
+            f"{n} samples exceed max_vertices={cap} for ripser at "
+            f"maxdim={maxdim}; pass too_large='subsample', fewer samples, or maxdim=0"
+        )
+    return np.sort(np.random.default_rng(seed).choice(n, int(cap), replace=False))

@@ -311,7 +311,7 @@ def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None, 
     ax : matplotlib axis, optional
     min_persistence : float
         Bars shorter than this are discarded (see
-        :func:`lossbounds.persistence.betti_numbers`).
+        :func:`lossbounds.diagrams.betti_numbers`).
     dims : sequence of int, optional
     label : str
         Prefix of the legend entries (``f"{label}b{k}"``), to tell curves
@@ -323,7 +323,7 @@ def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None, 
     """
     import numpy as np
 
-    from lossbounds.persistence import betti_curve
+    from lossbounds.diagrams import betti_curve
 
     ax = new_axis(ax)
     levels = np.asarray(levels, dtype=float)

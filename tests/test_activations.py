@@ -13,6 +13,7 @@ from lossbounds.activations import (
     chain_symbols,
     get_activation,
     list_activations,
+    list_chains,
     weighted_degree,
 )
 
@@ -33,6 +34,8 @@ NOT_PFAFFIAN = [
     "abs",
 ]
 g1, g2 = chain_symbols(2)
+#: Every (activation, chain) pair of the catalogue.
+ALL_CHAINS = [(n, c) for n in list_activations() for c in list_chains(n)]
 
 
 # --------------------------------------------------------------- catalogue
@@ -42,9 +45,9 @@ def test_catalogue_holds_theory_table_and_gelu():
     assert "gelu" in names
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_catalogue_entry_verifies_symbolically(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_catalogue_entry_verifies_symbolically(name, chain):
+    act = get_activation(name, chain=chain)
     act.verify()  # derivative polynomials, triangularity, flip: raises on failure
     for g, c, p in zip(act.chain, act.closed_forms, act.derivatives, strict=True):
         assert sp.simplify(sp.diff(c, T) - act.on_chain(p)) == 0, g
@@ -100,9 +103,9 @@ def _mp(expr):
     return sp.lambdify(T, expr, modules="mpmath")
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_torch_forms_match_closed_forms_in_float64(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_torch_forms_match_closed_forms_in_float64(name, chain):
+    act = get_activation(name, chain=chain)
     mpmath.mp.dps = 40
     points = [-40.0, -12.5, -3.0, -0.7, 0.0, 0.3, 1.9, 7.0, 35.0]
     x = torch.tensor(points, dtype=torch.float64)
@@ -117,9 +120,9 @@ def test_torch_forms_match_closed_forms_in_float64(name):
             assert abs(float(got[i]) - want) <= 1e-14 * max(1.0, abs(want)), (expr, p)
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_torch_forms_are_finite_far_out(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_torch_forms_are_finite_far_out(name, chain):
+    act = get_activation(name, chain=chain)
     x = torch.tensor([-1e4, -800.0, 800.0, 1e4], dtype=torch.float64)
     for fn in (act.torch_fn, *act.torch_chain):
         assert torch.isfinite(fn(x)).all()
@@ -132,9 +135,9 @@ def test_softplus_has_no_threshold_shortcut():
     assert float(act.torch_fn(x) - x) == pytest.approx(math.log1p(math.exp(-25.0)), rel=1e-12)
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_sigma_is_q_of_the_torch_chain(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_sigma_is_q_of_the_torch_chain(name, chain):
+    act = get_activation(name, chain=chain)
     x = torch.linspace(-4, 4, 33, dtype=torch.float64)
     q = sp.lambdify((T, *act.chain), act.sigma, modules="math")
     values = [fn(x) for fn in act.torch_chain]
@@ -143,9 +146,9 @@ def test_sigma_is_q_of_the_torch_chain(name):
         assert float(act.torch_fn(x[i : i + 1])[0]) == pytest.approx(want, rel=1e-14, abs=1e-15)
 
 
-@pytest.mark.parametrize("name", list_activations())
-def test_chain_derivatives_match_autograd(name):
-    act = get_activation(name)
+@pytest.mark.parametrize("name, chain", ALL_CHAINS)
+def test_chain_derivatives_match_autograd(name, chain):
+    act = get_activation(name, chain=chain)
     x = torch.linspace(-3, 3, 25, dtype=torch.float64, requires_grad=True)
     values = [fn(x) for fn in act.torch_chain]
     for r, (fn_val, p) in enumerate(zip(values, act.derivatives, strict=True)):
@@ -270,3 +273,42 @@ def test_verify_refuses_non_polynomials_and_bad_shapes():
         _candidate("sig2", [g1], [g1], sp.exp(g1), [sp.exp(T)]).verify()
     with pytest.raises(ValueError, match="flip symmetry"):
         _candidate("wrongflip", [g1], [g1], g1, [sp.exp(T)], flip="odd").verify()
+
+
+# ------------------------------------------------------- alternative chains
+def test_alternative_chains_exactly():
+    # hand-derived: (t sigmoid)' = sigmoid + t sigmoid (1 - sigmoid) = g1 + g2 - g1 g2;
+    # (t Phi)' = Phi + t phi = (1 + g2)/2 + t g1 / sqrt(2 pi)
+    t = T
+    a1, a2, a3 = chain_symbols(3)
+    expected = {
+        "swish": ((a1 - a1**2, a1 + a2 - a1 * a2), a2),
+        "gelu": (
+            (-t * a1, sp.sqrt(2 / sp.pi) * a1, (1 + a2) / 2 + t * a1 / sp.sqrt(2 * sp.pi)),
+            a3,
+        ),
+    }
+    for name, (derivs, sigma) in expected.items():
+        act = get_activation(name, chain="value")
+        assert (act.name, act.chain_name) == (name, "value")
+        assert [sp.expand(d - e) for d, e in zip(act.derivatives, derivs, strict=True)] == [
+            0
+        ] * len(derivs)
+        assert act.sigma == sigma
+        # the same function as the catalogue chain's
+        assert sp.simplify(act.sigma_closed_form() - get_activation(name).sigma_closed_form()) == 0
+
+
+def test_list_chains_and_chain_lookup():
+    assert list_chains("swish") == ["default", "value"]
+    assert list_chains("GELU") == ["default", "value"]
+    assert list_chains("tanh") == ["default"]
+    assert get_activation("silu", chain="default") is get_activation("swish")
+    assert get_activation("swish", chain=None) is get_activation("swish")
+    value = get_activation("swish", chain="value")
+    assert get_activation(value) is value
+    assert get_activation(value, chain="default") is get_activation("swish")
+    with pytest.raises(ValueError, match="chain must be one of 'default' for activation 'tanh'"):
+        get_activation("tanh", chain="value")
+    with pytest.raises(ValueError, match="chain must be one of 'default', 'value'"):
+        get_activation("swish", chain="sigmoid")

@@ -123,6 +123,22 @@ def test_architecture_refuses_an_activation_outside_the_catalogue():
         Architecture(1, 2, 1, 3, activation=copy)
 
 
+def test_architecture_chain_choice():
+    from lossbounds.activations import get_activation
+
+    arch = Architecture(2, 3, 2, 4, activation="SiLU", chain="value")
+    assert (arch.activation, arch.chain) == ("swish", "value")
+    assert arch.pfaffian_activation is get_activation("swish", chain="value")
+    assert Architecture(2, 3, 2, 4, activation="swish").chain == "default"
+    # an alternative chain's object carries its chain into the architecture
+    value = get_activation("gelu", chain="value")
+    assert Architecture(2, 3, 2, 4, activation=value).chain == "value"
+    with pytest.raises(ValueError, match="chain must be one of 'default' for activation 'tanh'"):
+        Architecture(2, 3, 2, 4, activation="tanh", chain="value")
+    with pytest.raises(ValueError, match="chain must be one of"):
+        Architecture(2, 3, 2, 4, activation="swish", chain=None)
+
+
 # ----------------------------------------------------------- per-layer widths
 def test_widths_and_the_equal_width_shorthand_are_one_architecture():
     short = Architecture(n_inputs=2, width=3, hidden_layers=2, n_samples=5)
@@ -142,6 +158,8 @@ def test_unequal_widths():
     assert "widths=(5, 4)" in repr(arch)
     copy = dataclasses.replace(arch, n_samples=7)
     assert copy.widths == (5, 4) and copy.n_samples == 7
+    swish = Architecture(n_inputs=3, widths=(5, 4), n_samples=2, activation="swish")
+    assert dataclasses.replace(swish, chain="value").widths == (5, 4)
     with pytest.raises(dataclasses.FrozenInstanceError):
         arch.widths = (1, 1)
 

@@ -20,6 +20,8 @@ from lossbounds import bounds
 # small formats: exact integers
 # ---------------------------------------------------------------------------
 SMALL = list(itertools.product(range(1, 6), range(0, 7), range(0, 4), range(1, 5)))
+#: Zell's expression needs beta >= 2 (the ball's degree).
+SMALL_ZELL = [f for f in SMALL if f[3] >= 2]
 
 
 def _zell_int(n, ell, alpha, beta, s=2):
@@ -33,10 +35,10 @@ def _khovanskii_int(n, ell, alpha, beta):
 
 @pytest.mark.parametrize("s", [1, 2, 3])
 def test_zell_float_path_equals_log2_of_exact_integer(s):
-    n, ell, alpha, beta = (np.array(col) for col in zip(*SMALL, strict=True))
+    n, ell, alpha, beta = (np.array(col) for col in zip(*SMALL_ZELL, strict=True))
     got = bounds.zell_log2(n, ell, alpha, beta, s=s)
-    expected = np.array([math.log2(_zell_int(*f, s=s)) for f in SMALL])
-    assert got.shape == (len(SMALL),)
+    expected = np.array([math.log2(_zell_int(*f, s=s)) for f in SMALL_ZELL])
+    assert got.shape == (len(SMALL_ZELL),)
     np.testing.assert_allclose(got, expected, rtol=1e-14, atol=0)
 
 
@@ -49,7 +51,7 @@ def test_khovanskii_float_path_equals_log2_of_exact_integer():
 
 
 def test_symbolic_closed_form_equals_exact_integer():
-    for n, ell, alpha, beta in [(3, 4, 2, 4), (5, 0, 1, 2), (2, 6, 5, 4), (1, 1, 0, 1)]:
+    for n, ell, alpha, beta in [(3, 4, 2, 4), (5, 0, 1, 2), (2, 6, 5, 4), (1, 1, 0, 2)]:
         z = bounds.zell_log2_symbolic((n, ell, alpha, beta))
         # 2^z is exactly the integer bound
         assert sp.simplify(2**z - _zell_int(n, ell, alpha, beta)) == 0
@@ -101,7 +103,7 @@ def _huge_formats(seed=0, k=300):
     n = np.floor(10 ** rng.uniform(0, 9, size=k)).astype(np.int64)
     ell = np.floor(10 ** rng.uniform(0, 12, size=k)).astype(np.int64)
     alpha = rng.integers(0, 60, size=k)
-    beta = rng.integers(1, 10, size=k)
+    beta = rng.integers(2, 10, size=k)
     n[:3] = [10**9, 10**9, 1]
     ell[:3] = [10**12, 1, 10**12]
     return n, ell, alpha, beta
@@ -207,15 +209,15 @@ def test_gradient_degree_lemma_random_polynomials():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(n_params=0, chain_length=1, chain_degree=1, loss_degree=1), "n_params"),
-        (dict(n_params=2, chain_length=-1, chain_degree=1, loss_degree=1), "chain_length"),
+        (dict(n_params=0, chain_length=1, chain_degree=1, loss_degree=2), "n_params"),
+        (dict(n_params=2, chain_length=-1, chain_degree=1, loss_degree=2), "chain_length"),
         (dict(n_params=2, chain_length=1, chain_degree=1.5, loss_degree=1), "chain_degree"),
         (dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=0), "loss_degree"),
-        (dict(n_params=2**53, chain_length=1, chain_degree=1, loss_degree=1), "n_params"),
-        (dict(n_params="a", chain_length=1, chain_degree=1, loss_degree=1), "n_params"),
-        (dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=1, s=0), "s "),
+        (dict(n_params=2**53, chain_length=1, chain_degree=1, loss_degree=2), "n_params"),
+        (dict(n_params="a", chain_length=1, chain_degree=1, loss_degree=2), "n_params"),
+        (dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=2, s=0), "s "),
         (
-            dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=1, constant=-1.0),
+            dict(n_params=2, chain_length=1, chain_degree=1, loss_degree=2, constant=-1.0),
             "constant",
         ),
     ],
@@ -223,6 +225,19 @@ def test_gradient_degree_lemma_random_polynomials():
 def test_bad_numeric_input_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bounds.zell_log2(**kwargs)
+
+
+@pytest.mark.parametrize("beta", [1, np.array([4, 1])])
+def test_zell_refuses_loss_degree_below_the_balls_degree(beta):
+    # S = {L <= c} cut by ||theta||^2 <= r^2: the ball's polynomial has degree 2
+    with pytest.raises(ValueError, match="loss_degree must be >= 2.*ball"):
+        bounds.zell_log2(3, 4, 2, beta)
+    with pytest.raises(ValueError, match="loss_degree must be >= 2.*ball"):
+        bounds.zell_log2_symbolic((3, 4, 2, 1))
+    # Khovanskii's count has no ball: beta = 1 is accepted there
+    assert bounds.khovanskii_log2(3, 4, 2, 1) == pytest.approx(
+        math.log2(_khovanskii_int(3, 4, 2, 1))
+    )
 
 
 def test_bad_format_argument_raises():
@@ -322,7 +337,7 @@ def test_slice_bounds_equal_exact_integer_with_n_replaced_by_k():
     for k in (1, 2, 3):
         out = bounds.slice_bounds(arch, k)
         assert out["n_params"] == k
-        assert out["log2_zell_upper"] == pytest.approx(
+        assert out["log2_zell_expression"] == pytest.approx(
             math.log2(_zell_int(k, ell, alpha, beta)), rel=1e-14
         )
         assert out["log2_critical_points"] == pytest.approx(
@@ -353,6 +368,8 @@ def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_gro
         dict(activation="arctan", l2=True),
         dict(activation="gaussian", skip="projection"),
         dict(activation="tanh", skip="identity"),
+        dict(activation="swish", chain="value"),
+        dict(activation="gelu", chain="value", output="sigmoid"),
     ],
 )
 def test_bounds_for_architectures_equal_the_per_architecture_path(kw):
@@ -374,7 +391,7 @@ def test_bounds_for_architectures_equal_the_per_architecture_path(kw):
         )
         assert got == fmt
         # 50-digit references (the exact integers have up to ~1e8 digits here)
-        assert out["log2_zell_upper"][i] == pytest.approx(float(_zell_mp(*fmt)), rel=1e-13)
+        assert out["log2_zell_expression"][i] == pytest.approx(float(_zell_mp(*fmt)), rel=1e-13)
         assert out["log2_critical_points"][i] == pytest.approx(
             float(_khovanskii_mp(*fmt)), rel=1e-13
         )
@@ -385,3 +402,45 @@ def test_bounds_for_architectures_bad_input():
         bounds.bounds_for_architectures(2, 3, [1, 2], 10, skip="identity")
     with pytest.raises(ValueError, match="width"):
         bounds.bounds_for_architectures(2, 0, 1, 10)
+
+
+# ---------------------------------------------------------------------------
+# every chain of the activation; the smallest format
+# ---------------------------------------------------------------------------
+def _hand_formats(n, h, K, m):
+    """Swish, linear output, MSE (docs/theory.md): catalogue chain and swish(a) in the chain."""
+    N = h * (n + 1) + (K - 1) * h * (h + 1) + h + 1
+    return {
+        "default": (N, m * h * K, K * K + K, 4 * K + 2),
+        "value": (N, 2 * m * h * K, 3 * K - 1, 4),
+    }
+
+
+@pytest.mark.parametrize("sizes", [(1, 2, 1, 30), (2, 2, 20, 1), (2, 1, 50, 1), (3, 4, 2, 5)])
+def test_chain_bounds_on_hand_derived_formats(sizes):
+    from lossbounds.architecture import Architecture
+
+    got = bounds.chain_bounds(Architecture(*sizes, activation="swish"))
+    assert list(got) == ["default", "value"]
+    for chain, fmt in _hand_formats(*sizes).items():
+        rec = got[chain]
+        keys = ("n_params", "chain_length", "chain_degree", "loss_degree")
+        assert tuple(rec[k] for k in keys) == fmt
+        assert rec["chain"] == chain
+        assert rec["log2_critical_points"] == pytest.approx(float(_khovanskii_mp(*fmt)), rel=1e-13)
+        assert rec["log2_zell_expression"] == pytest.approx(float(_zell_mp(*fmt)), rel=1e-13)
+
+
+def test_smallest_format_takes_the_minimum_not_the_first(monkeypatch):
+    from lossbounds import activations
+    from lossbounds.architecture import Architecture
+
+    arch = Architecture(2, 2, 20, 1, activation="swish", chain="value")
+    fmts = _hand_formats(2, 2, 20, 1)
+    best = min(fmts, key=lambda c: float(_khovanskii_mp(*fmts[c])))
+    assert bounds.smallest_format(arch)["chain"] == best == "default"
+    # a single-chain activation reports its own chain
+    assert bounds.smallest_format(Architecture(2, 2, 2, 3, activation="tanh"))["chain"] == "default"
+    # list the alternative first: the minimum must still win
+    monkeypatch.setattr(activations, "list_chains", lambda name: ["value", "default"])
+    assert bounds.smallest_format(arch)["chain"] == "default"

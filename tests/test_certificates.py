@@ -70,6 +70,28 @@ def test_numeric_certificate(case):
         assert cert["loss"] <= 1e-10
 
 
+@pytest.mark.parametrize("act", ["swish", "gelu"])
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(map(str, v)))
+def test_value_chain_brute_force_and_certificate(act, variant):
+    arch = dataclasses.replace(_arch(2, 2, 2, 1, act, variant), chain="value")
+    exp = _expansion(arch)
+    assert exp.is_triangular()
+    assert exp.measured_format() == loss_format(arch)
+    assert len(exp.chain) == loss_format(arch).chain_length
+    cert = numeric_certificate(exp, seed=2)
+    assert cert["gradient"] <= 1e-10
+    assert cert["loss"] <= 1e-10
+
+
+@pytest.mark.parametrize(
+    "K, expected", [(1, (9, 4, 2, 4)), (2, (15, 8, 5, 4)), (3, (21, 12, 8, 4))]
+)
+def test_swish_value_chain_measured_format_hand_values(K, expected):
+    # n = h = 2, m = 1, linear MSE: alpha = 3K - 1, beta = 4, ell = 2 m h K (hand-derived)
+    arch = Architecture(2, 2, K, 1, activation="swish", chain="value")
+    assert _expansion(arch).measured_format().as_tuple() == expected
+
+
 def test_numeric_certificate_has_teeth(monkeypatch):
     good = activations.get_activation("arctan")
     (g1, g2) = good.chain

@@ -12,8 +12,8 @@ from lossbounds.cli import main
 BASE = ["bound", "--inputs", "2", "--width", "3", "--samples", "10"]
 
 KEYS = {
-    "log2_zell_upper",
-    "log10_zell_upper",
+    "log2_zell_expression",
+    "log10_zell_expression",
     "log2_critical_points",
     "log10_critical_points",
     "symmetry_lower",
@@ -33,13 +33,15 @@ def test_bound_json_keys_and_values(capsys):
     data = _json(capsys, [*BASE, "--json"])
     fmt = loss_format(Architecture(n_inputs=2, width=3, hidden_layers=1, n_samples=10))
     assert KEYS <= set(data)
+    # Zell's value with C = 1 is an expression, not a bound: no key calls it "upper"
+    assert not any("upper" in key for key in data)
     assert set(fmt.as_dict()) <= set(data)
     # Shallow sigmoid, linear output, MSE (docs/theory.md): N = h(n+1) + h + 1 = 13,
     # ell = m h = 30, alpha = 2, beta = 4; hand-typed, exact integers.
     n, ell, alpha, beta = 13, 30, 2, 4
     zell = 2**n * 2 ** (ell * (ell - 1) // 2) * (n * beta + min(n, ell) * alpha) ** (n + ell)
-    assert data["log2_zell_upper"] == pytest.approx(math.log2(zell), rel=1e-14)
-    assert data["log10_zell_upper"] == pytest.approx(math.log10(zell), rel=1e-14)
+    assert data["log2_zell_expression"] == pytest.approx(math.log2(zell), rel=1e-14)
+    assert data["log10_zell_expression"] == pytest.approx(math.log10(zell), rel=1e-14)
     bp = beta + alpha - 1
     crit = 2 ** (ell * (ell - 1) // 2) * bp**n * (n * bp - n + min(n, ell) * alpha + 1) ** ell
     assert data["log2_critical_points"] == pytest.approx(math.log2(crit), rel=1e-14)
@@ -52,7 +54,9 @@ def test_bound_json_keys_and_values(capsys):
 def test_bound_constant_shifts_by_n_plus_ell(capsys):
     base = _json(capsys, [*BASE, "--json"])
     doubled = _json(capsys, [*BASE, "--json", "--constant", "2"])
-    assert doubled["log2_zell_upper"] - base["log2_zell_upper"] == pytest.approx(13 + 30, rel=1e-12)
+    assert doubled["log2_zell_expression"] - base["log2_zell_expression"] == pytest.approx(
+        13 + 30, rel=1e-12
+    )
     assert doubled["log2_critical_points"] == base["log2_critical_points"]  # constant-free
 
 

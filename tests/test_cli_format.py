@@ -20,8 +20,8 @@ def _json(capsys, *args):
     return data
 
 
-# Hand-derived: N = h(n+1) + (L-2)h(h+1) + (h+1), ell = m h (L-1) (+ m per output
-# chain element), alpha = 3L - 4 (linear output) or 3L - 1 (sigmoid output unit in
+# Hand-derived, K hidden layers: N = h(n+1) + (K-1)h(h+1) + (h+1), ell = m h K (+ m per
+# output chain element), alpha = 3K - 1 (linear output) or 3K + 2 (sigmoid output unit in
 # the chain), beta = 4 (linear MSE) or 2.
 @pytest.mark.parametrize(
     "args, expected",
@@ -54,10 +54,15 @@ def _json(capsys, *args):
              "--skip", "projection"],
             {"n_params": 34, "chain_length": 30, "chain_degree": 5, "loss_degree": 6},
         ),
-        (  # arctan: two chain elements per unit; alpha = 2L for L >= 3
+        (  # arctan: two chain elements per unit; alpha = 2K + 2 for K >= 2
             ["--inputs", "1", "--width", "2", "--hidden-layers", "3", "--samples", "2",
              "--activation", "arctan"],
             {"n_params": 19, "chain_length": 24, "chain_degree": 8, "loss_degree": 4},
+        ),
+        (  # swish with swish(a) in the chain: alpha = 3K - 1, beta = 4, ell = 2 m h K
+            ["--inputs", "2", "--width", "2", "--hidden-layers", "3", "--samples", "1",
+             "--activation", "swish", "--chain", "value"],
+            {"n_params": 21, "chain_length": 12, "chain_degree": 8, "loss_degree": 4},
         ),
     ],
 )  # fmt: skip
@@ -103,6 +108,7 @@ def _with(**changes):
         (_with(loss="bce"), "bce"),
         (_with(output="softmax"), "--output"),
         (_with(skip="dense"), "--skip"),
+        (_with(chain="value"), "--chain must be one of 'default'"),
         (_with(hidden_layers="1", skip="identity"), "--hidden-layers >= 2"),
         (["--inputs", "2", "--width", "3"], "samples"),  # missing required argument
     ],

@@ -71,6 +71,38 @@ def test_hand_derived_degrees(act):
         assert (fmt.chain_degree, fmt.loss_degree) == (alpha(K), beta(K)), K
 
 
+# Hand-derived formats of the alternative chains (docs/theory.md): the value in the chain
+# keeps the chain's polynomials free of t, so alpha is affine in K and ell grows.
+VALUE_HAND = {
+    # (activation, output, loss): (alpha(K), beta(K), chain elements per unit, per output)
+    ("swish", "linear", "mse"): (lambda K: 3 * K - 1, lambda K: 4, 2, 0),
+    ("swish", "sigmoid", "bce"): (lambda K: 3 * K + 2, lambda K: 2, 2, 2),
+    ("gelu", "linear", "mse"): (lambda K: 4 * K - 2, lambda K: 4, 3, 0),
+    ("gelu", "sigmoid", "mse"): (lambda K: 4 * K + 1, lambda K: 2, 3, 1),
+}
+
+
+@pytest.mark.parametrize("case", VALUE_HAND, ids=str)
+def test_value_chain_hand_derived_formats(case):
+    act, output, loss = case
+    alpha, beta, per_unit, per_output = VALUE_HAND[case]
+    for K in range(1, 6):
+        n, h, m = 2, 3, 4
+        arch = Architecture(n, h, K, m, activation=act, output=output, loss=loss, chain="value")
+        fmt = loss_format(arch)
+        assert fmt.as_tuple() == (
+            loss_format(Architecture(n, h, K, m, activation=act)).n_params,
+            m * (per_unit * h * K + per_output),
+            alpha(K),
+            beta(K),
+        ), K
+    symbolic = loss_format(
+        Architecture(n_, h_, K_, m_, activation=act, output=output, loss=loss, chain="value")
+    )
+    assert sp.expand(symbolic.chain_degree - alpha(K_)) == 0
+    assert sp.expand(symbolic.loss_degree - beta(K_)) == 0
+
+
 def test_sigmoid_output_raises_alpha_correction():
     # The output unit sigmoid(z) joins the chain; its derivative (s - s^2) dz has
     # degree 2 + E(L) = 3L - 1 > D(L-1) = 3L - 4: alpha grows by 3.

@@ -1,0 +1,755 @@
+"""A user's ``torch.nn.Module``: its architecture, and its loss as a batched function.
+
+Two directions, one convention:
+
+- :func:`describe_module` / :func:`from_module` read a network built from
+  supported pieces and return a neutral :class:`ModuleDescription` or the
+  package's :class:`~lossbounds.architecture.Architecture` (whose format and bounds
+  the rest of the package computes); :func:`to_module` builds the standard
+  ``nn.Sequential`` of an architecture.
+- :class:`ModuleNetwork` and :func:`module_loss` evaluate *any* module (not
+  only supported ones) at K flat parameter vectors at once, through
+  ``torch.func.functional_call`` and ``torch.func.vmap``: the module's own
+  forward code, no copy of it.
+
+The flat parameter vector of a module is always
+``torch.nn.utils.parameters_to_vector(model.parameters())``: the parameters
+in registration order, each flattened row-major. For the network of an
+architecture (see :mod:`lossbounds.network`) :func:`to_module` registers them
+so that this is exactly the order of :class:`lossbounds.layout.ParamLayout`::
+
+    W1, b1, [W2, b2, [P2]], ..., v (as a (1, h) weight), c
+
+Supported pieces
+----------------
+``nn.Sequential`` (nested ones are read as one flat sequence), ``nn.Linear``
+(with bias), ``nn.Identity`` (ignored), the catalogue activations as torch
+modules -- ``nn.Sigmoid``, ``nn.Tanh``, ``nn.Softplus`` (``beta=1``,
+``threshold >= 20``), ``nn.SiLU`` (swish), ``nn.GELU`` (exact,
+``approximate="none"``) -- or as :class:`Activation` (any catalogue name,
+e.g. ``Activation("arctan")``), and the :class:`Residual` blocks of this
+module. The network must read::
+
+    Linear(n, h_1), act, [Linear(h_{l-1}, h_l), act | Residual(h)] ..., Linear(h_K, 1), [Sigmoid]
+
+with one activation throughout, and either no residual block or residual
+blocks of one kind for every hidden layer after the first (the package's
+network equations: skips join consecutive hidden layers only).
+
+torch's softplus shortcut
+-------------------------
+``nn.Softplus(beta=1, threshold=20)`` returns t itself for t > 20 instead of
+log(1 + e^t): a jump of log(1 + e^-20) ~ 2.1e-9 at t = 20. The module is
+therefore not analytic there, strictly speaking; the jump is below float32
+rounding of t (~1.9e-6 at t = 20) but visible in float64 comparisons. The
+description (and hence the format and bounds) is that of the analytic
+softplus; :class:`ModuleNetwork` evaluates the module as it is. Thresholds
+below 20 are refused (the jump log(1 + e^-threshold) grows). :func:`to_module`
+uses a threshold at which the shortcut is invisible in its dtype (40 in float64).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from lossbounds._checks import check_int, check_nonnegative
+from lossbounds.activations import get_activation
+from lossbounds.architecture import Architecture
+from lossbounds.data import check_data
+
+__all__ = [
+    "Activation",
+    "Residual",
+    "ModuleDescription",
+    "describe_module",
+    "from_module",
+    "to_module",
+    "ModuleLayout",
+    "ModuleNetwork",
+    "module_loss",
+]
+
+_SKIPS = ("identity", "projection")
+_LOSSES = ("mse", "bce")
+_DTYPES = (torch.float32, torch.float64)
+
+#: Smallest ``nn.Softplus.threshold`` accepted (torch's default).
+SOFTPLUS_MIN_THRESHOLD = 20.0
+
+# Threshold of the softplus modules built by to_module: log(1 + e^-threshold)
+# is below half a unit in the last place of t at t = threshold in that dtype.
+_SOFTPLUS_THRESHOLD = {torch.float64: 40.0, torch.float32: 20.0}
+
+# torch activation modules that are not Pfaffian -> key of the catalogue's reasons.
+_NOT_PFAFFIAN_MODULES = {
+    nn.ReLU: "relu",
+    nn.LeakyReLU: "leaky_relu",
+    nn.PReLU: "leaky_relu",
+    nn.RReLU: "leaky_relu",
+    nn.ReLU6: "relu6",
+    nn.ELU: "elu",
+    nn.SELU: "selu",
+    nn.CELU: "celu",
+    nn.Hardtanh: "hardtanh",
+    nn.Hardsigmoid: "hardsigmoid",
+    nn.Hardswish: "hardswish",
+    nn.Hardshrink: "step",
+    nn.Softsign: "abs",
+}
+
+SUPPORTED = (
+    "nn.Sequential, nn.Linear (with bias), nn.Identity, nn.Sigmoid, nn.Tanh, "
+    "nn.Softplus(beta=1, threshold>=20), nn.SiLU, nn.GELU(approximate='none'), "
+    "lossbounds.modules.Activation, lossbounds.modules.Residual"
+)
+
+
+class Activation(nn.Module):
+    """A catalogue activation as a module (for those torch has no module of).
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`lossbounds.activations.list_activations` (aliases
+        accepted; stored canonical).
+
+    Raises
+    ------
+    ValueError
+        For a name that is not in the catalogue (with the catalogue's reason).
+    """
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = get_activation(name).name
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        """sigma(t), elementwise, same shape."""
+        return get_activation(self.name).torch_fn(t)
+
+    def extra_repr(self) -> str:
+        return repr(self.name)
+
+
+class Residual(nn.Module):
+    """A hidden layer with a skip: ``u -> act(linear(u)) + skip(u)``.
+
+    ``skip(u) = u`` (``"identity"``) or ``projection(u)``, a bias-free
+    ``nn.Linear(width, width)`` (``"projection"``): the equation of layers
+    2..K in :mod:`lossbounds.network`. Parameters are registered in the
+    package's order: ``linear.weight`` (W_l), ``linear.bias`` (b_l), then
+    ``projection.weight`` (P_l).
+
+    Parameters
+    ----------
+    width : int
+        h, the width of the layer and of its input (>= 1).
+    activation : nn.Module
+        The activation module (e.g. ``nn.Tanh()``).
+    skip : {"identity", "projection"}
+        Kind of skip.
+    dtype, device : optional
+        Passed to the ``nn.Linear`` layers.
+    """
+
+    def __init__(self, width: int, activation: nn.Module, skip: str = "identity", dtype=None,
+                 device=None):  # fmt: skip
+        super().__init__()
+        width = check_int("width", width, 1)
+        if skip not in _SKIPS:
+            raise ValueError(f"skip must be one of {_SKIPS}, got {skip!r}")
+        if not isinstance(activation, nn.Module):
+            raise ValueError(f"activation must be an nn.Module, got {type(activation).__name__}")
+        self.skip = skip
+        self.linear = nn.Linear(width, width, dtype=dtype, device=device)
+        self.activation = activation
+        self.projection = (
+            nn.Linear(width, width, bias=False, dtype=dtype, device=device)
+            if skip == "projection"
+            else None
+        )
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """Layer output, same shape as ``u`` (..., width)."""
+        out = self.activation(self.linear(u))
+        return out + (u if self.projection is None else self.projection(u))
+
+    def extra_repr(self) -> str:
+        return f"skip={self.skip!r}"
+
+
+@dataclass(frozen=True)
+class ModuleDescription:
+    """What :func:`describe_module` reads off a supported network.
+
+    Attributes
+    ----------
+    n_inputs : int
+        n, the input dimension.
+    widths : tuple of int
+        (h_1, ..., h_K), the hidden widths in order.
+    activation : str
+        Catalogue name of the hidden activation.
+    output : {"linear", "sigmoid"}
+        Output unit.
+    skip : {None, "identity", "projection"}
+        Skip connections of hidden layers 2..K.
+    """
+
+    n_inputs: int
+    widths: tuple
+    activation: str
+    output: str
+    skip: str | None
+
+    @property
+    def hidden_layers(self) -> int:
+        """K, the number of hidden layers."""
+        return len(self.widths)
+
+    @property
+    def equal_widths(self) -> bool:
+        """True when every hidden layer has the same width."""
+        return len(set(self.widths)) == 1
+
+
+# ---------------------------------------------------------------------------
+# reading a module
+# ---------------------------------------------------------------------------
+def _leaves(module: nn.Module, path: str):
+    """(path, module) of the pieces of nested ``nn.Sequential`` containers, in order."""
+    if isinstance(module, nn.Sequential):
+        for name, child in module.named_children():
+            yield from _leaves(child, f"{path}[{name}]")
+    elif not isinstance(module, nn.Identity):
+        yield path, module
+
+
+def _not_pfaffian_reason(key: str) -> str:
+    """The catalogue's reason why activation ``key`` is refused."""
+    try:
+        get_activation(key)
+    except ValueError as exc:
+        return str(exc)
+    raise AssertionError(f"{key} is in the catalogue")  # pragma: no cover
+
+
+def _refusal(path: str, module: nn.Module) -> ValueError:
+    """The ValueError for an unsupported piece, naming it and why."""
+    where = f"module {path} ({module!r})"
+    kind = type(module)
+    if kind in _NOT_PFAFFIAN_MODULES:
+        reason = _not_pfaffian_reason(_NOT_PFAFFIAN_MODULES[kind])
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        reason = (
+            "batch normalisation divides by statistics of the current batch in training "
+            "(and updates running statistics on every call), so the output is not a fixed "
+            "function of the parameters; fold it into the neighbouring nn.Linear first"
+        )
+    elif isinstance(module, nn.modules.dropout._DropoutNd | nn.AlphaDropout):
+        reason = "dropout is random, so the loss is not a function of the parameters"
+    elif list(module.children()):
+        reason = (
+            "a custom container's forward is arbitrary code that cannot be read; build the "
+            f"network as an nn.Sequential of: {SUPPORTED}"
+        )
+    else:
+        reason = f"not supported; supported modules: {SUPPORTED}"
+    return ValueError(f"{where}: {reason}")
+
+
+def _activation_name(path: str, module: nn.Module) -> str | None:
+    """Catalogue name of an activation module, None for other modules; refuses bad settings."""
+    simple = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.SiLU: "swish"}
+    if type(module) in simple:
+        return simple[type(module)]
+    if isinstance(module, Activation):
+        return module.name
+    if isinstance(module, nn.GELU):
+        if module.approximate != "none":
+            raise ValueError(
+                f"module {path} ({module!r}): the tanh approximation of GELU is another "
+                "function than the exact t*Phi(t) of the catalogue; use nn.GELU() "
+                "(approximate='none')"
+            )
+        return "gelu"
+    if isinstance(module, nn.Softplus):
+        if module.beta != 1:
+            raise ValueError(
+                f"module {path} ({module!r}): softplus with beta={module.beta} is not the "
+                "catalogue's log(1 + e^t); use beta=1 (scale the weights instead)"
+            )
+        if module.threshold < SOFTPLUS_MIN_THRESHOLD:
+            jump = math.log1p(math.exp(-module.threshold))
+            raise ValueError(
+                f"module {path} ({module!r}): threshold={module.threshold} makes torch return t "
+                f"for t > threshold, a jump of log(1 + e^-threshold) = {jump:.2g} away from "
+                f"softplus; use threshold >= {SOFTPLUS_MIN_THRESHOLD:g}"
+            )
+        return "softplus"
+    return None
+
+
+def _linear(path: str, lin: nn.Linear, fan_in: int | None) -> int:
+    """Check one ``nn.Linear`` (bias, fan-in); return its fan-out."""
+    if lin.bias is None:
+        raise ValueError(
+            f"module {path} ({lin!r}): bias=False is not supported; every layer of the "
+            "package's networks has a bias"
+        )
+    if fan_in is not None and lin.in_features != fan_in:
+        raise ValueError(
+            f"module {path} ({lin!r}): in_features={lin.in_features} does not match the "
+            f"previous layer's width {fan_in}"
+        )
+    return lin.out_features
+
+
+def _tokens(model: nn.Module) -> list:
+    """Classify the pieces: ("linear" | "residual" | "act", path, module, act name)."""
+    out = []
+    for path, module in _leaves(model, "model"):
+        if isinstance(module, nn.Linear):
+            out.append(("linear", path, module, None))
+        elif isinstance(module, Residual):
+            name = _activation_name(f"{path}.activation", module.activation)
+            if name is None:
+                raise _refusal(f"{path}.activation", module.activation)
+            out.append(("residual", path, module, name))
+        else:
+            name = _activation_name(path, module)
+            if name is None:
+                raise _refusal(path, module)
+            out.append(("act", path, module, name))
+    return out
+
+
+def _split_output(tokens: list) -> tuple[list, str]:
+    """Remove the output layer (and sigmoid) from the tokens; check it is scalar."""
+    output = "linear"
+    if len(tokens) >= 2 and tokens[-1][3] == "sigmoid" and tokens[-2][0] == "linear":
+        output, tokens = "sigmoid", tokens[:-1]
+    if not tokens or tokens[-1][0] != "linear":
+        last = f"{tokens[-1][1]} ({tokens[-1][2]!r})" if tokens else "nothing"
+        raise ValueError(
+            "the network must end with nn.Linear(h, 1), optionally followed by nn.Sigmoid "
+            f"(output 'linear' or 'sigmoid'); it ends with {last}"
+        )
+    _, path, lin, _ = tokens[-1]
+    if lin.out_features != 1:
+        raise ValueError(
+            f"module {path} ({lin!r}): scalar output required (out_features=1), "
+            f"got out_features={lin.out_features}"
+        )
+    return tokens, output
+
+
+def _hidden_layers(body: list) -> list[tuple[str, int, str, str | None]]:
+    """Group the body into hidden layers: (path, width, activation, skip) each."""
+    layers, i, fan_in = [], 0, None
+    while i < len(body):
+        kind, path, module, name = body[i]
+        if kind == "residual":
+            if not layers:
+                raise ValueError(
+                    f"module {path}: a Residual block cannot be the first hidden layer "
+                    "(skips join consecutive hidden layers, never the input)"
+                )
+            fan_in = _linear(f"{path}.linear", module.linear, fan_in)
+            layers.append((path, fan_in, name, module.skip))
+            i += 1
+            continue
+        if kind != "linear" or i + 1 >= len(body) or body[i + 1][0] != "act":
+            what = "an activation" if kind == "act" else "nn.Linear without an activation after it"
+            raise ValueError(
+                f"module {path} ({module!r}): expected nn.Linear followed by one activation, "
+                f"got {what} here"
+            )
+        fan_in = _linear(path, module, fan_in)
+        layers.append((path, fan_in, body[i + 1][3], None))
+        i += 2
+    return layers
+
+
+def describe_module(model: nn.Module) -> ModuleDescription:
+    """Read the architecture of a network built from supported pieces.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        An ``nn.Sequential`` of the pieces listed in the module docstring.
+
+    Returns
+    -------
+    ModuleDescription
+
+    Raises
+    ------
+    ValueError
+        Naming the offending piece and why: a non-analytic activation
+        (``nn.ReLU`` and friends: not analytic, hence not Pfaffian), batch
+        normalisation (not a fixed function of the parameters in training),
+        dropout (random), an unknown module (with the list of supported ones),
+        mixed activations or skips, a layer without bias, a non-scalar output.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    tokens, output = _split_output(_tokens(model))
+    body, (_, out_path, out_lin, _) = tokens[:-1], tokens[-1]
+    layers = _hidden_layers(body)
+    if not layers:
+        raise ValueError("the network needs at least one hidden layer (nn.Linear + activation)")
+    _linear(out_path, out_lin, layers[-1][1])
+    acts = sorted({name for _, _, name, _ in layers})
+    if len(acts) > 1:
+        raise ValueError(
+            f"mixed activations {acts}: the package's networks use one activation in every "
+            "hidden layer"
+        )
+    skips = {skip for _, _, _, skip in layers[1:]}
+    if len(skips) > 1:
+        raise ValueError(
+            f"mixed skips {sorted(str(s) for s in skips)} in hidden layers 2..K: use Residual "
+            "blocks of one kind for every hidden layer after the first, or none"
+        )
+    return ModuleDescription(
+        n_inputs=int(body[0][2].in_features),
+        widths=tuple(int(w) for _, w, _, _ in layers),
+        activation=acts[0],
+        output=output,
+        skip=skips.pop() if skips else None,
+    )
+
+
+def from_module(model: nn.Module, n_samples: int, loss: str = "mse", l2: bool = False):
+    """The :class:`~lossbounds.architecture.Architecture` of a supported network.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        See :func:`describe_module`.
+    n_samples : int
+        m, the number of training samples (>= 1).
+    loss : {"mse", "bce"}
+        Training loss ("bce" needs a final ``nn.Sigmoid``).
+    l2 : bool
+        Whether the loss has an l2 term.
+
+    Returns
+    -------
+    Architecture
+
+    Raises
+    ------
+    ValueError
+        As :func:`describe_module`; for unequal hidden widths (not yet
+        supported by ``Architecture``); for invalid ``n_samples``, ``loss``
+        or ``l2`` (from ``Architecture``).
+    """
+    d = describe_module(model)
+    if not d.equal_widths:
+        raise ValueError(
+            f"per-layer widths {d.widths} are not supported yet: Architecture has one width "
+            "for all hidden layers"
+        )
+    return Architecture(
+        d.n_inputs, d.widths[0], d.hidden_layers, n_samples, activation=d.activation,
+        output=d.output, loss=loss, l2=l2, skip=d.skip,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# building a module
+# ---------------------------------------------------------------------------
+def _activation_module(name: str, dtype) -> nn.Module:
+    """The torch module of a catalogue activation (standard modules where torch has one)."""
+    if name == "softplus":
+        return nn.Softplus(beta=1.0, threshold=_SOFTPLUS_THRESHOLD.get(dtype, 40.0))
+    standard = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "swish": nn.SiLU, "gelu": nn.GELU}
+    return standard[name]() if name in standard else Activation(name)
+
+
+def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
+    """The network of an architecture as an ``nn.Sequential`` of standard modules.
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        A concrete architecture (integer sizes).
+    dtype : torch.dtype
+        Dtype of the parameters.
+    theta : array of shape (N,), optional
+        Flat parameters (layout of :class:`lossbounds.layout.ParamLayout`) to
+        load; otherwise torch's default initialisation.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        ``Linear(n, h), act, [Linear(h, h), act | Residual] * (K - 1),
+        Linear(h, 1) [, Sigmoid]``, outputs of shape (m, 1) for inputs (m, n);
+        ``parameters_to_vector(model.parameters())`` is in ParamLayout order.
+
+    Raises
+    ------
+    ValueError
+        For a symbolic architecture or a ``theta`` of the wrong length.
+    """
+    if getattr(arch, "is_symbolic", True):
+        raise ValueError("arch must be a concrete Architecture (integer sizes)")
+    n, h, H = int(arch.n_inputs), int(arch.width), int(arch.hidden_layers)
+    layers = [nn.Linear(n, h, dtype=dtype), _activation_module(arch.activation, dtype)]
+    for _ in range(H - 1):
+        act = _activation_module(arch.activation, dtype)
+        if arch.skip is None:
+            layers += [nn.Linear(h, h, dtype=dtype), act]
+        else:
+            layers.append(Residual(h, act, skip=arch.skip, dtype=dtype))
+    layers.append(nn.Linear(h, 1, dtype=dtype))
+    if arch.output == "sigmoid":
+        layers.append(nn.Sigmoid())
+    model = nn.Sequential(*layers)
+    if theta is not None:
+        layout = ModuleLayout(model)
+        vec = layout.check(torch.as_tensor(theta, dtype=dtype))
+        if vec.ndim != 1:
+            raise ValueError(f"theta must have shape (N,), got {tuple(vec.shape)}")
+        with torch.no_grad():
+            nn.utils.vector_to_parameters(vec, model.parameters())
+    return model
+
+
+# ---------------------------------------------------------------------------
+# a module as a batched function of its flat parameters
+# ---------------------------------------------------------------------------
+class ModuleLayout:
+    """Layout of ``parameters_to_vector(model.parameters())``: names, shapes, offsets.
+
+    Duck-types :class:`lossbounds.layout.ParamLayout` where the landscape code
+    needs it (``n_params``, ``check``, ``weight_rows``, ``bias_mask``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module with at least one parameter.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Parameter names (``model.named_parameters()`` order, shared ones once).
+    shapes : tuple of tuple
+        Their shapes.
+    starts : tuple of int
+        Offsets in the flat vector.
+    n_params : int
+        N.
+    """
+
+    def __init__(self, model: nn.Module):
+        named = list(model.named_parameters())
+        if not named:
+            raise ValueError("model has no parameters")
+        self.names = tuple(name for name, _ in named)
+        self.shapes = tuple(tuple(p.shape) for _, p in named)
+        self.sizes = tuple(p.numel() for _, p in named)
+        self.starts = tuple(int(s) for s in np.cumsum((0,) + self.sizes[:-1]))
+        self.n_params = int(sum(self.sizes))
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{n}{list(s)}" for n, s in zip(self.names, self.shapes, strict=True))
+        return f"ModuleLayout(N={self.n_params}: {parts})"
+
+    def check(self, theta, name: str = "theta"):
+        """Return ``theta``; raise ``ValueError`` unless its last axis has length N."""
+        if tuple(theta.shape[-1:]) != (self.n_params,):
+            raise ValueError(
+                f"{name} must have shape (N,) or (K, N) with N = {self.n_params} parameters "
+                f"of this module, got shape {tuple(theta.shape)}"
+            )
+        return theta
+
+    def unflatten(self, theta: torch.Tensor) -> dict:
+        """``name -> view of theta`` with the parameter's shape (theta of shape (N,))."""
+        parts = self.check(theta).split(self.sizes, dim=-1)
+        return {
+            name: part.reshape(*theta.shape[:-1], *shape)
+            for name, shape, part in zip(self.names, self.shapes, parts, strict=True)
+        }
+
+    def weight_rows(self) -> list[tuple[int, int, int]]:
+        """The "filters" of Li et al.: (start, stop, n_rows) of every parameter of 2+ dims.
+
+        One row per entry of the first axis (an output unit of ``nn.Linear``).
+        """
+        return [
+            (start, start + size, shape[0])
+            for start, size, shape in zip(self.starts, self.sizes, self.shapes, strict=True)
+            if len(shape) >= 2
+        ]
+
+    def bias_mask(self) -> np.ndarray:
+        """Boolean mask (N,), True on 1-D parameters whose name ends with ``bias``."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        for name, start, size, shape in zip(
+            self.names, self.starts, self.sizes, self.shapes, strict=True
+        ):
+            if len(shape) == 1 and name.rsplit(".", 1)[-1] == "bias":
+                mask[start : start + size] = True
+        return mask
+
+
+def _without_final_sigmoid(module: nn.Module) -> nn.Module | None:
+    """The module minus a final ``nn.Sigmoid`` (same parameter names), or None."""
+    if not isinstance(module, nn.Sequential) or len(module) == 0:
+        return None
+    items = list(module._modules.items())
+    key, last = items[-1]
+    if type(last) is nn.Sigmoid:
+        return nn.Sequential(OrderedDict(items[:-1]))
+    inner = _without_final_sigmoid(last)
+    if inner is None:
+        return None
+    return nn.Sequential(OrderedDict(items[:-1] + [(key, inner)]))
+
+
+class ModuleNetwork:
+    """A module's outputs at K flat parameter vectors: ``forward(thetas, X) -> (K, m)``.
+
+    The module's forward runs through ``torch.func.functional_call`` under
+    ``torch.func.vmap`` over the K vectors: any module whose output for
+    inputs (m, n) has m entries ((m,) or (m, 1)) works, in its current
+    train/eval mode and with its own buffers. Duck-types
+    :class:`lossbounds.network.Network` (``n_params``, ``layout``,
+    ``_forward``, ``forward``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The module (not modified; its parameter values are not used).
+
+    Attributes
+    ----------
+    layout : ModuleLayout
+        Flat order of ``parameters_to_vector(model.parameters())``.
+    n_params : int
+        N.
+    output : {"linear", "sigmoid"}
+        "sigmoid" when the module is an ``nn.Sequential`` ending with
+        ``nn.Sigmoid`` (then ``logits=True`` evaluates the rest).
+    """
+
+    def __init__(self, model: nn.Module):
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.layout = ModuleLayout(model)
+        self.n_params = self.layout.n_params
+        self._logit_model = _without_final_sigmoid(model)
+        self.output = "linear" if self._logit_model is None else "sigmoid"
+
+    def _forward(self, thetas, X, logits: bool = False, fast: bool = False) -> torch.Tensor:
+        """Outputs (K, m) of thetas (K, N) on X (m, n); ``fast`` is accepted and ignored."""
+        module = self._logit_model if (logits and self._logit_model is not None) else self.model
+        m = X.shape[0]
+
+        def one(theta):
+            out = functional_call(module, self.layout.unflatten(theta), (X,))
+            if out.numel() != m:
+                raise ValueError(
+                    f"the module must return one scalar per input row: shape (m,) or (m, 1) "
+                    f"with m = {m}, got shape {tuple(out.shape)}"
+                )
+            return out.reshape(m)
+
+        if thetas.ndim != 2:
+            raise ValueError(f"thetas must have shape (K, N), got {tuple(thetas.shape)}")
+        return vmap(one)(self.layout.check(thetas, "thetas"))
+
+    def forward(self, thetas: torch.Tensor, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        """Outputs of K networks on m inputs.
+
+        Parameters
+        ----------
+        thetas : torch.Tensor, shape (K, N)
+            Flat parameter vectors (differentiable).
+        X : torch.Tensor, shape (m, n)
+            Inputs, same dtype and device as ``thetas``.
+        logits : bool
+            For a module ending with ``nn.Sigmoid``, the output before it.
+
+        Returns
+        -------
+        torch.Tensor, shape (K, m)
+        """
+        return self._forward(thetas, X, logits=logits)
+
+    __call__ = forward
+
+
+def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, device=None):
+    """The training loss of a module as a batched function of flat parameters.
+
+    ``mse``: (1/m) sum_k (f(x_k) - y_k)^2; ``bce``: (1/m) sum_k [softplus(z_k)
+    - y_k z_k] with z_k the output before the final sigmoid; plus
+    ``l2 * ||theta||^2`` (the loss of :class:`lossbounds.landscape.LossSurface`).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        See :class:`ModuleNetwork`; "bce" needs a final ``nn.Sigmoid``.
+    X : array, shape (m, n)
+        Inputs, finite.
+    y : array, shape (m,)
+        Targets, finite (in [0, 1] for "bce").
+    loss : {"mse", "bce"}
+        Loss.
+    l2 : float
+        Coefficient lambda >= 0.
+    device : torch.device or str, optional
+        Where the data tensors live (that of the ``thetas`` passed in and of
+        the module's buffers); default CPU.
+
+    Returns
+    -------
+    callable
+        ``thetas (K, N) -> (K,)`` tensor, in the dtype of ``thetas``
+        (float32 or float64), differentiable (autograd and torch.func).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    check_data(X, y)
+    l2 = check_nonnegative("l2", l2)
+    net = ModuleNetwork(model)
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+    if loss == "bce" and net.output != "sigmoid":
+        raise ValueError("loss='bce' needs a module ending with nn.Sigmoid (probabilities)")
+    if loss == "bce" and (y.min() < 0 or y.max() > 1):
+        raise ValueError("y must lie in [0, 1] for loss='bce'")
+    data = {
+        dt: (
+            torch.as_tensor(X, dtype=dt, device=device),
+            torch.as_tensor(y, dtype=dt, device=device),
+        )
+        for dt in _DTYPES
+    }
+
+    def losses(thetas: torch.Tensor) -> torch.Tensor:
+        if thetas.dtype not in data:
+            raise ValueError(f"thetas must be float32 or float64, got {thetas.dtype}")
+        Xt, yt = data[thetas.dtype]
+        out = net._forward(thetas, Xt, logits=loss == "bce")
+        if loss == "bce":
+            per = torch.logaddexp(out, torch.zeros_like(out)) - yt * out
+        else:
+            per = (out - yt) ** 2
+        total = per.mean(dim=1)
+        return total + l2 * (thetas * thetas).sum(dim=1) if l2 else total
+
+    return losses

@@ -1,0 +1,197 @@
+"""Validation functions whose sublevel sets have known Betti numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["KnownShape", "known_shapes"]
+
+
+@dataclass(frozen=True)
+class KnownShape:
+    """A function on a box whose sublevel sets have known Betti numbers.
+
+    Attributes
+    ----------
+    name : str
+    dim : int
+        Ambient dimension d.
+    func : callable
+        Maps points of shape (n, d) to values of shape (n,).
+    low, high : tuple of float
+        Box corners (length d); samples are drawn uniformly in the box.
+    level : float
+        The level c at which the estimate is checked.
+    betti : tuple of int
+        (b0, b1) of ``{x in box : func(x) <= c}`` for every c in ``window``.
+    window : tuple of float
+        Open interval of levels on which the sublevel topology is constant
+        (derived by hand in :func:`known_shapes`).
+    delta : float
+        Half-width used by the estimate
+        ``persistent_betti_numbers(dgms, level - delta, level + delta)``;
+        ``[level - 2 delta, level + 2 delta]`` lies inside ``window``.
+    n_samples : int
+        Default sample size (validated in notebook 04 and the tests).
+    description : str
+        The set in words.
+    """
+
+    name: str
+    dim: int
+    func: Callable[[np.ndarray], np.ndarray]
+    low: tuple
+    high: tuple
+    level: float
+    betti: tuple
+    window: tuple
+    delta: float
+    n_samples: int
+    description: str
+
+    def sample(self, n: int | None = None, seed: int = 0):
+        """Draw ``n`` (default ``n_samples``) uniform points in the box.
+
+        Returns
+        -------
+        points : ndarray, shape (n, dim)
+        values : ndarray, shape (n,)
+        """
+        n = self.n_samples if n is None else int(n)
+        rng = np.random.default_rng(seed)
+        pts = rng.uniform(self.low, self.high, size=(n, self.dim))
+        return pts, self.func(pts)
+
+    def grid(self, m: int):
+        """Evaluate the function on an ``m``-per-axis grid over the box.
+
+        Returns
+        -------
+        ndarray, shape (m,) * dim
+        """
+        axes = [np.linspace(lo, hi, int(m)) for lo, hi in zip(self.low, self.high, strict=True)]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        pts = np.stack([g.ravel() for g in mesh], axis=1)
+        return self.func(pts).reshape((int(m),) * self.dim)
+
+
+def _ring(p, center=(0.0, 0.0), radius=1.0):
+    r = np.hypot(p[:, 0] - center[0], p[:, 1] - center[1])
+    return (r - radius) ** 2
+
+
+def _wells(centers):
+    centers = np.asarray(centers, dtype=np.float64)
+
+    def f(p):
+        return np.min(((p[:, None, :] - centers[None, :, :]) ** 2).sum(-1), axis=1)
+
+    return f
+
+
+def _torus_xy(p):
+    # core: unit circle in the plane z = 0 centred at the origin
+    return (np.hypot(p[:, 0], p[:, 1]) - 1.0) ** 2 + p[:, 2] ** 2
+
+
+def _torus_xz(p):
+    # core: unit circle in the plane y = 0 centred at (1, 0, 0)
+    return (np.hypot(p[:, 0] - 1.0, p[:, 2]) - 1.0) ** 2 + p[:, 1] ** 2
+
+
+def _shell(p):
+    return (np.linalg.norm(p, axis=1) - 1.0) ** 2
+
+
+def _two_rings(p):
+    return np.minimum(_ring(p, (-1.6, 0.0)), _ring(p, (1.6, 0.0)))
+
+
+def _hopf(p):
+    return np.minimum(_torus_xy(p), _torus_xz(p))
+
+
+def known_shapes(include_h2: bool = False) -> dict[str, KnownShape]:
+    """Functions whose sublevel sets have known Betti numbers on a window of levels.
+
+    Windows (derived by hand; the box never changes the topology there):
+
+    - ``annulus`` (R^2): ``(|x| - 1)^2``; for 0 < c < 1 the set is the annulus
+      ``1 - sqrt(c) <= |x| <= 1 + sqrt(c)``, (b0, b1) = (1, 1); the hole fills
+      at c = 1 (value at the origin).
+    - ``two_annuli`` (R^2): min of two such rings centred at (+-1.6, 0); they
+      touch at c = 0.6^2 = 0.36: (2, 2) on (0, 0.36).
+    - ``wells2`` (R^2): ``min_i |x - m_i|^2``, 3 centres 1.2 from the origin,
+      2.08 apart: three discs, (3, 0) on (0, 1.039^2 = 1.08).
+    - ``wells4`` (R^4): 4 centres (+-1, +-1, 0, 0), neighbours 2 apart:
+      four balls, (4, 0) on (0, 1); the box is thinner along x3, x4 (a
+      slab cut of a ball is still convex).
+    - ``solid_torus`` (R^3): ``(sqrt(x^2 + y^2) - 1)^2 + z^2``: solid torus,
+      (1, 1) on (0, 1).
+    - ``linked_rings`` (R^3): min of two solid-torus functions with cores the
+      unit circle in z = 0 and the unit circle in y = 0 centred at (1, 0, 0),
+      a Hopf link. Every point of one core is at distance exactly 1 from the
+      other core (for the point (cos t, sin t, 0):
+      ``(|cos t - 1| - 1)^2 + sin^2 t = 1``), so the tubes of radius sqrt(c)
+      are disjoint for c < 0.25: two linked solid tori, (2, 2) on (0, 0.25).
+    - ``spherical_shell`` (R^3, only with ``include_h2=True``): ``(|x| - 1)^2``,
+      a thick sphere, (b0, b1, b2) = (1, 0, 1) on (0, 1). Its void is *not*
+      recovered by the kNN flag complex, whose own voids swamp H2 (notebook
+      04); use ``method="delaunay"``.
+
+    Parameters
+    ----------
+    include_h2 : bool
+        Also return the shapes whose ``betti`` has three entries (b0, b1, b2).
+
+    Returns
+    -------
+    dict of str to KnownShape
+    """
+    ang = np.deg2rad([90.0, 210.0, 330.0])
+    c3 = np.column_stack([1.2 * np.cos(ang), 1.2 * np.sin(ang)])
+    c4 = np.array([[1, 1, 0, 0], [1, -1, 0, 0], [-1, 1, 0, 0], [-1, -1, 0, 0]], dtype=np.float64)
+    shapes = [
+        KnownShape(
+            "annulus", 2, _ring, (-2.0, -2.0), (2.0, 2.0),
+            level=0.09, betti=(1, 1), window=(0.0, 1.0), delta=0.04, n_samples=2000,
+            description="annulus 0.7 <= |x| <= 1.3",
+        ),
+        KnownShape(
+            "two_annuli", 2, _two_rings, (-3.0, -1.6), (3.0, 1.6),
+            level=0.09, betti=(2, 2), window=(0.0, 0.36), delta=0.04, n_samples=2000,
+            description="two disjoint annuli, radii 0.7..1.3, centred at (+-1.6, 0)",
+        ),
+        KnownShape(
+            "wells2", 2, _wells(c3), (-2.2, -2.2), (2.2, 2.2),
+            level=0.25, betti=(3, 0), window=(0.0, 1.08), delta=0.1, n_samples=2000,
+            description="three disjoint discs of radius 0.5",
+        ),
+        KnownShape(
+            "wells4", 4, _wells(c4), (-1.8, -1.8, -0.8, -0.8), (1.8, 1.8, 0.8, 0.8),
+            level=0.25, betti=(4, 0), window=(0.0, 1.0), delta=0.1, n_samples=10000,
+            description="four disjoint balls of radius 0.5 in R^4",
+        ),
+        KnownShape(
+            "solid_torus", 3, _torus_xy, (-1.6, -1.6, -0.6), (1.6, 1.6, 0.6),
+            level=0.09, betti=(1, 1), window=(0.0, 1.0), delta=0.04, n_samples=10000,
+            description="solid torus, core radius 1, tube radius 0.3",
+        ),
+        KnownShape(
+            "linked_rings", 3, _hopf, (-1.4, -1.4, -1.4), (2.4, 1.4, 1.4),
+            level=0.0625, betti=(2, 2), window=(0.0, 0.25), delta=0.03, n_samples=20000,
+            description="two disjoint linked solid tori (Hopf link), tube radius 0.25",
+        ),
+    ]  # fmt: skip
+    if include_h2:
+        shapes.append(
+            KnownShape(
+                "spherical_shell", 3, _shell, (-1.6, -1.6, -1.6), (1.6, 1.6, 1.6),
+                level=0.09, betti=(1, 0, 1), window=(0.0, 1.0), delta=0.04, n_samples=4000,
+                description="spherical shell 0.7 <= |x| <= 1.3",
+            )
+        )  # fmt: skip
+    return {s.name: s for s in shapes}
