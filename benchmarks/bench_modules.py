@@ -3,7 +3,7 @@
 Network: n = 2 inputs, width 10, 2 hidden layers, sigmoid, linear output, MSE,
 m = 256 samples (the benchmark network of ``bench_landscape.py``), CPU.
 
-- package: :meth:`lossbounds.landscape.LossSurface.losses` on
+- package: :meth:`lossbounds.surface.LossSurface.losses` on
   :class:`lossbounds.network.Network` (batched GEMMs into reused buffers,
   in-place kernels without autograd);
 - module: :func:`lossbounds.modules.module_loss` of
@@ -34,9 +34,9 @@ import torch
 
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
-from lossbounds.landscape import LossSurface
 from lossbounds.layout import ParamLayout
 from lossbounds.modules import module_loss, to_module
+from lossbounds.surface import LossSurface
 
 N_IN, WIDTH, HIDDEN, M, K = 2, 10, 2, 256, 2048
 CHUNKS = (64, 256, 1024)

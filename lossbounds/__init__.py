@@ -11,7 +11,10 @@ Modules (one concern each):
 - :mod:`lossbounds.bounds` -- upper (Zell, Khovanskii) and lower (symmetry) bounds on B(S)
 - :mod:`lossbounds.models` -- torch networks, flat parameters, symmetry group
 - :mod:`lossbounds.data` -- seeded synthetic datasets
-- :mod:`lossbounds.landscape` -- batched loss evaluation, slices, minima
+- :mod:`lossbounds.surface` -- batched loss evaluation and derivatives
+- :mod:`lossbounds.slices` -- 1-D and 2-D slices, their curvature and persistence
+- :mod:`lossbounds.sampling` -- samples of parameter space
+- :mod:`lossbounds.optimize` -- minima, polishing, classification, basin census
 - :mod:`lossbounds.persistence` -- sublevel-set persistent homology
 - :mod:`lossbounds.plotting` -- plot helpers and the figure saver
 - :mod:`lossbounds.cli` -- the ``lossbounds`` command

@@ -691,7 +691,7 @@ def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, devi
 
     ``mse``: (1/m) sum_k (f(x_k) - y_k)^2; ``bce``: (1/m) sum_k [softplus(z_k)
     - y_k z_k] with z_k the output before the final sigmoid; plus
-    ``l2 * ||theta||^2`` (the loss of :class:`lossbounds.landscape.LossSurface`).
+    ``l2 * ||theta||^2`` (the loss of :class:`lossbounds.surface.LossSurface`).
 
     Parameters
     ----------

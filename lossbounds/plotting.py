@@ -401,7 +401,7 @@ def plot_orbit_slice(slice_, baseline, level=None, points=None, ax=None, floor=1
 
     Parameters
     ----------
-    slice_ : lossbounds.landscape.PlaneSlice
+    slice_ : lossbounds.slices.PlaneSlice
         ``values[i, j]`` at ``(alphas[i], betas[j])``.
     baseline : float
         Subtracted before taking log10 (e.g. L*); values below ``baseline +

@@ -13,7 +13,7 @@ from lossbounds.interop import (
     write_loss_landscape_h5,
     write_plane_slice_h5,
 )
-from lossbounds.landscape import PlaneSlice
+from lossbounds.slices import PlaneSlice
 
 ROOT = Path(__file__).resolve().parents[1]
 

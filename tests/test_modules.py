@@ -10,7 +10,6 @@ from torch import nn
 
 from lossbounds.architecture import Architecture
 from lossbounds.formats import loss_format
-from lossbounds.landscape import LossSurface, plane, random_direction
 from lossbounds.layout import ParamLayout
 from lossbounds.modules import (
     Activation,
@@ -24,6 +23,8 @@ from lossbounds.modules import (
     to_module,
 )
 from lossbounds.network import Network, forward
+from lossbounds.slices import plane, random_direction
+from lossbounds.surface import LossSurface
 
 ACTIVATIONS = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf", "gelu"]
 SKIPS = [None, "identity", "projection"]

@@ -83,8 +83,8 @@ def test_plot_segment_scans_rejects_bad_shapes():
 def test_plot_orbit_slice_marks_points_and_draws_the_level():
     import numpy as np
 
-    from lossbounds.landscape import PlaneSlice
     from lossbounds.plotting import plot_orbit_slice
+    from lossbounds.slices import PlaneSlice
 
     a = np.linspace(-1.0, 1.0, 21)
     b = np.linspace(-1.0, 1.0, 11)

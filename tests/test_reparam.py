@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from lossbounds.architecture import Architecture
-from lossbounds.landscape import LossSurface
 from lossbounds.network import forward_numpy
 from lossbounds.reparam import tanh_sigmoid_matrix, tanh_to_sigmoid
+from lossbounds.surface import LossSurface
 
 
 def _pair(n, h, K, output="linear"):

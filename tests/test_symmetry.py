@@ -373,7 +373,7 @@ def test_product_of_elements_is_an_element():
     ],
 )
 def test_l2_aware_group_leaves_the_regularised_loss_unchanged(act, skip, l2_order):
-    from lossbounds.landscape import LossSurface
+    from lossbounds.surface import LossSurface
 
     arch = Architecture(
         n_inputs=2, width=2, hidden_layers=2, n_samples=6, activation=act, skip=skip
@@ -396,7 +396,7 @@ def test_l2_aware_group_leaves_the_regularised_loss_unchanged(act, skip, l2_orde
 
 
 def test_sigmoid_flip_changes_the_regularised_loss():
-    from lossbounds.landscape import LossSurface
+    from lossbounds.surface import LossSurface
 
     arch = Architecture(n_inputs=2, width=2, hidden_layers=1, n_samples=6, activation="sigmoid")
     rng = np.random.default_rng(4)

@@ -1,0 +1,491 @@
+"""Critical points of a loss surface: descent, Newton polishing, Hessian classification.
+
+:func:`find_minima` descends from many starts (batched Adam, per-start
+L-BFGS-B and exact-Hessian trust region) and :func:`polish` refines and
+classifies given points; :func:`minimize_lm` is a batched
+Levenberg-Marquardt + damped Newton descent for MSE losses. A *basin census*
+(:func:`basin_census`) counts the distinct strict minima reached from many
+starts modulo the hidden-unit symmetry group: a lower estimate of the
+number of orbits of strict minima reachable from the start distribution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lossbounds._checks import check_int, check_nonnegative
+from lossbounds.surface import LossSurface
+from lossbounds.symmetry import SymmetryGroup, dedup_modulo_group
+
+__all__ = [
+    "classify_hessian",
+    "CLASSES",
+    "MinimaResult",
+    "polish",
+    "find_minima",
+    "minimize_lm",
+    "CensusResult",
+    "basin_census",
+]
+
+#: Labels of :func:`classify_hessian` (plus ``"not_critical"`` from :func:`polish`).
+CLASSES = ("strict_min", "degenerate", "saddle", "max")
+
+
+def _check_points(surface: LossSurface, points, name: str = "starts") -> np.ndarray:
+    P = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    if P.ndim != 2 or P.shape[1] != surface.n_params or P.shape[0] == 0:
+        raise ValueError(
+            f"{name} must have shape (K, N) with K >= 1 and N = {surface.n_params}, "
+            f"got shape {np.shape(points)}"
+        )
+    return P.copy()
+
+
+def classify_hessian(eigenvalues, rel_tol: float = 1e-6, abs_tol: float = 1e-12) -> str:
+    """Classify a critical point from its Hessian eigenvalues.
+
+    An eigenvalue counts as zero when ``|lambda| <= tau`` with
+    ``tau = max(abs_tol, rel_tol * max_i |lambda_i|)`` (relative to the
+    largest curvature, since the scale of a loss is arbitrary).
+
+    Returns
+    -------
+    str
+        ``"saddle"`` if some eigenvalue is > tau and another < -tau;
+        otherwise ``"degenerate"`` if some is zero; otherwise
+        ``"strict_min"`` (all > tau) or ``"max"`` (all < -tau).
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    if lam.ndim != 1 or lam.size == 0 or not np.all(np.isfinite(lam)):
+        raise ValueError("eigenvalues must be a non-empty finite 1-D array")
+    if not (rel_tol >= 0 and abs_tol >= 0):
+        raise ValueError(f"rel_tol and abs_tol must be >= 0, got {rel_tol!r}, {abs_tol!r}")
+    tau = max(abs_tol, rel_tol * float(np.max(np.abs(lam))))
+    pos, neg = lam > tau, lam < -tau
+    if pos.any() and neg.any():
+        return "saddle"
+    if not (pos | neg).all():
+        return "degenerate"
+    return "strict_min" if pos.all() else "max"
+
+
+@dataclass
+class MinimaResult:
+    """End points of :func:`find_minima` or :func:`polish`, one row per point.
+
+    Attributes
+    ----------
+    points : numpy.ndarray, shape (K, N)
+    losses : numpy.ndarray, shape (K,)
+    grad_norms : numpy.ndarray, shape (K,)
+        Euclidean norm of the gradient at the end point.
+    eigenvalues : numpy.ndarray, shape (K, N)
+        Hessian spectrum (ascending) at the end point.
+    labels : numpy.ndarray of str, shape (K,)
+        :func:`classify_hessian` label, or ``"not_critical"`` when the
+        gradient norm exceeds ``grad_tol``.
+    """
+
+    points: np.ndarray
+    losses: np.ndarray
+    grad_norms: np.ndarray
+    eigenvalues: np.ndarray
+    labels: np.ndarray
+
+    def counts(self) -> dict:
+        """Number of end points per label."""
+        keys, n = np.unique(self.labels, return_counts=True)
+        return {str(k): int(c) for k, c in zip(keys, n, strict=True)}
+
+
+def _newton_polish(surface: LossSurface, theta, newton_steps: int, newton_max_step: float):
+    """Newton steps ``theta - H^+ g`` for grad = 0 from one point; returns (theta, L, g, eigenvalues)."""
+    val, g = surface.value_and_grad(theta)
+    lam, V = np.linalg.eigh(surface.hessian(theta))
+    for _ in range(newton_steps):
+        # pseudo-inverse: flat directions are not moved
+        keep = np.abs(lam) > 1e-12 * np.max(np.abs(lam))
+        step = V[:, keep] @ ((V[:, keep].T @ g) / lam[keep])
+        if not np.isfinite(step).all() or np.linalg.norm(step) > newton_max_step:
+            break
+        cand = theta - step
+        cval, cg = surface.value_and_grad(cand)
+        if not (np.isfinite(cval) and np.linalg.norm(cg) < np.linalg.norm(g)):
+            break
+        theta, val, g = cand, cval, cg
+        lam, V = np.linalg.eigh(surface.hessian(theta))
+    return theta, val, g, lam
+
+
+def polish(
+    surface: LossSurface,
+    points,
+    newton_steps: int = 8,
+    newton_max_step: float = 0.5,
+    grad_tol: float = 1e-6,
+    rel_tol: float = 1e-6,
+    abs_tol: float = 1e-12,
+    progress: bool = False,
+) -> MinimaResult:
+    """Polish points to the nearby critical point by Newton steps and classify them (float64).
+
+    Per point, up to ``newton_steps`` Newton steps ``theta - H^+ g`` for
+    grad = 0 (pseudo-inverse over eigenvalues above 1e-12 of the largest),
+    each kept only if it is shorter than ``newton_max_step`` and lowers the
+    gradient norm; then the Hessian spectrum and :func:`classify_hessian`
+    with ``rel_tol``/``abs_tol``, or ``"not_critical"`` when
+    ``||grad|| > grad_tol``. No descent: saddles stay saddles.
+
+    Parameters
+    ----------
+    surface : LossSurface
+    points : array, shape (K, N) or (N,)
+    newton_steps : int
+        Newton steps per point (>= 0; 0 only classifies).
+    newton_max_step : float
+        Longest accepted Newton step (Euclidean).
+    grad_tol, rel_tol, abs_tol : float
+        Criticality and Hessian tolerances.
+    progress : bool
+        tqdm bar.
+
+    Returns
+    -------
+    MinimaResult
+    """
+    X = _check_points(surface, points, "points")
+    newton_steps = check_int("newton_steps", newton_steps, 0)
+    K, N = X.shape
+    losses, gnorms, eig, labels = np.empty(K), np.empty(K), np.empty((K, N)), []
+    for k in tqdm(range(K), disable=not progress, desc="hessian"):
+        theta, val, g, lam = _newton_polish(surface, X[k], newton_steps, newton_max_step)
+        X[k], losses[k], gnorms[k], eig[k] = theta, val, np.linalg.norm(g), lam
+        labels.append(
+            "not_critical" if gnorms[k] > grad_tol else classify_hessian(lam, rel_tol, abs_tol)
+        )
+    return MinimaResult(X, losses, gnorms, eig, np.array(labels))
+
+
+def _adam(surface: LossSurface, X: np.ndarray, steps: int, lr: float, progress: bool):
+    """``steps`` steps of batched Adam on all rows of X at once."""
+    t = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([t], lr=lr)
+    for _ in tqdm(range(steps), disable=not progress, desc="adam"):
+        opt.zero_grad()
+        surface.losses(t).sum().backward()
+        opt.step()
+    return t.detach().numpy().copy()
+
+
+def _scipy_descent(surface: LossSurface, X: np.ndarray, method: str, options: dict, progress):
+    """Per-row ``scipy.optimize.minimize`` with ``method`` ("L-BFGS-B" or "trust-exact")."""
+    from scipy.optimize import minimize
+
+    hess = surface.hessian if method == "trust-exact" else None
+    for k in tqdm(range(X.shape[0]), disable=not progress, desc=method.lower()):
+        res = minimize(
+            surface.value_and_grad, X[k], jac=True, hess=hess, method=method, options=options
+        )
+        X[k] = res.x
+    return X
+
+
+def find_minima(
+    surface: LossSurface,
+    starts,
+    method: str = "lbfgs",
+    gd_steps: int = 0,
+    lr: float = 0.05,
+    max_iter: int = 500,
+    trust_iter: int = 100,
+    newton_steps: int = 8,
+    newton_max_step: float = 0.5,
+    grad_tol: float = 1e-6,
+    rel_tol: float = 1e-6,
+    abs_tol: float = 1e-12,
+    progress: bool = False,
+) -> MinimaResult:
+    """Minimise the loss from many starts (float64) and classify the end points.
+
+    Stages: (1) ``gd_steps`` steps of batched Adam on all starts at once;
+    (2) per start, ``scipy.optimize.minimize`` with L-BFGS-B
+    (``method="lbfgs"``; ``method="gd"`` skips it), then up to
+    ``trust_iter`` iterations of scipy's ``trust-exact`` (exact Hessian);
+    (3) :func:`polish` (Newton steps and Hessian classification).
+
+    Parameters
+    ----------
+    surface : LossSurface
+    starts : array, shape (K, N) or (N,)
+    method : {"lbfgs", "gd"}
+    gd_steps : int
+        Batched Adam steps (>= 0; must be > 0 for ``method="gd"``).
+    lr : float
+        Adam learning rate.
+    max_iter : int
+        L-BFGS iteration limit per start.
+    trust_iter : int
+        Trust-region Newton iteration limit per start (0 to skip).
+    newton_steps, newton_max_step, grad_tol, rel_tol, abs_tol
+        Passed to :func:`polish`.
+    progress : bool
+        tqdm bars.
+
+    Returns
+    -------
+    MinimaResult
+    """
+    if method not in ("lbfgs", "gd"):
+        raise ValueError(f"method must be 'lbfgs' or 'gd', got {method!r}")
+    if method == "gd" and gd_steps < 1:
+        raise ValueError("gd_steps must be >= 1 with method='gd'")
+    X = _check_points(surface, starts)
+    if gd_steps > 0:
+        X = _adam(surface, X, gd_steps, lr, progress)
+    if method == "lbfgs":
+        opts = {"maxiter": max_iter, "gtol": 1e-14, "ftol": 1e-16}
+        X = _scipy_descent(surface, X, "L-BFGS-B", opts, progress)
+    if trust_iter > 0:
+        # exact-Hessian trust region: quadratic convergence in ill-conditioned valleys
+        opts = {"maxiter": trust_iter, "gtol": 1e-13}
+        X = _scipy_descent(surface, X, "trust-exact", opts, progress)
+    return polish(
+        surface, X, newton_steps, newton_max_step, grad_tol, rel_tol, abs_tol, progress=progress
+    )
+
+
+def _lm_value(surface: LossSurface, theta: torch.Tensor) -> torch.Tensor:
+    r = torch.from_numpy(surface.residuals(theta.numpy()))
+    return (r * r).sum(dim=1) / surface.m
+
+
+def _levenberg_marquardt(surface, theta, mu0: float, max_iter: int, grad_tol: float, progress):
+    """Stage 1 of :func:`minimize_lm` on a (K, N) tensor; returns the new tensor."""
+    mu = torch.full((theta.shape[0],), float(mu0), dtype=torch.float64)
+    loss = _lm_value(surface, theta)
+    for _ in tqdm(range(max_iter), disable=not progress, desc="levenberg-marquardt"):
+        r, J = (torch.from_numpy(a) for a in surface.residual_jacobians(theta.numpy()))
+        JtJ = J.transpose(1, 2) @ J
+        g = (J.transpose(1, 2) @ r[:, :, None])[:, :, 0]  # half the gradient times m
+        active = (2.0 / surface.m) * g.norm(dim=1) > grad_tol
+        if not bool(active.any()):
+            break
+        damp = torch.diagonal(JtJ, dim1=1, dim2=2) + 1e-12
+        A = JtJ + mu[:, None, None] * torch.diag_embed(damp)
+        step = torch.linalg.solve(A, -g[:, :, None])[:, :, 0]
+        step = torch.where(torch.isfinite(step), step, torch.zeros_like(step))
+        cand = theta + step
+        new_loss = _lm_value(surface, cand)
+        accept = active & torch.isfinite(new_loss) & (new_loss < loss)
+        theta = torch.where(accept[:, None], cand, theta)
+        loss = torch.where(accept, new_loss, loss)
+        mu = torch.where(accept, mu / 3.0, torch.where(active, mu * 4.0, mu)).clamp(1e-15, 1e15)
+    return theta
+
+
+def _damped_newton(surface, theta, newton_iter: int, grad_tol: float, progress):
+    """Stage 2 of :func:`minimize_lm` on a (K, N) tensor; returns the new tensor."""
+    nu = torch.full((theta.shape[0],), 1e-3, dtype=torch.float64)
+    eye = torch.eye(theta.shape[1], dtype=torch.float64)
+    for _ in tqdm(range(newton_iter), disable=not progress, desc="damped newton"):
+        loss, g, H = (torch.from_numpy(a) for a in surface.hessians(theta.numpy()))
+        active = g.norm(dim=1) > grad_tol
+        if not bool(active.any()):
+            break
+        scale = torch.linalg.matrix_norm(H, ord=2).clamp_min(1e-12)
+        L, info = torch.linalg.cholesky_ex(H + (nu * scale)[:, None, None] * eye)
+        pd = info == 0
+        step = torch.cholesky_solve(-g[:, :, None], torch.where(pd[:, None, None], L, eye))[:, :, 0]
+        step = torch.where(pd[:, None] & torch.isfinite(step), step, torch.zeros_like(step))
+        new_loss = _lm_value(surface, theta + step)
+        accept = active & pd & torch.isfinite(new_loss) & (new_loss <= loss)
+        theta = torch.where(accept[:, None], theta + step, theta)
+        nu = torch.where(accept, nu / 10.0, torch.where(active, nu * 10.0, nu)).clamp(1e-16, 1e8)
+    return theta
+
+
+def minimize_lm(
+    surface: LossSurface,
+    starts,
+    max_iter: int = 50,
+    newton_iter: int = 60,
+    mu0: float = 1e-2,
+    grad_tol: float = 1e-12,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batched Levenberg-Marquardt, then damped Newton, from many starts (float64, MSE).
+
+    Stage 1 (``max_iter`` iterations), Levenberg-Marquardt: each start k
+    keeps its own damping mu_k; a step solves
+    ``(J^T J + mu_k * (diag(J^T J) + 1e-12)) delta = -J^T r`` (Marquardt
+    scaling) and is accepted when the loss decreases (then mu_k /= 3),
+    otherwise rejected (mu_k *= 4).
+
+    Stage 2 (``newton_iter`` iterations), damped Newton with the exact
+    Hessian: ``(H + nu_k ||H||_2 I) delta = -grad`` with ``nu_k`` raised
+    until the matrix is positive definite (Cholesky) and the loss does not
+    increase.
+
+    Starts whose gradient norm is below ``grad_tol`` stop moving.
+
+    Parameters
+    ----------
+    surface : LossSurface
+        With ``arch.loss == "mse"``.
+    starts : array, shape (K, N)
+        Starting points.
+    max_iter : int
+        Levenberg-Marquardt iterations (>= 1).
+    newton_iter : int
+        Damped Newton iterations (>= 0).
+    mu0 : float
+        Initial damping (> 0).
+    grad_tol : float
+        Gradient norm below which a start is frozen (>= 0).
+    progress : bool
+        tqdm bar over iterations.
+
+    Returns
+    -------
+    points : numpy.ndarray, shape (K, N)
+        End points.
+    losses : numpy.ndarray, shape (K,)
+        Loss at the end points.
+
+    Raises
+    ------
+    ValueError
+        For a BCE loss, bad ``starts`` shape or bad numeric options.
+    """
+    if surface.arch.loss != "mse":
+        raise ValueError(
+            f"surface.arch.loss must be 'mse' (a least-squares problem), got {surface.arch.loss!r}"
+        )
+    max_iter = check_int("max_iter", max_iter, 1)
+    newton_iter = check_int("newton_iter", newton_iter, 0)
+    if not (np.isfinite(mu0) and mu0 > 0):
+        raise ValueError(f"mu0 must be a finite number > 0, got {mu0!r}")
+    grad_tol = check_nonnegative("grad_tol", grad_tol)
+    theta = torch.from_numpy(_check_points(surface, starts))
+    theta = _levenberg_marquardt(surface, theta, mu0, max_iter, grad_tol, progress)
+    theta = _damped_newton(surface, theta, newton_iter, grad_tol, progress)
+    return theta.numpy(), _lm_value(surface, theta).numpy()
+
+
+@dataclass
+class CensusResult:
+    """Outcome of :func:`basin_census`.
+
+    Attributes
+    ----------
+    minima : MinimaResult
+        All K end points, polished and classified.
+    strict : numpy.ndarray of int, shape (S,)
+        Indices (into the K end points) of the strict minima.
+    representatives : numpy.ndarray of int, shape (R,)
+        Indices (into the K end points) of one strict minimum per class
+        modulo G, in ascending loss.
+    assignment : numpy.ndarray of int, shape (S,)
+        Class (into ``representatives``) of each strict minimum.
+    group_order : int
+        |G|.
+    """
+
+    minima: MinimaResult
+    strict: np.ndarray
+    representatives: np.ndarray
+    assignment: np.ndarray
+    group_order: int
+
+    @property
+    def n_distinct(self) -> int:
+        """Number of distinct strict minima modulo G."""
+        return int(len(self.representatives))
+
+    @property
+    def distinct_losses(self) -> np.ndarray:
+        """Loss of each distinct strict minimum, ascending, shape (R,)."""
+        return self.minima.losses[self.representatives]
+
+    @property
+    def hits(self) -> np.ndarray:
+        """How many starts ended in each distinct minimum, shape (R,)."""
+        return np.bincount(self.assignment, minlength=self.n_distinct)
+
+    def best(self) -> np.ndarray:
+        """The distinct strict minimum of lowest loss, shape (N,).
+
+        Raises
+        ------
+        ValueError
+            If no start ended at a strict minimum.
+        """
+        if self.n_distinct == 0:
+            raise ValueError("no strict minimum was found; use more starts or iterations")
+        return self.minima.points[self.representatives[0]]
+
+
+def basin_census(
+    surface: LossSurface,
+    starts,
+    group: SymmetryGroup | None = None,
+    lm_iter: int = 50,
+    newton_iter: int = 60,
+    newton_steps: int = 2,
+    grad_tol: float = 1e-8,
+    rel_tol: float = 1e-9,
+    dedup_tol: float = 1e-4,
+    progress: bool = False,
+) -> CensusResult:
+    """Distinct strict local minima modulo the symmetry group, from many starts.
+
+    Steps: :func:`minimize_lm` on all starts (batched); :func:`polish` with
+    ``newton_steps`` Newton steps classifies each end point by its Hessian;
+    the points labelled ``"strict_min"`` (gradient norm <= ``grad_tol``, all
+    Hessian eigenvalues above ``rel_tol`` times the largest) are deduplicated
+    modulo G with :func:`dedup_modulo_group` (distance ``dedup_tol``),
+    visiting them by ascending loss.
+
+    Parameters
+    ----------
+    surface : LossSurface
+        MSE loss.
+    starts : array, shape (K, N)
+    group : lossbounds.symmetry.SymmetryGroup, optional
+        Default ``SymmetryGroup(surface.arch, l2=surface.l2)`` (l2-aware).
+    lm_iter, newton_iter : int
+        Iterations of the two stages of :func:`minimize_lm`.
+    newton_steps : int
+        Newton polishing steps of :func:`polish`.
+    grad_tol, rel_tol : float
+        Criticality and Hessian tolerances of the classification.
+    dedup_tol : float
+        Euclidean tolerance of the deduplication (> 0).
+    progress : bool
+        tqdm bars.
+
+    Returns
+    -------
+    CensusResult
+    """
+    group = SymmetryGroup(surface.arch, l2=surface.l2) if group is None else group
+    points, _ = minimize_lm(
+        surface, starts, max_iter=lm_iter, newton_iter=newton_iter, progress=progress
+    )
+    res = polish(
+        surface, points, newton_steps, grad_tol=grad_tol, rel_tol=rel_tol, progress=progress
+    )
+    strict = np.flatnonzero(res.labels == "strict_min")
+    if strict.size:
+        order = np.argsort(res.losses[strict], kind="stable")
+        # visited by ascending loss, so representatives come out in ascending loss
+        reps, assign = dedup_modulo_group(res.points[strict], group, tol=dedup_tol, order=order)
+        reps = strict[reps]
+    else:
+        reps, assign = np.empty(0, dtype=int), np.empty(0, dtype=int)
+    return CensusResult(res, strict, reps, assign, int(group.order))

@@ -1,0 +1,370 @@
+"""The training loss of a small network as a function of its flat parameter vector.
+
+For outputs ``f_theta(x_k)`` of the network and targets ``y_k``::
+
+    mse:  L = (1/m) sum_k (f_theta(x_k) - y_k)^2
+    bce:  L = (1/m) sum_k [softplus(z_k) - y_k z_k]      (z_k the logit; sigmoid output only)
+    + l2 * ||theta||^2                                   (all parameters, biases included)
+
+:class:`LossSurface` evaluates L at K points at once with the batched forward
+pass of :class:`lossbounds.network.Network`, in chunks (memory bounded by the
+chunk, never by K), and gives gradients, Hessians and, for MSE, residuals
+and their Jacobians.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lossbounds._checks import check_int, check_nonnegative
+from lossbounds.data import check_data
+from lossbounds.network import Network
+
+__all__ = ["LossSurface"]
+
+_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+_LOSSES = ("mse", "bce")
+
+
+def _is_transformed(t: torch.Tensor) -> bool:
+    """True inside torch.func transforms (vmap, grad, jacfwd), where out= buffers fail."""
+    try:
+        return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
+    except AttributeError:  # pragma: no cover - older torch: no functorch wrappers
+        return False
+
+
+def _check_chunk_size(chunk_size) -> int:
+    return check_int("chunk_size", chunk_size, 1)
+
+
+class LossSurface:
+    """The training loss of an architecture on a dataset, as a function of flat theta.
+
+    Parameters
+    ----------
+    arch : lossbounds.formats.Architecture
+        Network and loss (``arch.loss`` in {"mse", "bce"}; "bce" needs
+        ``arch.output == "sigmoid"``). ``arch.n_samples`` is informational:
+        the data fix m.
+    X : array, shape (m, n)
+        Inputs, finite, ``n == arch.n_inputs``.
+    y : array, shape (m,)
+        Targets, finite (in [0, 1] for "bce").
+    l2 : float or None
+        Coefficient lambda of ``lambda * ||theta||^2``. None means 0 when
+        ``arch.l2`` is False; when ``arch.l2`` is True it must be given (> 0).
+    dtype : torch.float32 or torch.float64
+        Precision of :meth:`__call__` (gradients and Hessians are always float64).
+    chunk_size : int
+        Default number of parameter vectors evaluated at once (>= 1). Memory is
+        about ``3 * chunk_size * m * width * 8`` bytes.
+
+    Attributes
+    ----------
+    n_params : int
+        N.
+    network : lossbounds.network.Network
+        The batched network.
+    """
+
+    def __init__(
+        self, arch, X, y, l2: float | None = None, dtype=torch.float64, chunk_size: int = 128
+    ):
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        check_data(X, y)
+        if X.shape[1] != arch.n_inputs:
+            raise ValueError(
+                f"X must have arch.n_inputs = {arch.n_inputs} columns, got {X.shape[1]}"
+            )
+        if arch.loss not in _LOSSES:
+            raise ValueError(f"arch.loss must be one of {_LOSSES}, got {arch.loss!r}")
+        if arch.loss == "bce":
+            if arch.output != "sigmoid":
+                raise ValueError("arch.loss='bce' needs arch.output='sigmoid' (probabilities)")
+            if y.min() < 0 or y.max() > 1:
+                raise ValueError("y must lie in [0, 1] for arch.loss='bce'")
+        if l2 is None:
+            if getattr(arch, "l2", False):
+                raise ValueError("arch.l2 is True: pass the coefficient l2 > 0 explicitly")
+            l2 = 0.0
+        l2 = check_nonnegative("l2", l2)
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        self.arch = arch
+        self.l2 = l2
+        self.dtype = dtype
+        self.chunk_size = _check_chunk_size(chunk_size)
+        self.network = Network(arch)
+        self.layout = self.network.layout
+        self.n_params = self.layout.n_params
+        self.X_np, self.y_np = X, y
+        # Built eagerly: a tensor first created inside a torch.func transform would
+        # be captured at that transform's level and break later calls.
+        self._data = {
+            dt: (torch.as_tensor(X, dtype=dt), torch.as_tensor(y, dtype=dt)) for dt in _DTYPES
+        }
+
+    @property
+    def m(self) -> int:
+        """Number of samples."""
+        return self.X_np.shape[0]
+
+    def _tensors(self, dtype):
+        if dtype not in self._data:
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        return self._data[dtype]
+
+    # ----------------------------------------------------------- core loss
+    def losses(self, thetas: torch.Tensor) -> torch.Tensor:
+        """Differentiable losses of a (K, N) tensor, shape (K,), in the tensor's dtype.
+
+        No chunking: the building block of every other evaluation.
+        """
+        X, y = self._tensors(thetas.dtype)
+        # No autograd needed: the network reuses its buffers and in-place kernels.
+        fast = not (torch.is_grad_enabled() and thetas.requires_grad) and not _is_transformed(
+            thetas
+        )
+        if self.arch.loss == "bce":
+            z = self.network._forward(thetas, X, logits=True, fast=fast)
+            # softplus(z) - y z = -[y log s(z) + (1-y) log(1-s(z))], stable for large |z|
+            per = torch.logaddexp(z, torch.zeros_like(z)) - y * z
+        else:
+            out = self.network._forward(thetas, X, logits=False, fast=fast)
+            per = out.sub_(y).square_() if fast else (out - y) ** 2
+        loss = per.mean(dim=1)
+        if self.l2:
+            loss = loss + self.l2 * (thetas * thetas).sum(dim=1)
+        return loss
+
+    def _as_points(self, thetas, dtype) -> torch.Tensor:
+        t = torch.as_tensor(thetas, dtype=dtype)
+        if t.ndim not in (1, 2) or t.shape[-1] != self.n_params:
+            raise ValueError(
+                f"thetas must have shape (N,) or (K, N) with N = {self.n_params}, "
+                f"got shape {tuple(t.shape)}"
+            )
+        return t
+
+    # -------------------------------------------------------- evaluation
+    def __call__(self, thetas, chunk_size: int | None = None, progress: bool = False, dtype=None):
+        """Loss values at one or many points.
+
+        Parameters
+        ----------
+        thetas : array or tensor of shape (N,) or (K, N), or an iterable of (k_i, N) chunks
+            Points. An iterable (e.g. a generator) is streamed chunk by chunk
+            (see :meth:`stream`).
+        chunk_size : int, optional
+            Points per batch (default ``self.chunk_size``).
+        progress : bool
+            Show a tqdm progress bar over chunks.
+        dtype : torch dtype, optional
+            Overrides the surface's dtype for this call.
+
+        Returns
+        -------
+        float for one point, numpy.ndarray of shape (K,) otherwise (float64 or float32).
+        """
+        if not isinstance(thetas, (np.ndarray, torch.Tensor, list, tuple)):
+            return self.stream(thetas, progress=progress, dtype=dtype)
+        dtype = self.dtype if dtype is None else dtype
+        chunk_size = _check_chunk_size(self.chunk_size if chunk_size is None else chunk_size)
+        t = self._as_points(thetas, dtype)
+        if t.ndim == 1:
+            with torch.no_grad():
+                return float(self.losses(t[None])[0])
+        K = t.shape[0]
+        out = np.empty(K, dtype=np.float64 if dtype == torch.float64 else np.float32)
+        starts = range(0, K, chunk_size)
+        with torch.no_grad():
+            for s in tqdm(starts, disable=not progress, desc="loss", unit="chunk"):
+                out[s : s + chunk_size] = self.losses(t[s : s + chunk_size]).numpy()
+        return out
+
+    def stream(
+        self,
+        points: Iterable | Callable,
+        n_points: int | None = None,
+        chunk_size: int | None = None,
+        progress: bool = False,
+        dtype=None,
+        reduce: Callable | None = None,
+    ):
+        """Evaluate a stream of points without holding them all.
+
+        Parameters
+        ----------
+        points : iterable of arrays (k_i, N), or callable ``(start, stop) -> array (stop - start, N)``
+            The chunks (any sizes; each is split into ``chunk_size`` batches),
+            or a function producing chunk ``[start, stop)``, in which case
+            ``n_points`` is required.
+        n_points : int, optional
+            Total number of points (required for a callable; used for the
+            progress bar otherwise).
+        chunk_size : int, optional
+            Batch size (default ``self.chunk_size``).
+        progress : bool
+            tqdm progress bar over points.
+        dtype : torch dtype, optional
+            Overrides the surface's dtype.
+        reduce : callable, optional
+            ``reduce(chunk_points, chunk_values)`` is called per chunk and the
+            values are not kept (then memory is constant in the number of
+            points); the method returns None.
+
+        Returns
+        -------
+        numpy.ndarray of shape (total,) or None (with ``reduce``).
+        """
+        chunk_size = _check_chunk_size(self.chunk_size if chunk_size is None else chunk_size)
+        if callable(points) and not isinstance(points, Iterable):
+            if n_points is None or n_points < 0:
+                raise ValueError("n_points must be given (>= 0) when points is a function")
+            fn = points
+            points = (fn(s, min(s + chunk_size, n_points)) for s in range(0, n_points, chunk_size))
+        kept = []
+        with tqdm(total=n_points, disable=not progress, desc="loss", unit="pt") as bar:
+            for chunk in points:
+                if getattr(chunk, "ndim", np.ndim(chunk)) == 1:
+                    chunk = chunk[None, :]
+                vals = self(chunk, chunk_size=chunk_size, dtype=dtype)
+                if reduce is not None:
+                    reduce(chunk, vals)
+                else:
+                    kept.append(vals)
+                bar.update(len(vals))
+        if reduce is not None:
+            return None
+        if not kept:
+            return np.empty(0)
+        return np.concatenate(kept)
+
+    # ------------------------------------------------------- derivatives
+    def _single(self, theta: torch.Tensor) -> torch.Tensor:
+        return self.losses(theta[None])[0]
+
+    def value_and_grad(self, theta) -> tuple[float, np.ndarray]:
+        """Loss and gradient (N,) at one point, float64."""
+        t = self._as_points(theta, torch.float64)
+        if t.ndim != 1:
+            raise ValueError(f"theta must be one point of shape (N,), got {tuple(t.shape)}")
+        t = t.clone().requires_grad_(True)
+        val = self._single(t)
+        (g,) = torch.autograd.grad(val, t)
+        return float(val.detach()), g.numpy()
+
+    def gradient(self, theta) -> np.ndarray:
+        """Gradient of shape (N,) at one point, float64."""
+        return self.value_and_grad(theta)[1]
+
+    def gradients(self, thetas) -> tuple[np.ndarray, np.ndarray]:
+        """Losses (K,) and gradients (K, N) at K points, float64, in one backward pass.
+
+        The losses of different rows are independent, so the gradient of
+        their sum w.r.t. the (K, N) tensor is the stack of the K gradients.
+        """
+        t = self._as_points(thetas, torch.float64)
+        t = torch.atleast_2d(t).clone().requires_grad_(True)
+        vals = self.losses(t)
+        (g,) = torch.autograd.grad(vals.sum(), t)
+        return vals.detach().numpy(), g.numpy()
+
+    def hessian(self, theta) -> np.ndarray:
+        """Hessian of shape (N, N) at one point, float64, symmetrised (double backward)."""
+        t = self._as_points(theta, torch.float64)
+        if t.ndim != 1:
+            raise ValueError(f"theta must be one point of shape (N,), got {tuple(t.shape)}")
+        t = t.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(self._single(t), t, create_graph=True)
+        eye = torch.eye(t.shape[0], dtype=t.dtype)
+        (H,) = torch.autograd.grad(g, t, eye, is_grads_batched=True)
+        H = H.numpy()
+        return 0.5 * (H + H.T)
+
+    def hessians(self, thetas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Losses (K,), gradients (K, N) and symmetrised Hessians (K, N, N) at K points, float64.
+
+        Double backward: the K gradients in one pass (the K losses are
+        independent), then the N Hessian rows of all K points in one batched pass.
+        """
+        t = self._as_points(thetas, torch.float64)
+        t = torch.atleast_2d(t).clone().requires_grad_(True)
+        loss = self.losses(t)
+        (g,) = torch.autograd.grad(loss.sum(), t, create_graph=True)
+        K, N = t.shape
+        rows = torch.eye(N, dtype=torch.float64)[:, None, :].expand(N, K, N)
+        (H,) = torch.autograd.grad(g, t, rows, is_grads_batched=True)  # (N, K, N)
+        H = H.transpose(0, 1)
+        H = 0.5 * (H + H.transpose(1, 2))
+        return loss.detach().numpy(), g.detach().numpy(), H.detach().numpy()
+
+    # ------------------------------------------------------ least squares
+    def _check_mse(self) -> None:
+        if self.arch.loss != "mse":
+            raise ValueError(
+                f"arch.loss must be 'mse' (a least-squares problem), got {self.arch.loss!r}"
+            )
+
+    def _residuals_t(self, thetas: torch.Tensor) -> torch.Tensor:
+        X, y = self._tensors(torch.float64)
+        r = self.network.forward(thetas, X) - y
+        if self.l2:
+            # (1/m) ||r||^2 + l2 ||theta||^2 = (1/m) ||[r, sqrt(m l2) theta]||^2
+            r = torch.cat([r, np.sqrt(self.m * self.l2) * thetas], dim=1)
+        return r
+
+    def residuals(self, thetas) -> np.ndarray:
+        """Residuals r with ``loss = ||r||^2 / m``, float64 (MSE losses only).
+
+        Parameters
+        ----------
+        thetas : array, shape (N,) or (K, N)
+
+        Returns
+        -------
+        numpy.ndarray, shape (R,) or (K, R)
+            ``R = m`` (outputs minus targets), plus N columns ``sqrt(m l2) theta``
+            when the surface has an l2 term.
+
+        Raises
+        ------
+        ValueError
+            If ``arch.loss`` is not "mse" or ``thetas`` has the wrong shape.
+        """
+        self._check_mse()
+        t = self._as_points(thetas, torch.float64)
+        with torch.no_grad():
+            r = self._residuals_t(torch.atleast_2d(t)).numpy()
+        return r[0] if t.ndim == 1 else r
+
+    def residual_jacobians(self, thetas) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals and their Jacobians at one or K points, float64 (MSE losses only).
+
+        Parameters
+        ----------
+        thetas : array, shape (N,) or (K, N)
+
+        Returns
+        -------
+        residuals : numpy.ndarray, shape (R,) or (K, R)
+            As :meth:`residuals`.
+        jacobians : numpy.ndarray, shape (R, N) or (K, R, N)
+            ``jacobians[k, j, i] = d residuals[k, j] / d theta[k, i]`` (one
+            batched backward pass over the R columns).
+        """
+        self._check_mse()
+        t0 = self._as_points(thetas, torch.float64)
+        t = torch.atleast_2d(t0).clone().requires_grad_(True)
+        r = self._residuals_t(t)
+        K, R = r.shape
+        grads = torch.eye(R, dtype=torch.float64)[:, None, :].expand(R, K, R)
+        (J,) = torch.autograd.grad(r, t, grads, is_grads_batched=True)  # (R, K, N)
+        r, J = r.detach().numpy(), J.transpose(0, 1).numpy()
+        return (r[0], J[0]) if t0.ndim == 1 else (r, J)
