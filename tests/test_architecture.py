@@ -197,3 +197,11 @@ def test_widths_validation(kwargs, match):
 def test_n_samples_is_required():
     with pytest.raises(ValueError, match="n_samples"):
         Architecture(n_inputs=2, widths=(3, 4))
+
+
+def test_architecture_pickles_with_its_widths():
+    import pickle
+
+    arch = Architecture(n_inputs=3, widths=[5, 4], n_samples=7, activation="tanh")
+    back = pickle.loads(pickle.dumps(arch))
+    assert back == arch and back.widths == (5, 4) and hash(back) == hash(arch)
