@@ -131,7 +131,7 @@ class LossSurface:
         self.n_params = self.layout.n_params
         if chunk_size is None:
             chunk_size = default_chunk_size(
-                self.device, self.n_params, X.shape[0], self.layout.width
+                self.device, self.n_params, X.shape[0], max(self.layout.widths)
             )
         self.chunk_size = _check_chunk_size(chunk_size)
         self.X_np, self.y_np = X, y
