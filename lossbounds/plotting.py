@@ -168,6 +168,7 @@ def plot_bound_gap(
     labels=("Zell expression (C = 1)", "|G| (group order)"),
     extra=None,
     certified=None,
+    legend_loc="best",
 ):
     """An upper-bound expression and the symmetry group's order (both log10) against a size.
 
@@ -190,6 +191,8 @@ def plot_bound_gap(
         Where the lower bound b0 >= |G| is certified (a strict minimum with
         a free orbit and m >= N); those points get filled markers labelled
         "|G|: certified lower bound on b0". None: nowhere.
+    legend_loc : str
+        Legend position (matplotlib ``loc``), e.g. where no curve runs.
 
     Returns
     -------
@@ -225,7 +228,7 @@ def plot_bound_gap(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("log10 of the value")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc=legend_loc)
     return ax
 
 

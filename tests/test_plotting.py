@@ -127,7 +127,14 @@ def test_plot_bound_gap_draws_no_band_and_marks_only_certified_points():
     labels = [line.get_label() for line in ax.lines]
     assert labels == ["Zell expression (C = 1)", "Khovanskii", "|G| (group order)"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == labels
-    ax = plot_bound_gap(x, [10.0, 20.0, 40.0], [1.0, 2.0, 3.0], certified=[True, False, False])
+    ax = plot_bound_gap(
+        x,
+        [10.0, 20.0, 40.0],
+        [1.0, 2.0, 3.0],
+        certified=[True, False, False],
+        legend_loc="upper left",
+    )
+    assert ax.get_legend()._loc == 2  # matplotlib's code of "upper left"
     marked = ax.lines[-1]
     assert marked.get_label() == "|G|: certified lower bound on b0"
     assert list(marked.get_xdata()) == [1.0] and list(marked.get_ydata()) == [1.0]
