@@ -8,11 +8,13 @@ earlier. :func:`merge_tree` measures that diagram for the basins it finds, in
 any dimension (Wales' disconnectivity graphs; Draxler et al. 2018 for
 networks):
 
-1. **Minima.** All starts are descended at once (batched gradient descent
-   with a per-point step that grows on success and halves on failure), then
-   polished by batched saddle-free Newton steps (Hessian eigenvalues replaced
-   by their absolute values, clamped away from zero), and kept when the
-   gradient is below ``grad_tol`` and the Hessian is positive definite.
+1. **Minima.** All starts are descended at once (batched Levenberg-Marquardt
+   for an MSE :class:`~lossbounds.surface.LossSurface`, otherwise batched
+   gradient descent with a per-point step that grows on success and halves
+   on failure), then polished by batched saddle-free Newton steps (Hessian
+   eigenvalues replaced by their absolute values plus a per-point
+   Levenberg regularisation), and kept when the gradient is below
+   ``grad_tol`` and the Hessian is positive definite.
    They are deduplicated (Euclidean tolerance, or modulo a symmetry group
    with :func:`lossbounds.symmetry.dedup_modulo_group`; then the minima are
    stored as canonical representatives).
@@ -36,6 +38,11 @@ networks):
 4. **Tree.** Kruskal's union-find over the edges in order of level with the
    elder rule gives the merge tree and the diagram; with ``max_rounds > 1``
    the number of neighbours doubles until the diagram stops changing.
+
+All tensors are float64; the work runs on one torch thread by default
+(option ``threads``), which is fastest for these small batches. A
+:class:`~lossbounds.surface.LossSurface` on a GPU (``device="cuda"``)
+evaluates ``f`` and its derivatives there; the bands, steps and trees stay on the host.
 
 The diagram is exact for the basins found when every merge of the true merge
 tree is the saddle of some band; it misses minima no start reached (see the
@@ -288,7 +295,10 @@ class _Target:
             )
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
+        """f(x) on the host; a surface on another device evaluates there (differentiably)."""
+        if self.surface is None or self.surface.device == x.device:
+            return self.fn(x)
+        return self.fn(x.to(self.surface.device)).to(x.device)
 
     def use_lm(self, opts: MergeOptions) -> bool:
         lm_ok = self.surface is not None and self.surface.arch.loss == "mse"

@@ -99,6 +99,7 @@ __all__ = [
     "cell_key",
     "teacher_architecture",
     "make_data",
+    "architecture",
     "problem",
     "run_cell",
     "SweepReport",
@@ -644,7 +645,7 @@ def run_cell(cell: dict, measurement: Measurement | None = None) -> dict:
         "chain_length",
         "chain_degree",
         "loss_degree",
-        "log10_zell",
+        "log10_zell_expression",
         "log10_khovanskii",
         "log10_group_order",
     ),
@@ -654,7 +655,7 @@ def _bounds(cell: dict) -> dict:
     s = bound_summary(architecture(cell))
     return {
         **{k: s[k] for k in ("n_params", "chain_length", "chain_degree", "loss_degree")},
-        "log10_zell": s["log10_zell_expression"],
+        "log10_zell_expression": s["log10_zell_expression"],
         "log10_khovanskii": s["log10_critical_points"],
         "log10_group_order": s["log10_symmetry_lower"],
     }
@@ -674,7 +675,7 @@ _CENSUS_OUTPUTS = (
     "doubletons",
     "chao1",
     "log10_group_order",
-    "log10_zell",
+    "log10_zell_expression",
     "log10_khovanskii",
 )
 
@@ -749,7 +750,7 @@ def _census(cell: dict) -> dict:
         "teacher_loss": teacher,
         **_hits_summary(res.hits),
         "log10_group_order": math.log10(res.group_order),
-        "log10_zell": bounds["log10_zell_expression"],
+        "log10_zell_expression": bounds["log10_zell_expression"],
         "log10_khovanskii": bounds["log10_critical_points"],
     }
 

@@ -166,7 +166,7 @@ def test_one_row_per_cell_with_inputs_and_outputs(tmp_path, capsys):
         h, k = cell["width"], cell["hidden_layers"]
         # one input: 2h (first layer) + (k - 1)(h^2 + h) (hidden to hidden) + h + 1 (output)
         assert cols["n_params"][j] == 2 * h + (k - 1) * (h * h + h) + h + 1
-    assert cols["log10_zell"].dtype == np.float64 and cols["n_params"].dtype == np.int64
+    assert cols["log10_zell_expression"].dtype == np.float64 and cols["n_params"].dtype == np.int64
     assert np.all(cols["seconds"] >= 0) and np.all(cols["cpu_seconds"] >= 0)
 
 
@@ -342,7 +342,7 @@ def test_census_cell():
         assert row["chao1"] >= row["distinct"]
         # tanh, h = 2: permutations and sign flips, |G| = 2^2 * 2! (flips keep ||theta||)
         assert row["log10_group_order"] == pytest.approx(math.log10(8))
-        assert row["log10_khovanskii"] < row["log10_zell"]
+        assert row["log10_khovanskii"] < row["log10_zell_expression"]
         if row["distinct"]:
             assert row["best_loss"] <= row["worst_loss"]
     teacher = [run_cell(c)["teacher_loss"] for c in spec.cells]
