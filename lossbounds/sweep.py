@@ -6,7 +6,8 @@ measurement: the inputs of :data:`INPUTS` (``dataset``, ``inputs``,
 ``width``, ``hidden_layers``, ``activation``, ``output``, ``loss``,
 ``skip``, ``samples``, ``seed``, ``noise``, ``l2``, and ``teacher_width``,
 ``teacher_layers``, ``teacher_activation`` of the ``"teacher"`` dataset, see
-:func:`problem`) plus the options of the chosen measurement. A spec has these top-level keys:
+:func:`problem`) plus the options of the chosen measurement. A spec has
+these top-level keys:
 
 ``measurement``
     Name of a registered measurement (:data:`MEASUREMENTS`): ``"census"``
@@ -706,7 +707,7 @@ _START_OPTIONS = {
 
 
 def _starts(cell: dict, arch, stream: int) -> np.ndarray:
-    """``ParamLayout(arch).init`` starts, shape (n_starts, N), from ``[seed, start_seed, stream]``."""
+    """Starts ``ParamLayout(arch).init`` (n_starts, N) seeded ``[seed, start_seed, stream]``."""
     rng = np.random.default_rng([cell["seed"], cell["start_seed"], stream])
     return ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
 
