@@ -6,7 +6,8 @@ measurement: the inputs of :data:`INPUTS` (``dataset``, ``inputs``,
 ``width``, ``hidden_layers``, ``activation``, ``output``, ``loss``,
 ``skip``, ``samples``, ``seed``, ``noise``, ``l2``, and ``teacher_width``,
 ``teacher_layers``, ``teacher_activation`` of the ``"teacher"`` dataset, see
-:func:`problem`) plus the options of the chosen measurement. A spec has these top-level keys:
+:func:`problem`) plus the options of the chosen measurement. A spec has
+these top-level keys:
 
 ``measurement``
     Name of a registered measurement (:data:`MEASUREMENTS`): ``"census"``
@@ -99,6 +100,7 @@ __all__ = [
     "cell_key",
     "teacher_architecture",
     "make_data",
+    "architecture",
     "problem",
     "run_cell",
     "SweepReport",
@@ -644,7 +646,7 @@ def run_cell(cell: dict, measurement: Measurement | None = None) -> dict:
         "chain_length",
         "chain_degree",
         "loss_degree",
-        "log10_zell",
+        "log10_zell_expression",
         "log10_khovanskii",
         "log10_group_order",
     ),
@@ -654,7 +656,7 @@ def _bounds(cell: dict) -> dict:
     s = bound_summary(architecture(cell))
     return {
         **{k: s[k] for k in ("n_params", "chain_length", "chain_degree", "loss_degree")},
-        "log10_zell": s["log10_zell_expression"],
+        "log10_zell_expression": s["log10_zell_expression"],
         "log10_khovanskii": s["log10_critical_points"],
         "log10_group_order": s["log10_symmetry_lower"],
     }
@@ -674,7 +676,7 @@ _CENSUS_OUTPUTS = (
     "doubletons",
     "chao1",
     "log10_group_order",
-    "log10_zell",
+    "log10_zell_expression",
     "log10_khovanskii",
 )
 
@@ -705,7 +707,7 @@ _START_OPTIONS = {
 
 
 def _starts(cell: dict, arch, stream: int) -> np.ndarray:
-    """``ParamLayout(arch).init`` starts, shape (n_starts, N), from ``[seed, start_seed, stream]``."""
+    """Starts ``ParamLayout(arch).init`` (n_starts, N) seeded ``[seed, start_seed, stream]``."""
     rng = np.random.default_rng([cell["seed"], cell["start_seed"], stream])
     return ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
 
@@ -749,7 +751,7 @@ def _census(cell: dict) -> dict:
         "teacher_loss": teacher,
         **_hits_summary(res.hits),
         "log10_group_order": math.log10(res.group_order),
-        "log10_zell": bounds["log10_zell_expression"],
+        "log10_zell_expression": bounds["log10_zell_expression"],
         "log10_khovanskii": bounds["log10_critical_points"],
     }
 

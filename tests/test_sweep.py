@@ -166,7 +166,7 @@ def test_one_row_per_cell_with_inputs_and_outputs(tmp_path, capsys):
         h, k = cell["width"], cell["hidden_layers"]
         # one input: 2h (first layer) + (k - 1)(h^2 + h) (hidden to hidden) + h + 1 (output)
         assert cols["n_params"][j] == 2 * h + (k - 1) * (h * h + h) + h + 1
-    assert cols["log10_zell"].dtype == np.float64 and cols["n_params"].dtype == np.int64
+    assert cols["log10_zell_expression"].dtype == np.float64 and cols["n_params"].dtype == np.int64
     assert np.all(cols["seconds"] >= 0) and np.all(cols["cpu_seconds"] >= 0)
 
 
@@ -342,7 +342,7 @@ def test_census_cell():
         assert row["chao1"] >= row["distinct"]
         # tanh, h = 2: permutations and sign flips, |G| = 2^2 * 2! (flips keep ||theta||)
         assert row["log10_group_order"] == pytest.approx(math.log10(8))
-        assert row["log10_khovanskii"] < row["log10_zell"]
+        assert row["log10_khovanskii"] < row["log10_zell_expression"]
         if row["distinct"]:
             assert row["best_loss"] <= row["worst_loss"]
     teacher = [run_cell(c)["teacher_loss"] for c in spec.cells]
@@ -567,3 +567,13 @@ def test_claim_specs_have_20_seeds_and_4_sample_sizes(name):
     assert len({c["seed"] for c in spec.cells}) >= 20
     assert {c["dataset"] for c in spec.cells} == {"teacher"}
     assert len({c["samples"] for c in spec.cells}) >= (2 if name == "l2" else 4)
+
+
+@pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
+def test_committed_claim_table_has_every_cell_once(name):
+    spec = load_spec(ROOT / "sweeps" / f"claims_{name}.toml")
+    table = read_results(ROOT / "results" / f"claims_{name}")
+    assert sorted(table["cell"]) == sorted(spec.keys)
+    assert list(table) == spec.columns
+    assert np.all(table["n_minima"] >= table["b0_01"]) and np.all(table["b0_01"] >= 0)
+    assert np.all((table["saturated"] == 0) | (table["saturated"] == 1))
