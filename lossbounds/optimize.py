@@ -336,7 +336,7 @@ def minimize_lm(
     Parameters
     ----------
     surface : LossSurface
-        With ``arch.loss == "mse"``.
+        With ``surface.loss == "mse"``.
     starts : array, shape (K, N)
         Starting points.
     max_iter : int
@@ -362,9 +362,9 @@ def minimize_lm(
     ValueError
         For a BCE loss, bad ``starts`` shape or bad numeric options.
     """
-    if surface.arch.loss != "mse":
+    if surface.loss != "mse":
         raise ValueError(
-            f"surface.arch.loss must be 'mse' (a least-squares problem), got {surface.arch.loss!r}"
+            f"surface.loss must be 'mse' (a least-squares problem), got {surface.loss!r}"
         )
     max_iter = check_int("max_iter", max_iter, 1)
     newton_iter = check_int("newton_iter", newton_iter, 0)
@@ -457,7 +457,9 @@ def basin_census(
         MSE loss.
     starts : array, shape (K, N)
     group : lossbounds.symmetry.SymmetryGroup, optional
-        Default ``SymmetryGroup(surface.arch, l2=surface.l2)`` (l2-aware).
+        Default :meth:`LossSurface.symmetry_group` (``SymmetryGroup(surface.arch,
+        l2=surface.l2)``, l2-aware; a ``ValueError`` for a surface without an
+        architecture, see :meth:`LossSurface.from_module`).
     lm_iter, newton_iter : int
         Iterations of the two stages of :func:`minimize_lm`.
     newton_steps : int
@@ -473,7 +475,7 @@ def basin_census(
     -------
     CensusResult
     """
-    group = SymmetryGroup(surface.arch, l2=surface.l2) if group is None else group
+    group = surface.symmetry_group() if group is None else group
     points, _ = minimize_lm(
         surface, starts, max_iter=lm_iter, newton_iter=newton_iter, progress=progress
     )

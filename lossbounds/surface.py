@@ -18,11 +18,16 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
+from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.data import check_data
+from lossbounds.layout import ParamLayout
+from lossbounds.modules import ModuleNetwork
+from lossbounds.modules import from_module as _arch_of_module
 from lossbounds.network import Network
+from lossbounds.symmetry import SymmetryGroup
 
 __all__ = ["LossSurface"]
 
@@ -42,12 +47,32 @@ def _check_chunk_size(chunk_size) -> int:
     return check_int("chunk_size", chunk_size, 1)
 
 
+def _check_xy(X, y, loss: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Finite float64 data (m, n) and (m,); targets in [0, 1] for "bce" (``name`` its key)."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    check_data(X, y)
+    if loss == "bce" and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"y must lie in [0, 1] for {name}='bce'")
+    return X, y
+
+
+def _param_layout(arch, module_layout) -> ParamLayout:
+    """The ParamLayout of a described module, checked to be its parameter order."""
+    layout = ParamLayout(arch)
+    blocks = [(b.start, b.stop) for b in layout.blocks.values()]
+    params = [(a, a + n) for a, n in zip(module_layout.starts, module_layout.sizes, strict=True)]
+    if blocks != params:  # pragma: no cover - from_module only describes ParamLayout order
+        raise ValueError(f"module parameters {params} are not in ParamLayout order {blocks}")
+    return layout
+
+
 class LossSurface:
     """The training loss of an architecture on a dataset, as a function of flat theta.
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Network and loss (``arch.loss`` in {"mse", "bce"}; "bce" needs
         ``arch.output == "sigmoid"``). ``arch.n_samples`` is informational:
         the data fix m.
@@ -66,49 +91,159 @@ class LossSurface:
 
     Attributes
     ----------
+    arch : Architecture or None
+        The architecture; None for a surface of a module the package cannot
+        describe (see :meth:`from_module`), where the methods that need it
+        (:meth:`symmetry_group`) raise ``ValueError``.
+    loss : {"mse", "bce"}
+        The loss.
     n_params : int
         N.
-    network : lossbounds.network.Network
+    network : lossbounds.network.Network or lossbounds.modules.ModuleNetwork
         The batched network.
+    layout : lossbounds.layout.ParamLayout or lossbounds.modules.ModuleLayout
+        Where the weights and biases are in theta (a ``ModuleLayout`` only
+        when ``arch`` is None).
     """
 
     def __init__(
         self, arch, X, y, l2: float | None = None, dtype=torch.float64, chunk_size: int = 128
     ):
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        check_data(X, y)
+        if arch.loss not in _LOSSES:
+            raise ValueError(f"arch.loss must be one of {_LOSSES}, got {arch.loss!r}")
+        X, y = _check_xy(X, y, arch.loss, "arch.loss")
         if X.shape[1] != arch.n_inputs:
             raise ValueError(
                 f"X must have arch.n_inputs = {arch.n_inputs} columns, got {X.shape[1]}"
             )
-        if arch.loss not in _LOSSES:
-            raise ValueError(f"arch.loss must be one of {_LOSSES}, got {arch.loss!r}")
-        if arch.loss == "bce":
-            if arch.output != "sigmoid":
-                raise ValueError("arch.loss='bce' needs arch.output='sigmoid' (probabilities)")
-            if y.min() < 0 or y.max() > 1:
-                raise ValueError("y must lie in [0, 1] for arch.loss='bce'")
+        if arch.loss == "bce" and arch.output != "sigmoid":
+            raise ValueError("arch.loss='bce' needs arch.output='sigmoid' (probabilities)")
         if l2 is None:
             if getattr(arch, "l2", False):
                 raise ValueError("arch.l2 is True: pass the coefficient l2 > 0 explicitly")
             l2 = 0.0
-        l2 = check_nonnegative("l2", l2)
+        network = Network(arch)
+        self._setup(arch, network, network.layout, arch.loss, (X, y), l2, dtype, chunk_size)
+
+    def _setup(self, arch, network, layout, loss, data, l2, dtype, chunk_size) -> None:
+        """Attributes shared by both constructors (checked data ``(X, y)`` as float64)."""
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.arch = arch
-        self.l2 = l2
+        self.loss = loss
+        self.l2 = check_nonnegative("l2", l2)
         self.dtype = dtype
         self.chunk_size = _check_chunk_size(chunk_size)
-        self.network = Network(arch)
-        self.layout = self.network.layout
-        self.n_params = self.layout.n_params
-        self.X_np, self.y_np = X, y
+        self.network = network
+        self.layout = layout
+        self.n_params = layout.n_params
+        self.X_np, self.y_np = data
+        self._no_arch = ""
         # Built eagerly: a tensor first created inside a torch.func transform would
         # be captured at that transform's level and break later calls.
         self._data = {
-            dt: (torch.as_tensor(X, dtype=dt), torch.as_tensor(y, dtype=dt)) for dt in _DTYPES
+            dt: (torch.as_tensor(self.X_np, dtype=dt), torch.as_tensor(self.y_np, dtype=dt))
+            for dt in _DTYPES
         }
+
+    @classmethod
+    def from_module(
+        cls, model, X, y, loss: str = "mse", l2: float = 0.0, dtype=torch.float64,
+        chunk_size: int = 128,
+    ) -> LossSurface:  # fmt: skip
+        """The loss surface of a user's ``torch.nn.Module`` on a dataset.
+
+        The loss of the module as a function of its flat parameter vector, in
+        the order of ``torch.nn.utils.parameters_to_vector(model.parameters())``,
+        evaluated through :class:`lossbounds.modules.ModuleNetwork`
+        (``torch.func.functional_call`` under ``vmap``: the module's own
+        forward code). Values, gradients, Hessians, residuals, slices and
+        sampling work for any module whose output for inputs (m, n) has m
+        entries. When :func:`lossbounds.modules.from_module` describes the
+        module, ``arch`` is its Architecture (formats, bounds, the symmetry
+        group and :func:`lossbounds.optimize.basin_census` with the default
+        group work, and ``layout`` is its ParamLayout); otherwise ``arch`` is
+        None and ``layout`` a :class:`~lossbounds.modules.ModuleLayout`
+        (weights: parameters of 2+ dimensions; biases: 1-D ``*.bias``).
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The network (not modified; its parameter values are not used
+            except to check once that it runs on ``X``). Its train/eval mode
+            and buffers are used as they are.
+        X : array, shape (m, n)
+            Inputs, finite.
+        y : array, shape (m,)
+            Targets, finite (in [0, 1] for "bce").
+        loss : {"mse", "bce"}
+            "bce" needs a module ending with ``nn.Sigmoid`` (the loss is taken
+            on the output before it, as for the built-in surfaces).
+        l2 : float
+            Coefficient lambda >= 0 of ``lambda * ||theta||^2``.
+        dtype : torch.float32 or torch.float64
+            Precision of :meth:`__call__`.
+        chunk_size : int
+            Default number of parameter vectors evaluated at once (>= 1).
+
+        Returns
+        -------
+        LossSurface
+
+        Raises
+        ------
+        ValueError
+            For a bad ``loss``, data, ``l2``, ``dtype`` or ``chunk_size``; for
+            "bce" without a final ``nn.Sigmoid``; when the module fails on
+            ``X`` or does not return one scalar per row (with torch's message).
+        """
+        if loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+        X, y = _check_xy(X, y, loss, "loss")
+        network = ModuleNetwork(model)
+        if loss == "bce" and network.output != "sigmoid":
+            raise ValueError("loss='bce' needs a module ending with nn.Sigmoid (probabilities)")
+        l2 = check_nonnegative("l2", l2)
+        try:
+            arch, reason = _arch_of_module(model, X.shape[0], loss=loss, l2=l2 > 0), ""
+        except ValueError as err:
+            arch, reason = None, str(err)
+        layout = network.layout if arch is None else _param_layout(arch, network.layout)
+        self = cls.__new__(cls)
+        self._setup(arch, network, layout, loss, (X, y), l2, dtype, chunk_size)
+        self._no_arch = reason
+        self._probe(model)
+        return self
+
+    def _probe(self, model) -> None:
+        """Evaluate the module's own parameters once: a clear error if it fails on X."""
+        theta = parameters_to_vector(model.parameters()).detach()
+        try:
+            with torch.no_grad():
+                self.losses(theta[None].to(self.dtype))
+        except (RuntimeError, ValueError, TypeError, IndexError) as err:
+            raise ValueError(f"model failed on X of shape {self.X_np.shape}: {err}") from None
+
+    def symmetry_group(self):
+        """The hidden-unit symmetry group of the architecture, l2-aware.
+
+        Returns
+        -------
+        lossbounds.symmetry.SymmetryGroup
+            ``SymmetryGroup(self.arch, l2=self.l2)``.
+
+        Raises
+        ------
+        ValueError
+            If the surface has no architecture (a module the package cannot
+            describe), or from ``SymmetryGroup`` (e.g. unequal widths).
+        """
+        if self.arch is None:
+            raise ValueError(
+                "this surface has no Architecture, so no symmetry group: "
+                f"{self._no_arch or 'arch is None'}"
+            )
+        return SymmetryGroup(self.arch, l2=self.l2)
 
     @property
     def m(self) -> int:
@@ -131,7 +266,7 @@ class LossSurface:
         fast = not (torch.is_grad_enabled() and thetas.requires_grad) and not _is_transformed(
             thetas
         )
-        if self.arch.loss == "bce":
+        if self.loss == "bce":
             z = self.network._forward(thetas, X, logits=True, fast=fast)
             # softplus(z) - y z = -[y log s(z) + (1-y) log(1-s(z))], stable for large |z|
             per = torch.logaddexp(z, torch.zeros_like(z)) - y * z
@@ -307,9 +442,9 @@ class LossSurface:
 
     # ------------------------------------------------------ least squares
     def _check_mse(self) -> None:
-        if self.arch.loss != "mse":
+        if self.loss != "mse":
             raise ValueError(
-                f"arch.loss must be 'mse' (a least-squares problem), got {self.arch.loss!r}"
+                f"the surface's loss must be 'mse' (a least-squares problem), got {self.loss!r}"
             )
 
     def _residuals_t(self, thetas: torch.Tensor) -> torch.Tensor:
@@ -336,7 +471,7 @@ class LossSurface:
         Raises
         ------
         ValueError
-            If ``arch.loss`` is not "mse" or ``thetas`` has the wrong shape.
+            If the loss is not "mse" or ``thetas`` has the wrong shape.
         """
         self._check_mse()
         t = self._as_points(thetas, torch.float64)

@@ -11,6 +11,7 @@ import torch
 
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression, make_teacher_student
+from lossbounds.modules import to_module
 from lossbounds.optimize import (
     basin_census,
     classify_hessian,
@@ -185,6 +186,29 @@ def test_census_without_strict_minimum_has_no_best():
     assert census.n_distinct == 0
     with pytest.raises(ValueError, match="no strict minimum"):
         census.best()
+
+
+def test_census_of_a_module_surface_equals_the_built_in_census():
+    arch, ds, surf = _problem(h=3, K=1, m=40, noise=0.05, l2=1e-3, seed=6)
+    model = to_module(arch)  # what a user writes: Linear(1, 3), Tanh, Linear(3, 1)
+    msurf = LossSurface.from_module(model, ds.X, ds.y, l2=1e-3)
+    starts = np.random.default_rng(7).normal(scale=2.0, size=(8, surf.n_params))
+    ref, got = basin_census(surf, starts), basin_census(msurf, starts)
+    assert got.group_order == ref.group_order == 48  # 2^3 3!
+    assert got.n_distinct == ref.n_distinct >= 1
+    np.testing.assert_allclose(got.distinct_losses, ref.distinct_losses, rtol=0, atol=1e-10)
+    assert got.hits.tolist() == ref.hits.tolist()
+    assert np.all(got.minima.eigenvalues[got.strict] > 0)
+
+
+def test_census_of_a_surface_without_architecture_needs_a_group():
+    rng = np.random.default_rng(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)
+    ).double()
+    surf = LossSurface.from_module(model, rng.normal(size=(9, 2)), rng.normal(size=9))
+    with pytest.raises(ValueError, match="no Architecture, so no symmetry group.*relu"):
+        basin_census(surf, rng.normal(size=(2, surf.n_params)))
 
 
 def test_lm_bad_input():
