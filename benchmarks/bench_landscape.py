@@ -41,7 +41,7 @@ import torch
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
 from lossbounds.layout import ParamLayout
-from lossbounds.network import MLP
+from lossbounds.modules import to_module
 from lossbounds.sampling import iter_sample_points
 from lossbounds.surface import LossSurface
 
@@ -152,7 +152,7 @@ def main() -> None:
     # DataLoader, no accuracy pass.
     X = torch.as_tensor(data.X, dtype=torch.float32)
     y = torch.as_tensor(data.y, dtype=torch.float32)
-    net = MLP(arch, dtype=torch.float32).eval()
+    net = to_module(arch, dtype=torch.float32).eval()
     criterion = torch.nn.MSELoss()
     sub = torch.as_tensor(thetas[:K_LOOP], dtype=torch.float32)
 
@@ -161,7 +161,7 @@ def main() -> None:
         with torch.no_grad():
             for k in range(K_LOOP):
                 torch.nn.utils.vector_to_parameters(sub[k], net.parameters())
-                out[k] = criterion(net(X), y).item()
+                out[k] = criterion(net(X)[:, 0], y).item()
         return out
 
     # vector_to_parameters follows nn.Module parameter order: check it matches the layout

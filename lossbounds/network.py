@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from lossbounds.activations import get_activation
 from lossbounds.layout import ParamLayout
 
-__all__ = ["Network", "MLP", "forward", "forward_numpy"]
+__all__ = ["Network", "forward", "forward_numpy"]
 
 # In-place kernels for the catalogue activations, used by the no-grad fast path
 # of Network.forward (a fresh (K, h, m) tensor per operation costs page faults
@@ -195,61 +194,6 @@ class Network:
             u = new
         z = torch.bmm(p["v"][:, None, :], u, out=Z)[:, 0, :]
         return z.add_(p["c"]) if inplace else z + p["c"]
-
-
-class MLP(nn.Module):
-    """The same network as an ordinary ``nn.Module`` (one parameter vector at a time).
-
-    The per-point reference for :class:`Network`: load a flat vector (layout of
-    :class:`~lossbounds.layout.ParamLayout`) with :meth:`set_flat`, call it on
-    inputs of shape (m, n).
-    """
-
-    def __init__(self, arch, dtype=torch.float64):
-        super().__init__()
-        self.arch = arch
-        self.layout = ParamLayout(arch)
-        self.activation = get_activation(arch.activation)
-        n, h, H = self.layout.n_inputs, self.layout.width, self.layout.hidden_layers
-        self.hidden = nn.ModuleList(
-            [nn.Linear(n if i == 0 else h, h, dtype=dtype) for i in range(H)]
-        )
-        self.proj = nn.ModuleList(
-            [nn.Linear(h, h, bias=False, dtype=dtype) for _ in range(H - 1)]
-            if arch.skip == "projection"
-            else []
-        )
-        self.out = nn.Linear(h, 1, dtype=dtype)
-
-    @torch.no_grad()
-    def set_flat(self, theta) -> MLP:
-        """Copy a flat vector of shape (N,) (numpy or torch) into the parameters."""
-        theta = torch.as_tensor(theta, dtype=self.out.weight.dtype)
-        p = self.layout.unflatten(self.layout.check(theta))
-        for i, lin in enumerate(self.hidden, start=1):
-            lin.weight.copy_(p[f"W{i}"])
-            lin.bias.copy_(p[f"b{i}"])
-        for i, lin in enumerate(self.proj, start=2):
-            lin.weight.copy_(p[f"P{i}"])
-        self.out.weight.copy_(p["v"][None, :])
-        self.out.bias.copy_(p["c"])
-        return self
-
-    def forward(self, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """Outputs of shape (m,) for inputs ``X`` of shape (m, n)."""
-        act = self.activation.torch_fn
-        u = act(self.hidden[0](X))
-        for i in range(1, len(self.hidden)):
-            new = act(self.hidden[i](u))
-            if self.arch.skip == "identity":
-                new = new + u
-            elif self.arch.skip == "projection":
-                new = new + self.proj[i - 1](u)
-            u = new
-        z = self.out(u)[:, 0]
-        if self.arch.output == "sigmoid" and not logits:
-            return torch.sigmoid(z)
-        return z
 
 
 def forward(arch, thetas, X, logits: bool = False, dtype=torch.float64) -> torch.Tensor:

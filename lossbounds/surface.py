@@ -9,7 +9,9 @@ For outputs ``f_theta(x_k)`` of the network and targets ``y_k``::
 :class:`LossSurface` evaluates L at K points at once with the batched forward
 pass of :class:`lossbounds.network.Network`, in chunks (memory bounded by the
 chunk, never by K), and gives gradients, Hessians and, for MSE, residuals
-and their Jacobians.
+and their Jacobians. :meth:`LossSurface.from_module` does the same for a
+user's ``torch.nn.Module`` (through :class:`lossbounds.modules.ModuleNetwork`),
+with theta in the order of ``parameters_to_vector(model.parameters())``.
 """
 
 from __future__ import annotations
