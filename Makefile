@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.lossbounds-installed
 
 NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=900
 
-.PHONY: help venv figures test lint format bench clean
+.PHONY: help venv figures test lint format bench sweeps clean
 
 help:
 	@echo "make figures  - execute every notebook in place, write figures/ (full size)"
 	@echo "make test     - pytest on tests/ and nbval on notebooks/ (LOSSBOUNDS_QUICK=1)"
 	@echo "make lint     - ruff check and format check"
 	@echo "make bench    - run the benchmark scripts"
+	@echo "make sweeps   - run every sweeps/NAME.toml into results/NAME/ (resumes)"
 	@echo "make clean    - remove .venv and caches"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -40,6 +41,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Each spec sweeps/NAME.toml writes results/NAME/results.csv; finished cells are not recomputed.
+sweeps: $(STAMP)
+	@for f in sweeps/*.toml; do n=$$(basename $$f .toml); echo "== $$f -> results/$$n"; \
+	  $(BIN)/lossbounds sweep $$f --out results/$$n || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

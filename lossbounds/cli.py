@@ -7,6 +7,8 @@ Sub-commands
             unknown constant), Khovanskii's bound on non-degenerate critical points
             and the symmetry group order |G|. Keys: ``log2_zell_expression``,
             ``log10_zell_expression``, ``log2_critical_points``, ...
+``sweep``   Measure every cell of a sweep spec (TOML) into a resumable results table
+            (exit status 1 when some cells failed).
 
 Bad input exits with status 2 and a single ``lossbounds <cmd>: error: ...``
 line on stderr, never a traceback.
@@ -142,6 +144,49 @@ def _cmd_bound(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    from lossbounds.sweep import run_sweep
+
+    report = run_sweep(
+        args.spec,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
+    if report.n_failed:
+        print(
+            f"lossbounds sweep: {report.n_failed} of {report.n_cells} cells failed; "
+            f"see {report.path.parent / 'failures.csv'} (a re-run retries them)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _add_sweep_parser(sub) -> None:
+    """The ``sweep`` sub-command (see :func:`lossbounds.sweep.run_sweep`)."""
+    p = sub.add_parser("sweep", help="measure every cell of a sweep spec into DIR/results.csv")
+    p.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see sweeps/example.toml)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumed)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local dask worker processes, 1 thread each (default: one per core; "
+        "0: run in this process without dask)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a running dask scheduler (e.g. a dask-jobqueue SLURMCluster's)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or status lines")
+    p.set_defaults(func=_cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``lossbounds`` command."""
     parser = _Parser(
@@ -168,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         "only for C at least the theorem's unknown constant",
     )
     p_bound.set_defaults(func=_cmd_bound)
+    _add_sweep_parser(sub)
     return parser
 
 

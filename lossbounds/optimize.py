@@ -294,7 +294,11 @@ def _damped_newton(surface, theta, newton_iter: int, grad_tol: float, progress):
     eye = torch.eye(theta.shape[1], dtype=torch.float64)
     for _ in tqdm(range(newton_iter), disable=not progress, desc="damped newton"):
         loss, g, H = (torch.from_numpy(a) for a in surface.hessians(theta.numpy()))
-        active = g.norm(dim=1) > grad_tol
+        # a start whose gradient or Hessian overflowed stops moving (and cannot break the SVD)
+        finite = torch.isfinite(H).all(dim=2).all(dim=1) & torch.isfinite(g).all(dim=1)
+        H = torch.where(finite[:, None, None], H, eye)
+        g = torch.where(finite[:, None], g, torch.zeros_like(g))
+        active = finite & (g.norm(dim=1) > grad_tol)
         if not bool(active.any()):
             break
         scale = torch.linalg.matrix_norm(H, ord=2).clamp_min(1e-12)
