@@ -9,8 +9,10 @@ For outputs ``f_theta(x_k)`` of the network and targets ``y_k``::
 :class:`LossSurface` evaluates L at K points at once with the batched forward
 pass of :class:`lossbounds.network.Network`, in chunks (memory bounded by the
 chunk, never by K), and gives gradients, Hessians and, for MSE, residuals
-and their Jacobians. :meth:`LossSurface.from_module` does the same for a
-user's ``torch.nn.Module`` (through :class:`lossbounds.modules.ModuleNetwork`),
+and their Jacobians. The data, the network's buffers and every evaluation live
+on the surface's ``device`` (see :mod:`lossbounds.devices`); points go in and
+results come out as host arrays. :meth:`LossSurface.from_module` does the same
+for a user's ``torch.nn.Module`` (through :class:`lossbounds.modules.ModuleNetwork`),
 with theta in the order of ``parameters_to_vector(model.parameters())``.
 """
 
@@ -25,6 +27,7 @@ from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.data import check_data
+from lossbounds.devices import default_chunk_size, evaluate_chunked, resolve_device
 from lossbounds.layout import ParamLayout
 from lossbounds.modules import ModuleNetwork
 from lossbounds.modules import from_module as _arch_of_module
@@ -69,6 +72,12 @@ def _param_layout(arch, module_layout) -> ParamLayout:
     return layout
 
 
+def _widest(layout) -> int:
+    """Widest layer of a layout (ParamLayout widths; else the longest first axis)."""
+    widths = getattr(layout, "widths", None)
+    return int(max(widths)) if widths else max(s[0] for s in layout.shapes)
+
+
 class LossSurface:
     """The training loss of an architecture on a dataset, as a function of flat theta.
 
@@ -87,9 +96,17 @@ class LossSurface:
         ``arch.l2`` is False; when ``arch.l2`` is True it must be given (> 0).
     dtype : torch.float32 or torch.float64
         Precision of :meth:`__call__` (gradients and Hessians are always float64).
-    chunk_size : int
+    chunk_size : int, optional
         Default number of parameter vectors evaluated at once (>= 1). Memory is
-        about ``3 * chunk_size * m * width * 8`` bytes.
+        about ``3 * chunk_size * m * width * 8`` bytes. Default:
+        :func:`lossbounds.devices.default_chunk_size` for the device (64-1024
+        on a CPU, tens of thousands on a GPU). Running out of GPU memory halves
+        the chunk and retries (with a warning) down to 1, then raises
+        :class:`lossbounds.devices.DeviceMemoryError` naming ``chunk_size``.
+    device : str or torch.device
+        Where the data, the network's buffers and the evaluation live:
+        "cpu" (default), "cuda", "cuda:N", "auto" (CUDA when available), or a
+        ``torch.device``. Inputs and results stay numpy arrays on the host.
 
     Attributes
     ----------
@@ -106,10 +123,25 @@ class LossSurface:
     layout : lossbounds.layout.ParamLayout or lossbounds.modules.ModuleLayout
         Where the weights and biases are in theta (a ``ModuleLayout`` only
         when ``arch`` is None).
+    device : torch.device
+        The resolved device.
+
+    Raises
+    ------
+    ValueError
+        For bad data, loss, l2, dtype or chunk_size, or an unknown or
+        unavailable ``device`` (the message names the accepted values).
     """
 
     def __init__(
-        self, arch, X, y, l2: float | None = None, dtype=torch.float64, chunk_size: int = 128
+        self,
+        arch,
+        X,
+        y,
+        l2: float | None = None,
+        dtype=torch.float64,
+        chunk_size: int | None = None,
+        device="cpu",
     ):
         if arch.loss not in _LOSSES:
             raise ValueError(f"arch.loss must be one of {_LOSSES}, got {arch.loss!r}")
@@ -125,9 +157,10 @@ class LossSurface:
                 raise ValueError("arch.l2 is True: pass the coefficient l2 > 0 explicitly")
             l2 = 0.0
         network = Network(arch)
-        self._setup(arch, network, network.layout, arch.loss, (X, y), l2, dtype, chunk_size)
+        self._setup(arch, network, network.layout, arch.loss, (X, y), l2, dtype)
+        self._set_device(device, chunk_size)
 
-    def _setup(self, arch, network, layout, loss, data, l2, dtype, chunk_size) -> None:
+    def _setup(self, arch, network, layout, loss, data, l2, dtype) -> None:
         """Attributes shared by both constructors (checked data ``(X, y)`` as float64)."""
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
@@ -135,23 +168,30 @@ class LossSurface:
         self.loss = loss
         self.l2 = check_nonnegative("l2", l2)
         self.dtype = dtype
-        self.chunk_size = _check_chunk_size(chunk_size)
         self.network = network
         self.layout = layout
         self.n_params = layout.n_params
         self.X_np, self.y_np = data
         self._no_arch = ""
+
+    def _set_device(self, device, chunk_size) -> None:
+        """The device, the chunk size (default for the device) and the data tensors on it."""
+        self.device = dev = resolve_device(device)
+        if chunk_size is None:
+            chunk_size = default_chunk_size(dev, self.n_params, self.m, _widest(self.layout))
+        self.chunk_size = _check_chunk_size(chunk_size)
         # Built eagerly: a tensor first created inside a torch.func transform would
         # be captured at that transform's level and break later calls.
+        X, y = self.X_np, self.y_np
         self._data = {
-            dt: (torch.as_tensor(self.X_np, dtype=dt), torch.as_tensor(self.y_np, dtype=dt))
+            dt: (torch.as_tensor(X, dtype=dt, device=dev), torch.as_tensor(y, dtype=dt, device=dev))
             for dt in _DTYPES
         }
 
     @classmethod
     def from_module(
         cls, model, X, y, loss: str = "mse", l2: float = 0.0, dtype=torch.float64,
-        chunk_size: int = 128,
+        chunk_size: int | None = None, device="cpu",
     ) -> LossSurface:  # fmt: skip
         """The loss surface of a user's ``torch.nn.Module`` on a dataset.
 
@@ -173,7 +213,7 @@ class LossSurface:
         model : torch.nn.Module
             The network (not modified; its parameter values are not used
             except to check once that it runs on ``X``). Its train/eval mode
-            and buffers are used as they are.
+            and buffers are used as they are (buffers must be on ``device``).
         X : array, shape (m, n)
             Inputs, finite.
         y : array, shape (m,)
@@ -185,8 +225,11 @@ class LossSurface:
             Coefficient lambda >= 0 of ``lambda * ||theta||^2``.
         dtype : torch.float32 or torch.float64
             Precision of :meth:`__call__`.
-        chunk_size : int
-            Default number of parameter vectors evaluated at once (>= 1).
+        chunk_size : int, optional
+            Default number of parameter vectors evaluated at once (>= 1);
+            default as for the built-in surfaces.
+        device : str or torch.device
+            As for the built-in surfaces.
 
         Returns
         -------
@@ -195,9 +238,10 @@ class LossSurface:
         Raises
         ------
         ValueError
-            For a bad ``loss``, data, ``l2``, ``dtype`` or ``chunk_size``; for
-            "bce" without a final ``nn.Sigmoid``; when the module fails on
-            ``X`` or does not return one scalar per row (with torch's message).
+            For a bad ``loss``, data, ``l2``, ``dtype``, ``chunk_size`` or
+            ``device``; for "bce" without a final ``nn.Sigmoid``; when the
+            module fails on ``X`` or does not return one scalar per row (with
+            torch's message).
         """
         if loss not in _LOSSES:
             raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
@@ -212,8 +256,9 @@ class LossSurface:
             arch, reason = None, str(err)
         layout = network.layout if arch is None else _param_layout(arch, network.layout)
         self = cls.__new__(cls)
-        self._setup(arch, network, layout, loss, (X, y), l2, dtype, chunk_size)
+        self._setup(arch, network, layout, loss, (X, y), l2, dtype)
         self._no_arch = reason
+        self._set_device(device, chunk_size)
         self._probe(model)
         return self
 
@@ -222,7 +267,7 @@ class LossSurface:
         theta = parameters_to_vector(model.parameters()).detach()
         try:
             with torch.no_grad():
-                self.losses(theta[None].to(self.dtype))
+                self.losses(theta[None].to(device=self.device, dtype=self.dtype))
         except (RuntimeError, ValueError, TypeError, IndexError) as err:
             raise ValueError(f"model failed on X of shape {self.X_np.shape}: {err}") from None
 
@@ -261,7 +306,8 @@ class LossSurface:
     def losses(self, thetas: torch.Tensor) -> torch.Tensor:
         """Differentiable losses of a (K, N) tensor, shape (K,), in the tensor's dtype.
 
-        No chunking: the building block of every other evaluation.
+        No chunking: the building block of every other evaluation. ``thetas``
+        must lie on ``self.device`` (the result does too).
         """
         X, y = self._tensors(thetas.dtype)
         # No autograd needed: the network reuses its buffers and in-place kernels.
@@ -281,7 +327,8 @@ class LossSurface:
         return loss
 
     def _as_points(self, thetas, dtype) -> torch.Tensor:
-        t = torch.as_tensor(thetas, dtype=dtype)
+        """``thetas`` as a (N,) or (K, N) tensor of ``dtype`` on the surface's device."""
+        t = torch.as_tensor(thetas, dtype=dtype, device=self.device)
         if t.ndim not in (1, 2) or t.shape[-1] != self.n_params:
             raise ValueError(
                 f"thetas must have shape (N,) or (K, N) with N = {self.n_params}, "
@@ -299,9 +346,10 @@ class LossSurface:
             Points. An iterable (e.g. a generator) is streamed chunk by chunk
             (see :meth:`stream`).
         chunk_size : int, optional
-            Points per batch (default ``self.chunk_size``).
+            Points per batch (default ``self.chunk_size``); halved on running
+            out of GPU memory (see :func:`lossbounds.devices.evaluate_chunked`).
         progress : bool
-            Show a tqdm progress bar over chunks.
+            Show a tqdm progress bar over points.
         dtype : torch dtype, optional
             Overrides the surface's dtype for this call.
 
@@ -319,10 +367,13 @@ class LossSurface:
                 return float(self.losses(t[None])[0])
         K = t.shape[0]
         out = np.empty(K, dtype=np.float64 if dtype == torch.float64 else np.float32)
-        starts = range(0, K, chunk_size)
-        with torch.no_grad():
-            for s in tqdm(starts, disable=not progress, desc="loss", unit="chunk"):
-                out[s : s + chunk_size] = self.losses(t[s : s + chunk_size]).numpy()
+        chunks = evaluate_chunked(
+            lambda a, b: self.losses(t[a:b]).cpu().numpy(), K, chunk_size, device=self.device
+        )
+        with torch.no_grad(), tqdm(total=K, disable=not progress, desc="loss", unit="pt") as bar:
+            for s, stop, values in chunks:
+                out[s:stop] = values
+                bar.update(stop - s)
         return out
 
     def stream(
@@ -395,7 +446,7 @@ class LossSurface:
         t = t.clone().requires_grad_(True)
         val = self._single(t)
         (g,) = torch.autograd.grad(val, t)
-        return float(val.detach()), g.numpy()
+        return float(val.detach()), g.cpu().numpy()
 
     def gradient(self, theta) -> np.ndarray:
         """Gradient of shape (N,) at one point, float64."""
@@ -411,7 +462,7 @@ class LossSurface:
         t = torch.atleast_2d(t).clone().requires_grad_(True)
         vals = self.losses(t)
         (g,) = torch.autograd.grad(vals.sum(), t)
-        return vals.detach().numpy(), g.numpy()
+        return vals.detach().cpu().numpy(), g.cpu().numpy()
 
     def hessian(self, theta) -> np.ndarray:
         """Hessian of shape (N, N) at one point, float64, symmetrised (double backward)."""
@@ -420,9 +471,9 @@ class LossSurface:
             raise ValueError(f"theta must be one point of shape (N,), got {tuple(t.shape)}")
         t = t.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(self._single(t), t, create_graph=True)
-        eye = torch.eye(t.shape[0], dtype=t.dtype)
+        eye = torch.eye(t.shape[0], dtype=t.dtype, device=self.device)
         (H,) = torch.autograd.grad(g, t, eye, is_grads_batched=True)
-        H = H.numpy()
+        H = H.cpu().numpy()
         return 0.5 * (H + H.T)
 
     def hessians(self, thetas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -436,11 +487,11 @@ class LossSurface:
         loss = self.losses(t)
         (g,) = torch.autograd.grad(loss.sum(), t, create_graph=True)
         K, N = t.shape
-        rows = torch.eye(N, dtype=torch.float64)[:, None, :].expand(N, K, N)
+        rows = torch.eye(N, dtype=torch.float64, device=self.device)[:, None, :].expand(N, K, N)
         (H,) = torch.autograd.grad(g, t, rows, is_grads_batched=True)  # (N, K, N)
         H = H.transpose(0, 1)
         H = 0.5 * (H + H.transpose(1, 2))
-        return loss.detach().numpy(), g.detach().numpy(), H.detach().numpy()
+        return tuple(a.detach().cpu().numpy() for a in (loss, g, H))
 
     # ------------------------------------------------------ least squares
     def _check_mse(self) -> None:
@@ -454,7 +505,7 @@ class LossSurface:
         r = self.network.forward(thetas, X) - y
         if self.l2:
             # (1/m) ||r||^2 + l2 ||theta||^2 = (1/m) ||[r, sqrt(m l2) theta]||^2
-            r = torch.cat([r, np.sqrt(self.m * self.l2) * thetas], dim=1)
+            r = torch.cat([r, float(np.sqrt(self.m * self.l2)) * thetas], dim=1)
         return r
 
     def residuals(self, thetas) -> np.ndarray:
@@ -478,7 +529,7 @@ class LossSurface:
         self._check_mse()
         t = self._as_points(thetas, torch.float64)
         with torch.no_grad():
-            r = self._residuals_t(torch.atleast_2d(t)).numpy()
+            r = self._residuals_t(torch.atleast_2d(t)).cpu().numpy()
         return r[0] if t.ndim == 1 else r
 
     def residual_jacobians(self, thetas) -> tuple[np.ndarray, np.ndarray]:
@@ -501,7 +552,7 @@ class LossSurface:
         t = torch.atleast_2d(t0).clone().requires_grad_(True)
         r = self._residuals_t(t)
         K, R = r.shape
-        grads = torch.eye(R, dtype=torch.float64)[:, None, :].expand(R, K, R)
+        grads = torch.eye(R, dtype=torch.float64, device=self.device)[:, None, :].expand(R, K, R)
         (J,) = torch.autograd.grad(r, t, grads, is_grads_batched=True)  # (R, K, N)
-        r, J = r.detach().numpy(), J.transpose(0, 1).numpy()
+        r, J = r.detach().cpu().numpy(), J.transpose(0, 1).cpu().numpy()
         return (r[0], J[0]) if t0.ndim == 1 else (r, J)

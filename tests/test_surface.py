@@ -9,6 +9,7 @@ from torch import nn
 
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_teacher_student
+from lossbounds.devices import default_chunk_size
 from lossbounds.layout import ParamLayout
 from lossbounds.modules import ModuleLayout, to_module
 from lossbounds.slices import plane
@@ -211,6 +212,30 @@ def test_bad_input():
         S.hessians(np.zeros((2, S.n_params + 1)))
 
 
+def test_unequal_widths_losses_gradients_and_hessians():
+    arch = Architecture(n_inputs=2, widths=(4, 2, 3), n_samples=12, activation="tanh")
+    d = make_teacher_student(arch, 12, noise=0.1, seed=4)
+    surface = LossSurface(arch, d.X, d.y)
+    thetas = ParamLayout(arch).init(3, n_points=5)
+    np.testing.assert_allclose(surface(thetas), loop_losses(surface, thetas), rtol=0, atol=1e-12)
+    X, y = torch.as_tensor(d.X), torch.as_tensor(d.y)
+
+    def loss(t):  # the network equations, one point, as a function of the flat vector
+        p = ParamLayout(arch).unflatten(t)
+        u = X
+        for layer in (1, 2, 3):
+            u = torch.tanh(u @ p[f"W{layer}"].T + p[f"b{layer}"])
+        return torch.mean((u @ p["v"] + p["c"] - y) ** 2)
+
+    t0 = torch.as_tensor(thetas[0])
+    ref_grad = torch.func.grad(loss)(t0).numpy()
+    ref_hess = torch.autograd.functional.hessian(loss, t0).numpy()
+    np.testing.assert_allclose(surface.gradient(thetas[0]), ref_grad, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(surface.hessian(thetas[0]), ref_hess, rtol=0, atol=1e-11)
+    _, _, hess = surface.hessians(thetas[:2])
+    np.testing.assert_allclose(hess[0], ref_hess, rtol=0, atol=1e-11)
+
+
 # ------------------------------------------------------------ from_module
 F64 = torch.float64
 
@@ -367,3 +392,27 @@ def test_from_module_bad_input():
         LossSurface.from_module(models["sequential"], X, y, dtype=torch.int64)
     with pytest.raises(ValueError, match="chunk_size"):
         LossSurface.from_module(models["sequential"], X, y, chunk_size=0)
+
+
+def test_from_module_device_and_default_chunk_size():
+    models = _user_models()
+    X, y = _module_data()
+    S = LossSurface.from_module(models["gated"], X, y)  # widest layer: 5 units
+    assert S.device.type == "cpu" and S.chunk_size == default_chunk_size("cpu", 46, 11, 5)
+    D = LossSurface.from_module(models["sequential"], X, y, device="cpu")
+    assert D.chunk_size == LossSurface(D.arch, X, y).chunk_size
+    with pytest.raises(ValueError, match="device must be one of"):
+        LossSurface.from_module(models["sequential"], X, y, device="tpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["sequential", "gated"])
+def test_from_module_on_cuda_equals_cpu(name):
+    model = _user_models()[name]
+    X, y = _module_data()
+    G = LossSurface.from_module(copy.deepcopy(model).cuda(), X, y, l2=0.01, device="cuda")
+    C = LossSurface.from_module(model, X, y, l2=0.01)
+    thetas = np.random.default_rng(4).standard_normal((5, C.n_params))
+    np.testing.assert_allclose(G(thetas), C(thetas), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(G.gradients(thetas)[1], C.gradients(thetas)[1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(G.hessian(thetas[0]), C.hessian(thetas[0]), rtol=0, atol=1e-10)
