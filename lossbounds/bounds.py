@@ -30,11 +30,15 @@ Khovanskii, non-degenerate critical points (a proven, constant-free bound)
     Non-degenerate critical points include the strict local minima at which
     the Hessian is non-singular (Morse minima).
 
-Symmetry, lower bound
-    Hidden-unit permutations and sign flips leave L unchanged; the group has
-    order (2^h h!)^{L-1} with a sign flip and (h!)^{L-1} without. Around a
-    strict local minimiser with |G| distinct orbit points, b_0(S) >= |G| for c
-    slightly above the minimum (proved in notebook 03).
+Symmetry group order
+    Hidden-unit permutations and sign (or shift) flips leave L unchanged. The
+    order |G| of that group depends on the activation's flip kind (odd, even,
+    sigmoid-like, shift-odd), the skips, the l2 term and the widths: see
+    :func:`lossbounds.symmetry.symmetry_group_order` and docs/symmetry.md.
+    |G| bounds b_0(S) from below only under the proposition's hypotheses (a
+    certified strict local minimum with a free orbit, c slightly above the
+    minimum; :func:`lossbounds.symmetry.lower_bound_certificate`); elsewhere
+    it is only the group's order, reported as ``group_order``.
 
 The numbers are astronomically large, so everything is returned as log2 (and
 log10), never as the bound itself. Each formula is written once, as a sympy
@@ -680,7 +684,7 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
 # ---------------------------------------------------------------------------
 # summary (CLI)
 # ---------------------------------------------------------------------------
-#: Above this many decimal digits, ``symmetry_lower`` is given as its exact
+#: Above this many decimal digits, ``group_order`` is given as its exact
 #: closed form instead (Python refuses int->str beyond 4300 digits by default).
 _MAX_DIGITS = 4000
 
@@ -701,10 +705,12 @@ def bound_summary(arch, constant=1.0) -> dict:
     dict
         The keys of ``loss_format(arch).as_dict()`` plus ``log2_zell_expression``,
         ``log10_zell_expression``, ``log2_critical_points``,
-        ``log10_critical_points``, ``symmetry_lower`` (|G| as an exact
+        ``log10_critical_points``, ``group_order`` (|G| as an exact
         decimal string; for |G| above 4000 digits its exact closed form such as
-        ``'2^2000 * (1000!)^2'``), ``log2_symmetry_lower`` and
-        ``log10_symmetry_lower``.
+        ``'2^2000 * (1000!)^2'``), ``log2_group_order`` and
+        ``log10_group_order``. |G| is the symmetry group's order, a lower
+        bound on b_0 only under the hypotheses of
+        :func:`lossbounds.symmetry.lower_bound_certificate`.
     """
     from lossbounds.formats import loss_format
 
@@ -716,8 +722,8 @@ def bound_summary(arch, constant=1.0) -> dict:
         sym = symmetry_description(arch)
     out = {**fmt.as_dict(), **_bound_record(_numeric_tuple(fmt), constant=constant)}
     out.update(
-        symmetry_lower=sym,
-        log2_symmetry_lower=lg,
-        log10_symmetry_lower=lg * LOG10_2,
+        group_order=sym,
+        log2_group_order=lg,
+        log10_group_order=lg * LOG10_2,
     )
     return out
