@@ -244,14 +244,14 @@ _KHOVANSKII = (
 
 
 def _substitute(terms, values: dict) -> BoundTerms:
-    """The terms with the placeholders replaced by sympy values (exact log2)."""
+    """Replace the placeholders of the terms by sympy values (exact log2)."""
     rule = {k: sp.sympify(v) for k, v in values.items()}
     return BoundTerms(*(t.xreplace(rule).replace(_LG, lambda x: sp.log(x, 2)) for t in terms))
 
 
 @lru_cache(maxsize=2)
 def _lambdified(name: str):
-    """numpy function of the placeholders returning the three terms of ``name``."""
+    """Lambdify the three terms of ``name`` into a numpy function of the placeholders."""
     terms, args = {
         "zell": (_ZELL, (_N, _ELL, _ALPHA, _BETA, _S, _C)),
         "khovanskii": (_KHOVANSKII, (_N, _ELL, _ALPHA, _BETA)),
@@ -505,7 +505,7 @@ def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
 # ---------------------------------------------------------------------------
 @lru_cache(maxsize=64)
 def _format_function(activation, output, loss, l2, skip, chain="default"):
-    """numpy function (n, h, K, m) -> (N, ell, alpha, beta) from the symbolic format.
+    """Lambdify the symbolic format into a numpy function (n, h, K, m) -> (N, ell, alpha, beta).
 
     The closed forms come from :func:`lossbounds.formats.loss_format` on an
     architecture with symbolic sizes (derived and proved there, not retyped
@@ -534,7 +534,7 @@ def bounds_for_architectures(
     constant=1.0,
     chain="default",
 ) -> dict:
-    """Formats, Zell's expression and Khovanskii's bound of many architectures (vectorised).
+    """Compute formats, Zell's expression and Khovanskii's bound of many architectures.
 
     Parameters
     ----------
@@ -621,7 +621,7 @@ def chain_bounds(arch, s=2, constant=1.0) -> dict:
 
 
 def smallest_format(arch, s=2, constant=1.0) -> dict:
-    """The chain whose format gives the smallest Khovanskii bound, and its numbers.
+    """Find the chain whose format gives the smallest Khovanskii bound, and its numbers.
 
     Khovanskii's count is constant-free, so it can rank the chains; Zell's
     expression is reported beside it (its ranking can depend on C). Every valid

@@ -174,12 +174,15 @@ class ChainExpansion:
         return PfaffianFormat(k, len(self.chain), alpha, degree(restrict(self.loss)))
 
     def as_expr(self, p) -> sp.Expr:
-        """A ring element as a sympy expression (constants substituted)."""
+        """Convert a ring element to a sympy expression (constants substituted)."""
         return p.as_expr().subs(self.constants)
 
     def evaluate(self, p, values) -> float:
-        """Evaluate a ring element in float64 at ``values`` (one per ring generator but
-        the constants, in the order theta, chain, x, y, lambda)."""
+        """Evaluate a ring element in float64 at ``values``.
+
+        ``values`` holds one number per ring generator but the constants, in
+        the order theta, chain, x, y, lambda.
+        """
         import numpy as np
 
         if not p:
@@ -196,7 +199,7 @@ class ChainExpansion:
 
 
 def _parameter_blocks(arch: Architecture) -> list:
-    """theta cut into ``(name, shape, symbols)`` blocks, in the module's parameter order."""
+    """Cut theta into ``(name, shape, symbols)`` blocks, in the layout's parameter order."""
     hs = (arch.n_inputs, *arch.widths)  # W_l is (h_l, h_{l-1})
     shapes = []
     for layer in range(1, arch.hidden_layers + 1):
@@ -264,7 +267,7 @@ class _RingChain:
         return [self.blk[name][i * cols : (i + 1) * cols] for i in range(rows)]
 
     def _before(self, deps) -> list:
-        """The chain symbols any of ``deps`` (lists of chain symbols) holds, in chain order."""
+        """Collect the chain symbols any of ``deps`` (lists of chain symbols) holds, in order."""
         return sorted({s for d in deps for s in d}, key=self.chain.index)
 
     def _add_unit(self, key, A, terms_list, deps):
@@ -296,7 +299,7 @@ class _RingChain:
         return u_new, deps_new
 
     def _sample_loss(self, k):
-        """The loss polynomial of sample k (its chain elements are added on the way)."""
+        """Build the loss polynomial of sample k (adding its chain elements on the way)."""
         u = [self.sym[s] for s in self.x[k]]
         deps: list = [[] for _ in u]
         for layer in range(1, self.arch.hidden_layers + 1):
@@ -308,7 +311,7 @@ class _RingChain:
         return _apply(self.loss_terms, [z, *o, self.sym[self.y[k]]], self.R)
 
     def loss(self):
-        """The training loss: mean over samples (plus lambda ||theta||^2)."""
+        """Build the training loss: mean over samples (plus lambda ||theta||^2)."""
         m = self.arch.n_samples
         loss = sum((self._sample_loss(k) for k in range(m)), self.R.zero)
         loss *= self.R(sp.Rational(1, m))
@@ -330,7 +333,7 @@ class _RingChain:
         return self._memo[key, j]
 
     def d_element(self, f, j):
-        """d f / d theta_j of the chain element f, as a ring element."""
+        """Return d f / d theta_j of the chain element f, as a ring element."""
         P, key = self.rule[f]
         return P * self._d_argument(key, j)
 
@@ -420,7 +423,7 @@ def _torch_chain(arch: Architecture, theta, xs):
 
 
 def _torch_loss(arch: Architecture, z, ys, theta, lam):
-    """The training loss computed by torch directly (BCE from the logits)."""
+    """Compute the training loss with torch directly (BCE from the logits)."""
     import torch
 
     if arch.output == "linear":

@@ -191,7 +191,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _add_sweep_parser(sub) -> None:
-    """The ``sweep`` sub-command (see :func:`lossbounds.sweep.run_sweep`)."""
+    """Run the ``sweep`` sub-command (see :func:`lossbounds.sweep.run_sweep`)."""
     p = sub.add_parser("sweep", help="measure every cell of a sweep spec into DIR/results.csv")
     p.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see sweeps/example.toml)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumed)")

@@ -103,7 +103,7 @@ class MinimaResult:
     labels: np.ndarray
 
     def counts(self) -> dict:
-        """Number of end points per label."""
+        """Count the end points per label."""
         keys, n = np.unique(self.labels, return_counts=True)
         return {str(k): int(c) for k, c in zip(keys, n, strict=True)}
 
@@ -177,7 +177,7 @@ def polish(
 
 
 def _adam(surface: LossSurface, X: np.ndarray, steps: int, lr: float, progress: bool):
-    """``steps`` steps of batched Adam on all rows of X at once."""
+    """Run ``steps`` steps of batched Adam on all rows of X at once."""
     t = torch.tensor(X, dtype=torch.float64, device=surface.device, requires_grad=True)
     opt = torch.optim.Adam([t], lr=lr)
     for _ in tqdm(range(steps), disable=not progress, desc="adam"):
@@ -427,7 +427,7 @@ class CensusResult:
         return np.bincount(self.assignment, minlength=self.n_distinct)
 
     def best(self) -> np.ndarray:
-        """The distinct strict minimum of lowest loss, shape (N,).
+        """Return the distinct strict minimum of lowest loss, shape (N,).
 
         Raises
         ------
