@@ -190,6 +190,19 @@ def compile_comparison(device, chunk: int) -> None:
         print(f"{name:12s}: {len(thetas) / wall:9.0f} points/s wall, {cpu:.3f} s process CPU")
 
 
+def _optional_runs(args) -> None:
+    """Set the thread count and run the measurements the options ask for."""
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.device is not None:
+        device_throughput(args.device)
+    if args.compile:
+        dev = resolve_device(args.device or "cpu")
+        compile_comparison(dev, 128 if dev.type == "cpu" else 32768)
+    if args.stream:
+        stream_memory(args.stream)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -211,16 +224,7 @@ def main() -> None:
         action="store_true",
         help="also time torch.compile of a plain batched loss (on --device, default cpu)",
     )
-    args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    if args.device is not None:
-        device_throughput(args.device)
-    if args.compile:
-        dev = resolve_device(args.device or "cpu")
-        compile_comparison(dev, 128 if dev.type == "cpu" else 32768)
-    if args.stream:
-        stream_memory(args.stream)
+    _optional_runs(parser.parse_args())
 
     arch = Architecture(N_IN, WIDTH, HIDDEN, M, activation="sigmoid")
     data = make_regression(M, N_IN, noise=0.05, seed=SEED)
