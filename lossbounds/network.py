@@ -91,7 +91,7 @@ class Network:
             )
 
     def forward(self, thetas: torch.Tensor, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """Outputs of K networks on m inputs.
+        """Compute the outputs of K networks on m inputs.
 
         Parameters
         ----------
@@ -179,7 +179,7 @@ class Network:
         return a.copy_(self.activation.torch_fn(a)) if kernel is None else kernel(a)
 
     def _pass(self, thetas, X, buffers=None, pre=None):
-        """The layer loop: logit z of shape (K, m).
+        """Run the layer loop and return the logit z of shape (K, m).
 
         ``buffers`` (from :meth:`_work_buffers`) selects in-place evaluation
         into them (layer l into the contiguous (K, h_l, m) head of buffer

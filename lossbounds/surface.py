@@ -41,7 +41,7 @@ _LOSSES = ("mse", "bce")
 
 
 def _is_transformed(t: torch.Tensor) -> bool:
-    """True inside torch.func transforms (vmap, grad, jacfwd), where out= buffers fail."""
+    """Tell whether ``t`` is inside a torch.func transform, where out= buffers fail."""
     try:
         return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
     except AttributeError:  # pragma: no cover - older torch: no functorch wrappers
@@ -63,7 +63,7 @@ def _check_xy(X, y, loss: str, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _param_layout(arch, module_layout) -> ParamLayout:
-    """The ParamLayout of a described module, checked to be its parameter order."""
+    """Return the ParamLayout of a described module, checked to be its parameter order."""
     layout = ParamLayout(arch)
     blocks = [(b.start, b.stop) for b in layout.blocks.values()]
     params = [(a, a + n) for a, n in zip(module_layout.starts, module_layout.sizes, strict=True)]
@@ -175,7 +175,7 @@ class LossSurface:
         self._no_arch = ""
 
     def _set_device(self, device, chunk_size) -> None:
-        """The device, the chunk size (default for the device) and the data tensors on it."""
+        """Set the device, the chunk size (default for the device) and the data tensors on it."""
         self.device = dev = resolve_device(device)
         if chunk_size is None:
             chunk_size = default_chunk_size(dev, self.n_params, self.m, _widest(self.layout))
@@ -193,7 +193,7 @@ class LossSurface:
         cls, model, X, y, loss: str = "mse", l2: float = 0.0, dtype=torch.float64,
         chunk_size: int | None = None, device="cpu",
     ) -> LossSurface:  # fmt: skip
-        """The loss surface of a user's ``torch.nn.Module`` on a dataset.
+        """Build the loss surface of a user's ``torch.nn.Module`` on a dataset.
 
         The loss of the module as a function of its flat parameter vector, in
         the order of ``torch.nn.utils.parameters_to_vector(model.parameters())``,
@@ -272,7 +272,7 @@ class LossSurface:
             raise ValueError(f"model failed on X of shape {self.X_np.shape}: {err}") from None
 
     def symmetry_group(self):
-        """The hidden-unit symmetry group of the architecture, l2-aware.
+        """Return the hidden-unit symmetry group of the architecture, l2-aware.
 
         Returns
         -------
