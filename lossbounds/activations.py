@@ -64,7 +64,7 @@ __all__ = [
 T = sp.Symbol("t", real=True)
 
 #: Allowed values of :attr:`PfaffianActivation.flip`.
-FLIPS = ("odd", "sigmoid", "even", None)
+FLIPS = ("odd", "sigmoid", "even", "shift_odd", None)
 
 #: Name of the catalogue chain of every activation.
 DEFAULT_CHAIN = "default"
@@ -128,11 +128,12 @@ class PfaffianActivation:
         ``Q(t, g_1..g_k)``, the polynomial with ``sigma(t) = Q``.
     closed_forms : tuple of sympy.Expr
         ``g_j`` as an explicit function of :data:`T`.
-    flip : {"odd", "sigmoid", "even", None}
-        Sign-flip symmetry: ``"odd"`` sigma(-t) = -sigma(t); ``"sigmoid"``
-        sigma(-t) = 1 - sigma(t); ``"even"`` sigma(-t) = sigma(t); ``None`` none
-        that a feed-forward network can absorb (softplus and swish satisfy
-        sigma(-t) = sigma(t) - t, whose ``-t`` the next layer cannot absorb).
+    flip : {"odd", "sigmoid", "even", "shift_odd", None}
+        Sign-flip identity: ``"odd"`` sigma(-t) = -sigma(t); ``"sigmoid"``
+        sigma(-t) = 1 - sigma(t); ``"even"`` sigma(-t) = sigma(t);
+        ``"shift_odd"`` sigma(-t) = sigma(t) - t (softplus, swish, GELU: a
+        network absorbs its ``-t`` only through a projection skip, see
+        :mod:`lossbounds.symmetry`); ``None`` none.
     torch_fn : callable
         sigma on torch tensors, numerically stable, float64-safe.
     torch_chain : tuple of callables
@@ -310,7 +311,7 @@ def _verify(name, chain, derivatives, sigma, closed_forms, flip) -> None:
     if flip is not None:
         s = sigma.subs(subs)
         s_neg = s.subs(T, -T)
-        target = {"odd": -s, "sigmoid": 1 - s, "even": s}[flip]
+        target = {"odd": -s, "sigmoid": 1 - s, "even": s, "shift_odd": s - T}[flip]
         if not _numerically_zero(s_neg - target) or not _is_zero(s_neg - target):
             raise ValueError(
                 f"activation {name!r}: the declared flip symmetry {flip!r} does not hold"
@@ -409,14 +410,14 @@ def _catalogue() -> dict[str, PfaffianActivation]:
           description="arctangent"),
         A(name="softplus", chain=(g1, g2), derivatives=(g1 - g1**2, g1), sigma=g2,
           closed_forms=(sig, sp.log(1 + sp.exp(t))),
-          flip=None, torch_fn=_t_softplus, torch_chain=(_t_sigmoid, _t_softplus),
+          flip="shift_odd", torch_fn=_t_softplus, torch_chain=(_t_sigmoid, _t_softplus),
           description="log(1+e^t)"),
         A(name="gaussian", chain=(g,), derivatives=(-2 * t * g,), sigma=g,
           closed_forms=(sp.exp(-(t**2)),),
           flip="even", torch_fn=_t_gaussian, torch_chain=(_t_gaussian,),
           description="exp(-t^2)"),
         A(name="swish", chain=(g,), derivatives=(g - g**2,), sigma=t * g, closed_forms=(sig,),
-          flip=None, torch_fn=_t_swish, torch_chain=(_t_sigmoid,),
+          flip="shift_odd", torch_fn=_t_swish, torch_chain=(_t_sigmoid,),
           description="t*sigmoid(t) (SiLU)"),
         A(name="erf", chain=(g1, g2), derivatives=(-2 * t * g1, 2 / sp.sqrt(sp.pi) * g1),
           sigma=g2, closed_forms=(sp.exp(-(t**2)), sp.erf(t)),
@@ -424,7 +425,7 @@ def _catalogue() -> dict[str, PfaffianActivation]:
           description="error function"),
         A(name="gelu", chain=(g1, g2), derivatives=(-t * g1, sp.sqrt(2 / sp.pi) * g1),
           sigma=t * (1 + g2) / 2, closed_forms=(sp.exp(-(t**2) / 2), sp.erf(t / sp.sqrt(2))),
-          flip=None, torch_fn=_t_gelu, torch_chain=(_t_gauss_half, _t_erf_sqrt2),
+          flip="shift_odd", torch_fn=_t_gelu, torch_chain=(_t_gauss_half, _t_erf_sqrt2),
           description="t*Phi(t), exact (erf) GELU"),
     ]  # fmt: skip
     return {a.name: a for a in acts}

@@ -14,25 +14,34 @@ flip kind (``activation.flip``):
 - ``"sigmoid"`` (sigma(-t) = 1 - sigma(t)): the output becomes 1 - u; the next
   layer negates the outgoing column and adds it to its bias.
 - ``"even"`` (sigma(-t) = sigma(t)): nothing else changes.
+- ``"shift_odd"`` (sigma(-t) = sigma(t) - t; softplus, swish, GELU): only with
+  a projection skip into the layer (layers l >= 2). Row i of P_l gains the
+  original row i of W_l, so the output becomes u - b_{l,i}; the constant
+  -b_{l,i} is carried downstream into the later biases and the output bias.
+  Without a projection row the term -W_{l,i} u_{l-1} cannot be absorbed.
 - ``None``: no flips, permutations only.
 
 The transformed network computes ``u'_l = A_l u_l + delta_l`` (``A_l`` a
-signed permutation, ``delta_l`` constant) and every later weight is rewritten
-as ``W' = S Pi W A^{-1}``, ``b' = S Pi b - W' delta``,
-``P' = A_l P A_{l-1}^{-1}``, ``v' = A_H^{-T} v``, ``c' = c - v' . delta_H``.
+signed permutation, ``delta_l`` constant in the input) and every later weight
+is rewritten as ``W' = S Pi W A^{-1}``, ``b' = S Pi b - W' delta``,
+``P' = A_l P A_{l-1}^{-1}`` (shift-odd: ``(Pi P + F Pi W) A_{l-1}^{-1}``, F
+the flipped units), ``v' = A_H^{-T} v``, ``c' = c - v' . delta_H``.
 
 Which elements are kept (:func:`group_structure`, used by the orders and by
 :class:`SymmetryGroup` alike):
 
-- with an active l2 term lambda ||theta||^2 sigmoid flips are dropped (they
-  move a weight into a bias and change ||theta||); odd and even flips are
-  signed permutations of theta and stay;
-- no skip or projection skips: each hidden layer has its own permutation and
-  flips, |G| = (2^h h!)^H with flips, (h!)^H without;
+- with an active l2 term lambda ||theta||^2 sigmoid and shift-odd flips are
+  dropped (they move weights into biases or P and change ||theta||); odd and
+  even flips are signed permutations of theta and stay;
+- no skip: each hidden layer has its own permutation and flips,
+  |G| = (2^h h!)^H with flips, (h!)^H without (shift-odd included);
+- projection skips: the same for odd, sigmoid and even flips; shift-odd
+  flips exist in layers 2..H, |G| = (h!)^H 2^{h(H-1)};
 - identity skips (H >= 2) tie the layers into one residual stream: one
   permutation for all layers and, for odd or sigmoid flips, one flip pattern
   (a flip of one layer alone turns sigma(a) + u into -sigma(a) + u); even flips
-  stay free per layer. |G| = 2^h h! (odd, sigmoid), 2^{hH} h! (even), h! (none).
+  stay free per layer; no shift-odd flips. |G| = 2^h h! (odd, sigmoid),
+  2^{hH} h! (even), h! (shift-odd, none).
 
 These symmetries are a subgroup of the invariance group of a particular theta,
 which can be larger (dead or duplicated units): :meth:`SymmetryGroup.orbit_size`
@@ -60,6 +69,8 @@ __all__ = [
     "GroupElement",
     "SymmetryGroup",
     "dedup_modulo_group",
+    "LowerBoundCertificate",
+    "lower_bound_certificate",
 ]
 
 _SKIPS = (None, "identity", "projection")
@@ -73,12 +84,16 @@ class GroupStructure:
     ----------
     width, hidden_layers : int
         h and H.
-    flip : {"odd", "sigmoid", "even", None}
+    flip : {"odd", "sigmoid", "even", "shift_odd", None}
         The flip kind kept (None: permutations only).
     tied : bool
         One permutation for all hidden layers (identity skips, H >= 2).
     tied_flips : bool
         One flip pattern for all hidden layers (tied, odd or sigmoid flips).
+    flip_layers : tuple of int
+        The hidden layers (1-based) whose units can flip: all of them for
+        odd, sigmoid and even flips, 2..H for shift-odd flips (projection
+        skips), none without flips.
     """
 
     width: int
@@ -86,16 +101,14 @@ class GroupStructure:
     flip: str | None
     tied: bool
     tied_flips: bool
+    flip_layers: tuple[int, ...]
 
     @property
     def exponents(self) -> tuple[int, int]:
         """(a, b) with |G| = 2^a (h!)^b."""
-        h, H = self.width, self.hidden_layers
-        if self.flip is None:
-            a = 0
-        else:
-            a = h if self.tied_flips else h * H
-        return a, 1 if self.tied else H
+        h = self.width
+        a = h if self.tied_flips else h * len(self.flip_layers)
+        return a, 1 if self.tied else self.hidden_layers
 
     @property
     def order(self) -> int:
@@ -133,12 +146,13 @@ def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructur
 
     Parameters
     ----------
-    flip : {"odd", "sigmoid", "even", None}
+    flip : {"odd", "sigmoid", "even", "shift_odd", None}
         The activation's flip kind.
     skip : {None, "identity", "projection"}
         Skip connections between consecutive hidden layers.
     l2 : bool
-        Whether the loss has an active l2 term (drops sigmoid flips).
+        Whether the loss has an active l2 term (drops sigmoid and shift-odd
+        flips).
     width, hidden_layers : int
         h and H, concrete integers >= 1.
 
@@ -161,10 +175,13 @@ def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructur
         raise ValueError(f"flip must be one of {FLIPS}, got {flip!r}")
     if skip not in _SKIPS:
         raise ValueError(f"skip must be None, 'identity' or 'projection', got {skip!r}")
-    if flip == "sigmoid" and l2:
-        flip = None
+    if flip in ("sigmoid", "shift_odd") and l2:
+        flip = None  # these flips change ||theta||
+    if flip == "shift_odd" and (skip != "projection" or H < 2):
+        flip = None  # the -t is absorbed only by a projection row
+    layers = tuple(range(2 if flip == "shift_odd" else 1, H + 1)) if flip else ()
     tied = skip == "identity" and H >= 2
-    return GroupStructure(h, H, flip, tied, tied and flip in ("odd", "sigmoid"))
+    return GroupStructure(h, H, flip, tied, tied and flip in ("odd", "sigmoid"), layers)
 
 
 def _structure_of(arch, l2: bool = False) -> GroupStructure:
@@ -240,9 +257,9 @@ class SymmetryGroup:
         Coefficient of an l2 term lambda*||theta||^2 in the loss. The term is
         active when ``l2 > 0`` or ``arch.l2`` is true. Permutations and odd or
         even flips preserve ||theta||, but a sigmoid flip moves the outgoing
-        weight into the next bias and changes it: with an active l2 term the
-        sigmoid flips are dropped from the group (permutations only), as in
-        :func:`symmetry_group_order`.
+        weight into the next bias and a shift-odd flip adds a row of W_l to
+        P_l and moves biases: with an active l2 term those flips are dropped
+        from the group (permutations only), as in :func:`symmetry_group_order`.
 
     Attributes
     ----------
@@ -250,9 +267,12 @@ class SymmetryGroup:
         The elements kept.
     order : int
         |G|, exact (``structure.order``).
-    flip_kind : {"odd", "sigmoid", "even", None}
+    flip_kind : {"odd", "sigmoid", "even", "shift_odd", None}
         The flip symmetry the group uses (None when the activation has none,
-        or for sigmoid with an active l2 term).
+        for sigmoid or shift-odd with an active l2 term, and for shift-odd
+        without projection skips).
+    flip_layers : tuple of int
+        The hidden layers (1-based) whose units can flip.
     """
 
     def __init__(self, arch, l2: float | None = None):
@@ -264,7 +284,10 @@ class SymmetryGroup:
         self.structure = _structure_of(arch, self.regularised)
         self.h, self.H = self.layout.width, self.layout.hidden_layers
         self.flip_kind = self.structure.flip
+        self.flip_layers = self.structure.flip_layers
         self.has_flips = self.flip_kind is not None
+        # mask[l-1]: whether the units of hidden layer l can flip
+        self._flip_mask = np.isin(np.arange(1, self.H + 1), self.flip_layers)
         self.tied = self.structure.tied
         self.tied_flips = self.structure.tied_flips
         self.order = self.structure.order
@@ -292,9 +315,11 @@ class SymmetryGroup:
             )
         if any(sorted(p) != list(range(h)) for p in g.perms.tolist()):
             raise ValueError("element.perms rows must be permutations of 0..h-1")
-        if not self.has_flips and g.flips.any():
+        if g.flips[~self._flip_mask].any():
             raise ValueError(
-                f"element.flips must be all False: activation {self.arch.activation!r} has no flip"
+                f"element.flips must be all False in hidden layers without flips: activation "
+                f"{self.arch.activation!r} (skip={self.arch.skip!r}) flips only layers "
+                f"{list(self.flip_layers)}"
             )
         if self.tied and not (g.perms == g.perms[0]).all():
             raise ValueError("element.perms must be equal in all layers with identity skips")
@@ -315,28 +340,26 @@ class SymmetryGroup:
         flips = np.zeros((H, h), dtype=bool)
         if self.tied_flips:
             flips[:] = rng.random(h) < 0.5
-        elif self.has_flips:
-            flips = rng.random((H, h)) < 0.5
+        else:
+            flips = (rng.random((H, h)) < 0.5) & self._flip_mask[:, None]
         return GroupElement(perms, flips)
 
     def elements(self):
         """Iterate over all |G| elements (only sensible for small groups)."""
         h, H = self.h, self.H
         perms1 = [np.array(p) for p in itertools.permutations(range(h))]
-        flips1 = (
-            [np.array(f, dtype=bool) for f in itertools.product([False, True], repeat=h)]
-            if self.has_flips
-            else [np.zeros(h, dtype=bool)]
-        )
+        all_flips = [np.array(f, dtype=bool) for f in itertools.product([False, True], repeat=h)]
+        no_flip = [np.zeros(h, dtype=bool)]
+        flips_of = [all_flips if m else no_flip for m in self._flip_mask]  # per layer
         if not self.tied:
-            per_layer = [(p, f) for p in perms1 for f in flips1]
-            for combo in itertools.product(per_layer, repeat=H):
+            per_layer = [[(p, f) for p in perms1 for f in fl] for fl in flips_of]
+            for combo in itertools.product(*per_layer):
                 yield GroupElement(np.stack([c[0] for c in combo]), np.stack([c[1] for c in combo]))
             return
         flip_choices = (
-            [np.tile(f, (H, 1)) for f in flips1]
-            if (self.tied_flips or not self.has_flips)
-            else [np.stack(c) for c in itertools.product(flips1, repeat=H)]
+            [np.tile(f, (H, 1)) for f in flips_of[0]]
+            if self.tied_flips
+            else [np.stack(c) for c in itertools.product(*flips_of)]
         )
         for p in perms1:
             for f in flip_choices:
@@ -365,6 +388,7 @@ class SymmetryGroup:
         q = {}
         lead = theta.shape[:-1]
         kappa = 1.0 if self.flip_kind == "sigmoid" else 0.0
+        shift = self.flip_kind == "shift_odd"
         signs_move = self.flip_kind in ("odd", "sigmoid")
         # State of the stream feeding the current layer: u' = sgn * u[perm] + delta.
         n_in = self.layout.n_inputs
@@ -372,22 +396,24 @@ class SymmetryGroup:
         prev_sgn = np.ones(n_in)
         delta = np.zeros((*lead, n_in))
         for layer in range(1, self.H + 1):
-            perm = g.perms[layer - 1]
-            s = np.where(g.flips[layer - 1], -1.0, 1.0)
-            W = p[f"W{layer}"]
-            # W' = S Pi W A^{-1}: rows by the new order (signed), columns by the old stream map.
-            Wn = s[:, None] * W[..., perm, :][..., :, prev_perm] * prev_sgn[None, :]
+            perm, f = g.perms[layer - 1], g.flips[layer - 1]
+            s = np.where(f, -1.0, 1.0)
+            # Pi W A^{-1}: rows by the new order, columns by the old stream map.
+            Wu = p[f"W{layer}"][..., perm, :][..., :, prev_perm] * prev_sgn[None, :]
+            Wn = s[:, None] * Wu  # W' = S Pi W A^{-1}
             q[f"W{layer}"] = Wn
-            q[f"b{layer}"] = s * p[f"b{layer}"][..., perm] - np.einsum(
-                "...ij,...j->...i", Wn, delta
-            )
+            b = p[f"b{layer}"][..., perm]
+            q[f"b{layer}"] = s * b - np.einsum("...ij,...j->...i", Wn, delta)
             sgn = s if signs_move else np.ones(self.h)
-            offset = kappa * g.flips[layer - 1]
+            # own offset of the new units: +1 (sigmoid), -b (shift-odd: sigma(-a) = sigma(a) - a)
+            offset = kappa * f - (f * b if shift else 0.0)
             if arch.skip == "identity" and layer >= 2:
                 new_delta = offset + delta
             elif arch.skip == "projection" and layer >= 2:
                 P = p[f"P{layer}"]
                 Pn = sgn[:, None] * P[..., perm, :][..., :, prev_perm] * prev_sgn[None, :]
+                if shift:  # a flipped row of P_l gains the original row of W_l
+                    Pn = Pn + f[:, None] * Wu
                 q[f"P{layer}"] = Pn
                 new_delta = offset + np.einsum("...ij,...j->...i", Pn, delta)
             else:
@@ -455,12 +481,14 @@ class SymmetryGroup:
     def canonical(self, theta) -> np.ndarray:
         """A canonical representative of the orbit of ``theta`` (shape (N,)).
 
-        Layer by layer (l = 1..H, or layer 1 for the tied residual stream),
-        flip the units whose bias is negative (when flips exist) and sort the
-        units by bias. For generic theta (nonzero, pairwise distinct bias
-        magnitudes) ``canonical(g(theta)) == canonical(theta)`` for every g up
-        to rounding; near ties the choice is unstable, so deduplication
-        compares with a distance tolerance (see :meth:`distance`).
+        Layer by layer in order l = 1..H (a flip of layer l can move the
+        biases of later layers), or layer 1 for the tied residual stream: in a
+        layer whose units can flip (:attr:`flip_layers`), sort the units by
+        |bias| and flip those whose bias is negative; elsewhere sort them by
+        bias. For generic theta (nonzero, pairwise distinct bias magnitudes)
+        ``canonical(g(theta)) == canonical(theta)`` for every g up to
+        rounding; near ties the choice is unstable, so deduplication compares
+        with a distance tolerance (see :meth:`distance`).
         """
         theta = np.asarray(theta, dtype=np.float64)
         if theta.ndim != 1:
@@ -480,13 +508,29 @@ class SymmetryGroup:
             return self.apply(theta, GroupElement(np.tile(perm, (H, 1)), flips))
         for layer in range(1, H + 1):
             b = self.layout.unflatten(theta)[f"b{layer}"]
-            perm = np.argsort(np.abs(b) if self.has_flips else b, kind="stable")
+            flips = self._flip_mask[layer - 1]
+            perm = np.argsort(np.abs(b) if flips else b, kind="stable")
             g = self.identity()
             g.perms[layer - 1] = perm
-            if self.has_flips:
+            if flips:
                 g.flips[layer - 1] = (b < 0)[perm]
             theta = self.apply(theta, g)
         return theta
+
+    def lower_bound_certificate(
+        self, theta, gradient, hessian_eigenvalues, n_samples, *, tol: float = 1e-6, **tolerances
+    ) -> LowerBoundCertificate:
+        """:func:`lower_bound_certificate` at ``theta`` for this group.
+
+        The orbit size is :meth:`orbit_size` of ``theta`` (distance ``tol``);
+        ``gradient``, ``hessian_eigenvalues``, ``n_samples`` and
+        ``tolerances`` (``grad_tol``, ``eig_rtol``) are passed on. Raises
+        ``ValueError`` as :meth:`orbit_size` and :func:`lower_bound_certificate`.
+        """
+        size = self.orbit_size(theta, tol=tol)
+        return lower_bound_certificate(
+            gradient, hessian_eigenvalues, n_samples, size, self.order, **tolerances
+        )
 
     def distance(self, theta_a, theta_b, max_order: int = 5_000) -> float:
         """Euclidean distance between the orbits of two vectors.
@@ -566,3 +610,146 @@ def dedup_modulo_group(
             found = len(reps) - 1
         assign[i] = found
     return np.array(reps, dtype=int), assign
+
+
+@dataclass(frozen=True)
+class LowerBoundCertificate:
+    """Whether the hypotheses of the lower bound b0(S_c) >= |G| hold at a point.
+
+    The proposition of docs/symmetry.md, section 7: if theta* is a strict local
+    minimiser and its orbit has |G| distinct points, then every sublevel set
+    S_c with c just above L(theta*) has at least |G| components.
+
+    Attributes
+    ----------
+    holds : bool
+        All hypotheses certified: b0(S_c) >= ``order`` for c in a window above L*.
+    bound : int or None
+        The lower bound on b0 established for that window: ``order`` when
+        ``holds``; ``orbit_size`` when the minimum is certified strict but
+        the orbit has fewer distinct points (non-trivial stabiliser); None
+        when strictness is not certified.
+    order, orbit_size : int
+        |G| and the number of distinct orbit points.
+    gradient_norm, min_eigenvalue, max_eigenvalue : float
+        ||grad L(theta*)|| and the extreme Hessian eigenvalues.
+    n_samples, n_params : int or None
+        m and N (m None: the m >= N check was skipped).
+    reasons : tuple of str
+        One line per failed hypothesis (empty when ``holds``).
+    """
+
+    holds: bool
+    bound: int | None
+    order: int
+    orbit_size: int
+    gradient_norm: float
+    min_eigenvalue: float
+    max_eigenvalue: float
+    n_samples: int | None
+    n_params: int
+    reasons: tuple[str, ...]
+
+
+def _positive_int(name, value):
+    out = _concrete(value)
+    if out is None:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return out
+
+
+def lower_bound_certificate(
+    gradient,
+    hessian_eigenvalues,
+    n_samples: int | None,
+    orbit_size: int,
+    order: int,
+    *,
+    grad_tol: float = 1e-8,
+    eig_rtol: float = 1e-8,
+) -> LowerBoundCertificate:
+    """Certify the hypotheses of b0(S_c) >= |G| at a candidate minimum.
+
+    Pure and torch-free: the caller computes the gradient and the Hessian's
+    eigenvalues at theta* (float64) and the orbit size
+    (:meth:`SymmetryGroup.orbit_size`). The hypotheses (docs/symmetry.md,
+    section 7) are checked as:
+
+    - critical point: ``||gradient|| <= grad_tol``;
+    - strict minimum: the Hessian is positive definite with a margin,
+      ``min eigenvalue > eig_rtol * max |eigenvalue|`` (sufficient at a
+      critical point, not necessary);
+    - ``m >= N``: with fewer samples than parameters an interpolating MSE
+      minimum lies on a manifold of minima (not strict) and the Hessian has
+      rank <= m there, so a positive smallest eigenvalue is rounding. Pass
+      ``n_samples=None`` to skip this check where it does not apply (a loss
+      whose minima need not interpolate, e.g. one with an l2 term);
+    - free orbit: ``orbit_size == order``.
+
+    Parameters
+    ----------
+    gradient : array, shape (N,)
+        grad L(theta*).
+    hessian_eigenvalues : array, shape (N,)
+        Eigenvalues of the Hessian of L at theta* (any order).
+    n_samples : int or None
+        m, the number of training samples (None: skip the m >= N check).
+    orbit_size : int
+        Number of distinct points of the orbit G theta*, between 1 and ``order``.
+    order : int
+        |G|.
+    grad_tol : float
+        Largest gradient norm of a critical point (>= 0).
+    eig_rtol : float
+        Relative margin of positive definiteness (>= 0).
+
+    Returns
+    -------
+    LowerBoundCertificate
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not finite 1-D arrays of the same length N >= 1, a
+        count is not an integer >= 1, ``orbit_size > order``, or a tolerance
+        is negative or not finite.
+    """
+    g = np.asarray(gradient, dtype=np.float64)
+    ev = np.asarray(hessian_eigenvalues, dtype=np.float64)
+    if g.ndim != 1 or g.size == 0 or ev.shape != g.shape:
+        raise ValueError(
+            f"gradient and hessian_eigenvalues must be 1-D arrays of the same length N >= 1, "
+            f"got shapes {g.shape} and {ev.shape}"
+        )
+    if not (np.isfinite(g).all() and np.isfinite(ev).all()):
+        raise ValueError("gradient and hessian_eigenvalues must be finite")
+    for name, tol in (("grad_tol", grad_tol), ("eig_rtol", eig_rtol)):
+        if not (math.isfinite(tol) and tol >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {tol!r}")
+    order, orbit_size = _positive_int("order", order), _positive_int("orbit_size", orbit_size)
+    if orbit_size > order:
+        raise ValueError(f"orbit_size must be <= order = {order}, got {orbit_size}")
+    m = None if n_samples is None else _positive_int("n_samples", n_samples)
+    N, gnorm = g.size, float(np.linalg.norm(g))
+    lo, hi = float(ev.min()), float(ev.max())
+    reasons = []
+    if gnorm > grad_tol:
+        reasons.append(
+            f"not a critical point: ||gradient|| = {gnorm:.3e} > grad_tol = {grad_tol:g}"
+        )
+    if not lo > eig_rtol * float(np.abs(ev).max()):
+        reasons.append(
+            f"Hessian not positive definite: smallest eigenvalue {lo:.3e}, largest {hi:.3e} "
+            f"(needs > {eig_rtol:g} * max |eigenvalue|)"
+        )
+    if m is not None and m < N:
+        reasons.append(f"m = {m} < N = {N}: an interpolating minimum is not strict")
+    strict = not reasons
+    if orbit_size < order:
+        reasons.append(f"orbit has {orbit_size} distinct points < |G| = {order} (fixed points)")
+    bound = orbit_size if strict else None  # |G| when the orbit is free
+    return LowerBoundCertificate(
+        holds=not reasons, bound=bound, order=order, orbit_size=orbit_size,
+        gradient_norm=gnorm, min_eigenvalue=lo, max_eigenvalue=hi,
+        n_samples=m, n_params=N, reasons=tuple(reasons),
+    )  # fmt: skip

@@ -79,9 +79,9 @@ def test_theory_table_entries_exactly():
         ("arctan", "odd"),
         ("erf", "odd"),
         ("gaussian", "even"),
-        ("softplus", None),
-        ("swish", None),
-        ("gelu", None),
+        ("softplus", "shift_odd"),
+        ("swish", "shift_odd"),
+        ("gelu", "shift_odd"),
     ],
 )
 def test_flip_kind(name, flip):
@@ -95,7 +95,7 @@ def test_flip_kind(name, flip):
         torch.testing.assert_close(s_neg, 1 - s, rtol=0, atol=1e-15)
     elif flip == "even":
         torch.testing.assert_close(s_neg, s, rtol=0, atol=1e-15)
-    else:  # sigma(-t) = sigma(t) - t: not absorbable by a feed-forward layer
+    else:  # shift_odd: sigma(-t) = sigma(t) - t
         torch.testing.assert_close(s_neg, s - x, rtol=0, atol=1e-13)
 
 
@@ -273,6 +273,9 @@ def test_verify_refuses_non_polynomials_and_bad_shapes():
         _candidate("sig2", [g1], [g1], sp.exp(g1), [sp.exp(T)]).verify()
     with pytest.raises(ValueError, match="flip symmetry"):
         _candidate("wrongflip", [g1], [g1], g1, [sp.exp(T)], flip="odd").verify()
+    # tanh is odd, not shift-odd: tanh(-t) = -tanh(t) != tanh(t) - t
+    with pytest.raises(ValueError, match="'shift_odd' does not hold"):
+        _candidate("tanhso", [g1], [1 - g1**2], g1, [sp.tanh(T)], flip="shift_odd").verify()
 
 
 # ------------------------------------------------------- alternative chains

@@ -7,6 +7,7 @@ with a numpy forward pass written here).
 
 import itertools
 import math
+import re
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ import pytest
 import sympy as sp
 from _nets import ACTIVATIONS, OUTPUTS, SKIPS, arch_of, data
 
+from lossbounds.activations import get_activation, list_activations
 from lossbounds.architecture import Architecture
 from lossbounds.layout import ParamLayout
 from lossbounds.network import forward_numpy
@@ -24,6 +26,7 @@ from lossbounds.symmetry import (
     dedup_modulo_group,
     group_structure,
     log2_symmetry_group_order,
+    lower_bound_certificate,
     symmetry_description,
     symmetry_group_order,
 )
@@ -43,6 +46,8 @@ from lossbounds.symmetry import (
         (3, 2, "gaussian", "identity", 384),  # 2^(3*2) * 3!
         (3, 2, "softplus", "identity", 6),
         (3, 2, "tanh", "projection", 2304),
+        (3, 2, "softplus", "projection", 36 * 8),  # (3!)^2 * 2^3: flips in layer 2 only
+        (2, 3, "swish", "projection", 8 * 16),  # (2!)^3 * 2^(2*2)
     ],
 )
 def test_symmetry_group_order_hand_values(width, layers, activation, skip, expected):
@@ -223,6 +228,15 @@ def test_group_structure_decides_ties_and_flips():
     assert (s.tied, s.tied_flips, s.exponents, s.order) == (True, False, (6, 1), 2**6 * 6)
     s = group_structure("odd", "identity", False, 3, 1)  # one layer: nothing to tie
     assert (s.tied, s.exponents, s.description) == (False, (3, 1), "2^3 * 3!")
+    s = group_structure("shift_odd", "projection", False, 3, 3)  # layers 2..H flip
+    assert (s.flip, s.flip_layers, s.exponents, s.order) == ("shift_odd", (2, 3), (6, 3), 64 * 216)
+    assert s.description == "2^6 * (3!)^3"
+    for skip, l2, H in [("projection", True, 3), ("identity", False, 3), (None, False, 3)]:
+        s = group_structure("shift_odd", skip, l2, 3, H)  # no projection row or l2: no flips
+        n_perm = 1 if skip == "identity" else 3
+        assert (s.flip, s.flip_layers, s.exponents) == (None, (), (0, n_perm))
+    assert group_structure("shift_odd", "projection", False, 3, 1).flip is None
+    assert group_structure("odd", None, False, 2, 3).flip_layers == (1, 2, 3)
     s = group_structure("even", "projection", True, 2, 3)  # l2 keeps even flips
     assert (s.tied, s.exponents, s.description) == (False, (6, 3), "2^6 * (2!)^3")
     assert s.log2_order == pytest.approx(math.log2(2**6 * 2**3), rel=1e-14)
@@ -271,7 +285,10 @@ def test_group_elements_leave_the_function_unchanged(act, skip, output):
         ("softplus", None, 2, 2, 4),
         ("swish", None, 3, 1, 6),
         ("sigmoid", "projection", 2, 2, 64),
-        ("softplus", "projection", 2, 2, 4),
+        # shift-odd flips need a projection row: layers 2..H, (h!)^H 2^(h(H-1))
+        ("softplus", "projection", 2, 2, 2 * 2 * 4),
+        ("gelu", "projection", 2, 3, 8 * 16),
+        ("swish", "identity", 2, 3, 2),
         # identity skips: one signed permutation on the stream (2^h h!),
         # free even flips per layer (2^(hH) h!), permutations only (h!)
         ("tanh", "identity", 2, 2, 8),
@@ -308,7 +325,7 @@ def test_single_layer_flip_breaks_identity_skip():
     assert np.abs(forward_numpy(arch, image, X) - forward_numpy(arch, theta, X)).max() > 1e-3
 
 
-@pytest.mark.parametrize("act", ["sigmoid", "tanh", "gaussian", "swish"])
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "gaussian", "swish", "gelu"])
 @pytest.mark.parametrize("skip", SKIPS)
 def test_canonical_is_constant_on_orbits(act, skip):
     arch = arch_of(act, skip, H=3)
@@ -336,6 +353,10 @@ def test_group_bad_input():
         G.apply(theta, GroupElement(np.zeros((2, 3), dtype=int), np.zeros((2, 3), dtype=bool)))
     with pytest.raises(ValueError, match="shape"):
         G.apply(theta, GroupElement(np.zeros((1, 3), dtype=int), np.zeros((1, 3), dtype=bool)))
+    proj = SymmetryGroup(arch_of("softplus", "projection"))  # shift-odd: layer 1 has no flip
+    layer1 = np.array([[True, False, False], [False] * 3])
+    with pytest.raises(ValueError, match=r"flips only layers \[2\]"):
+        proj.apply(ParamLayout(proj.arch).init(0), GroupElement(proj.identity().perms, layer1))
     big = SymmetryGroup(arch_of("tanh", h=4, H=3))
     assert big.order == (2**4 * math.factorial(4)) ** 3
     with pytest.raises(ValueError, match="max_order"):
@@ -395,21 +416,74 @@ def test_l2_aware_group_leaves_the_regularised_loss_unchanged(act, skip, l2_orde
     assert SymmetryGroup(arch_l2).order == l2_order
 
 
-def test_sigmoid_flip_changes_the_regularised_loss():
+def _generators(G):
+    """The elementary elements: a swap of units 0 and 1 in each layer (in all
+    layers at once when tied) and each single-unit flip of every flip layer (of
+    all layers at once when the flips are tied)."""
+    gens = []
+    for layers in [list(range(G.H))] if G.tied else [[q] for q in range(G.H)]:
+        g = G.identity()
+        g.perms[np.ix_(layers, [0, 1])] = [1, 0]
+        gens.append(g)
+    flip_rows = [q - 1 for q in G.flip_layers]
+    for layers in [flip_rows] if G.tied_flips else [[q] for q in flip_rows]:
+        for i in range(G.h):
+            g = G.identity()
+            g.flips[layers, i] = True
+            gens.append(g)
+    return gens
+
+
+@pytest.mark.parametrize("act", list_activations())
+@pytest.mark.parametrize("skip", SKIPS)
+@pytest.mark.parametrize(
+    "output, loss", [("linear", "mse"), ("sigmoid", "mse"), ("sigmoid", "bce")]
+)
+@pytest.mark.parametrize("l2", [0.0, 0.1])
+def test_every_generator_leaves_the_loss_unchanged(act, skip, output, loss, l2):
     from lossbounds.surface import LossSurface
 
-    arch = Architecture(n_inputs=2, width=2, hidden_layers=1, n_samples=6, activation="sigmoid")
+    h, H = 2, 3
+    arch = Architecture(2, h, H, 6, activation=act, output=output, loss=loss, skip=skip, l2=l2 > 0)
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((6, 2)), rng.random(6)
+    surface = LossSurface(arch, X, y, l2=l2 if l2 else None)
+    G = SymmetryGroup(arch)
+    theta = rng.standard_normal(ParamLayout(arch).n_params)
+    gens = _generators(G)
+    # generators typed by hand: permutations, then h flips per flip layer
+    kind = get_activation(act).flip
+    n_perm = 1 if skip == "identity" else H
+    if kind in ("odd", "sigmoid") and skip == "identity":
+        n_flip = 0 if (kind == "sigmoid" and l2) else h  # one pattern on the whole stream
+    elif kind == "shift_odd":
+        n_flip = h * (H - 1) if (skip == "projection" and not l2) else 0
+    else:
+        n_flip = 0 if (kind == "sigmoid" and l2) else h * H
+    assert len(gens) == n_perm + n_flip
+    images = np.stack([G.apply(theta, g) for g in gens])
+    assert np.linalg.norm(images - theta, axis=1).min() > 1e-3  # each generator moves theta
+    losses = surface(images)
+    np.testing.assert_allclose(losses, surface(theta[None])[0], rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("act, skip", [("sigmoid", None), ("softplus", "projection")])
+def test_sigmoid_and_shift_odd_flips_change_the_regularised_loss(act, skip):
+    from lossbounds.surface import LossSurface
+
+    arch = Architecture(2, 2, 2, 6, activation=act, skip=skip)
     rng = np.random.default_rng(4)
     X, y = rng.standard_normal((6, 2)), rng.standard_normal(6)
     theta = rng.standard_normal(ParamLayout(arch).n_params)
     plain = SymmetryGroup(arch)  # no l2: flips are symmetries
     flip = plain.identity()
-    flip.flips[0, 0] = True
+    flip.flips[-1, 0] = True
     moved = plain.apply(theta, flip)
     no_l2 = LossSurface(arch, X, y)
     assert abs(no_l2(moved[None])[0] - no_l2(theta[None])[0]) < 1e-12
     with_l2 = LossSurface(arch, X, y, l2=0.1)
     assert abs(with_l2(moved[None])[0] - with_l2(theta[None])[0]) > 1e-6
+    assert SymmetryGroup(arch, l2=0.1).flip_kind is None
     with pytest.raises(ValueError, match="l2"):
         SymmetryGroup(arch, l2=-1.0)
 
@@ -454,6 +528,19 @@ def test_dedup_merges_an_orbit_and_keeps_a_far_point():
         dedup_modulo_group(np.zeros((2, 6)), G)
 
 
+def test_dedup_merges_a_shift_odd_projection_orbit():
+    arch = arch_of("swish", "projection", h=2, H=3)
+    G = SymmetryGroup(arch)
+    theta = ParamLayout(arch).init(6, scale=1.5)
+    orbit = G.orbit(theta)
+    assert len(orbit) == 128 and G.orbit_size(theta, tol=1e-9) == 128
+    for limit in (1, 512):  # canonical forms only, and with the exact orbit check
+        reps, assign = dedup_modulo_group(
+            np.vstack([orbit, theta + 0.3]), G, 1e-8, exact_limit=limit
+        )
+        assert len(reps) == 2 and np.all(assign[:-1] == 0) and assign[-1] == 1
+
+
 def test_dedup_survives_ties_in_the_canonical_form():
     # equal bias magnitudes make the canonical form ambiguous; the exact orbit
     # distance (small groups) still merges the whole orbit into one class
@@ -463,3 +550,74 @@ def test_dedup_survives_ties_in_the_canonical_form():
     orbit = G.orbit(theta)
     reps, assign = dedup_modulo_group(orbit, G, tol=1e-9)
     assert len(reps) == 1 and np.all(assign == 0)
+
+
+# ---------------------------------------------------------------- lower-bound certificate
+_GOOD = dict(
+    gradient=np.full(3, 1e-12), hessian_eigenvalues=[2.0, 0.5, 3.0], n_samples=10, orbit_size=8
+)
+
+
+def test_certificate_holds_when_every_hypothesis_holds():
+    cert = lower_bound_certificate(**_GOOD, order=8)
+    assert cert.holds and cert.bound == 8 and cert.reasons == ()
+    assert (cert.n_params, cert.n_samples) == (3, 10)
+    assert (cert.min_eigenvalue, cert.max_eigenvalue) == (0.5, 3.0)
+    assert cert.gradient_norm == pytest.approx(math.sqrt(3) * 1e-12, rel=1e-12)
+    # m >= N skipped on request: m = 2 < N = 3 no longer matters
+    assert lower_bound_certificate(**{**_GOOD, "n_samples": None}, order=8).holds
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"gradient": [1e-3, 0.0, 0.0]}, "not a critical point"),
+        ({"hessian_eigenvalues": [2.0, -0.1, 3.0]}, "not positive definite"),
+        ({"hessian_eigenvalues": [2.0, 0.0, 3.0]}, "not positive definite"),
+        ({"hessian_eigenvalues": [2.0, 1e-12, 3.0]}, "not positive definite"),  # below the margin
+        ({"n_samples": 2}, r"m = 2 < N = 3"),
+    ],
+)
+def test_certificate_refuses_a_point_that_is_not_a_certified_strict_minimum(change, reason):
+    cert = lower_bound_certificate(**{**_GOOD, **change}, order=8)
+    assert not cert.holds and cert.bound is None
+    assert len(cert.reasons) == 1 and re.search(reason, cert.reasons[0])
+
+
+def test_certificate_with_a_fixed_point_bounds_by_the_orbit():
+    cert = lower_bound_certificate(**{**_GOOD, "orbit_size": 4}, order=8)
+    assert not cert.holds and cert.bound == 4  # strict minimum: b0 >= |G theta*|
+    assert cert.reasons == ("orbit has 4 distinct points < |G| = 8 (fixed points)",)
+    # every failure is listed, and no bound without a strict minimum
+    cert = lower_bound_certificate([1.0, 0, 0], [0.0, 1, 1], 1, 4, 8, grad_tol=1e-6)
+    assert cert.bound is None and len(cert.reasons) == 4
+
+
+def test_certificate_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        lower_bound_certificate([0.0, 0.0], [1.0], 5, 1, 1)
+    with pytest.raises(ValueError, match="finite"):
+        lower_bound_certificate([0.0, np.nan], [1.0, 1.0], 5, 1, 1)
+    with pytest.raises(ValueError, match="orbit_size must be <= order"):
+        lower_bound_certificate(**{**_GOOD, "orbit_size": 9}, order=8)
+    with pytest.raises(ValueError, match="order must be an integer"):
+        lower_bound_certificate(**_GOOD, order=0)
+    with pytest.raises(ValueError, match="n_samples must be an integer"):
+        lower_bound_certificate(**{**_GOOD, "n_samples": 2.5}, order=8)
+    with pytest.raises(ValueError, match="grad_tol"):
+        lower_bound_certificate(**_GOOD, order=8, grad_tol=-1.0)
+    with pytest.raises(ValueError, match="eig_rtol"):
+        lower_bound_certificate(**_GOOD, order=8, eig_rtol=np.inf)
+
+
+def test_group_certificate_counts_the_orbit_of_theta():
+    G = SymmetryGroup(Architecture(1, 2, 1, 5, activation="tanh"))  # |G| = 8, N = 7
+    grad, eig = np.zeros(7), np.linspace(1.0, 2.0, 7)
+    generic = np.array([0.8, -1.3, 0.5, -0.2, 1.1, 0.7, 0.2])
+    cert = G.lower_bound_certificate(generic, grad, eig, n_samples=7)
+    assert cert.holds and cert.bound == 8
+    twins = np.array([0.8, 0.8, 0.5, 0.5, 1.1, 1.1, 0.2])  # fixed by the swap
+    cert = G.lower_bound_certificate(twins, grad, eig, n_samples=7)
+    assert (cert.holds, cert.bound, cert.orbit_size) == (False, 4, 4)
+    cert = G.lower_bound_certificate(generic, grad, eig, n_samples=6, eig_rtol=0.6)
+    assert cert.bound is None and len(cert.reasons) == 2  # m < N, and 1 < 0.6 * 2

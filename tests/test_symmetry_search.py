@@ -231,9 +231,7 @@ def expected_symmetry(kind, skip, label):
 def test_catalogue_kinds_match_the_declared_flips():
     assert sorted(KIND) == sorted(list_activations())
     for name, kind in KIND.items():
-        declared = get_activation(name).flip
-        # the package may call the shift-odd kind None (no flip without projections)
-        assert declared == kind or (kind == "shift_odd" and declared in (None, "shift_odd"))
+        assert get_activation(name).flip == kind
 
 
 @pytest.mark.parametrize("activation", sorted(KIND))
@@ -398,31 +396,25 @@ def test_only_odd_and_even_flips_preserve_the_norm(activation):
         assert min(changes) > 1e-3
 
 
-_MISSING = "the package's order lacks the shift-odd projection flips (issue 11)"
-
-
 @pytest.mark.parametrize("activation", sorted(KIND))
 @pytest.mark.parametrize("skip", SKIPS)
 @pytest.mark.parametrize("l2", [False, True])
-def test_package_order_matches_the_theory_order(activation, skip, l2, request):
+def test_package_order_matches_the_theory_order(activation, skip, l2):
     kind = KIND[activation]
-    if kind == "shift_odd" and skip == "projection" and not l2:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=_MISSING))
     for h, K in [(2, 2), (3, 3)]:
         arch = Architecture(2, h, K, 8, activation=activation, skip=skip, l2=l2)
         assert symmetry_group_order(arch) == theory_order(kind, skip, h, K, l2)
 
 
-@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "gaussian", "swish"])
+@pytest.mark.parametrize("activation", sorted(KIND))
 @pytest.mark.parametrize("skip", SKIPS)
 @pytest.mark.parametrize("l2", [False, True])
-def test_package_orbit_is_the_brute_force_orbit(activation, skip, l2, request):
+def test_package_orbit_is_the_brute_force_orbit(activation, skip, l2):
     """The package's group action gives exactly the orbit the generators above generate."""
     kind = KIND[activation]
-    if kind == "shift_odd" and skip == "projection" and not l2:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=_MISSING))
-    arch = Architecture(2, 2, 2, 8, activation=activation, skip=skip, l2=l2)
-    theta, _ = _random(arch, seed=41)
-    expected = orbit_points(arch, theta, generators(arch, kind, l2))
-    package = {_key(t) for t in SymmetryGroup(arch).orbit(theta)}
-    assert package == expected
+    for K in (2, 3) if skip == "projection" else (2,):
+        arch = Architecture(2, 2, K, 8, activation=activation, skip=skip, l2=l2)
+        theta, _ = _random(arch, seed=41)
+        expected = orbit_points(arch, theta, generators(arch, kind, l2))
+        package = {_key(t) for t in SymmetryGroup(arch).orbit(theta)}
+        assert package == expected
