@@ -22,7 +22,14 @@ the single-thread comparison, steadier on a machine shared with other
 processes, where intra-op threads spin against them. The last line is ``ratio: X`` (batched
 float32 at its best chunk size over the per-point loop, points per second).
 
-Run: ``.venv/bin/python benchmarks/bench_landscape.py [--threads T]``
+``--device DEV`` ("cpu", "cuda", "cuda:N", "auto") first prints the device's
+figure: float32 points per second of :class:`LossSurface` on that device at
+its default chunk size (:func:`lossbounds.devices.default_chunk_size`), the
+points already on the device. ``--compile`` also times ``torch.compile`` of a
+plain (allocating) batched loss against the hand-written buffer path on the
+device (see the comment at ``compile_comparison``).
+
+Run: ``.venv/bin/python benchmarks/bench_landscape.py [--threads T] [--device DEV] [--compile]``
 
 Earlier measurements (moved here from the LossSurface docstrings): float32 is about
 3x faster than float64 (this network, one thread); chunks of 64-1024 points are
@@ -40,8 +47,9 @@ import torch
 
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
+from lossbounds.devices import resolve_device
 from lossbounds.layout import ParamLayout
-from lossbounds.network import MLP
+from lossbounds.network import MLP, Network
 from lossbounds.sampling import iter_sample_points
 from lossbounds.surface import LossSurface
 
@@ -113,6 +121,74 @@ def stream_memory(n_points: int) -> None:
     )
 
 
+def _benchmark_problem(device, k: int):
+    """Benchmark network, float32 surface on ``device`` and ``k`` points already there."""
+    arch = Architecture(N_IN, WIDTH, HIDDEN, M, activation="sigmoid")
+    data = make_regression(M, N_IN, noise=0.05, seed=SEED)
+    surface = LossSurface(arch, data.X, data.y, dtype=torch.float32, device=device)
+    thetas = ParamLayout(arch).init(np.random.default_rng(SEED), scale=1.0, n_points=k)
+    return surface, torch.as_tensor(thetas, dtype=torch.float32, device=surface.device)
+
+
+def device_throughput(device) -> float:
+    """Print and return float32 points/s of LossSurface on ``device`` (best of REPEATS)."""
+    dev = resolve_device(device)
+    k = 2_000_000 if dev.type == "cuda" else K
+    surface, thetas = _benchmark_problem(dev, k)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "host CPU"
+    rate = k / best_time(lambda: surface(thetas))  # returns host numpy: synchronises
+    print(
+        f"device {dev} ({name}): {rate:.0f} points/s, float32, chunk={surface.chunk_size}, "
+        f"K={k}, torch threads={torch.get_num_threads()}"
+    )
+    return rate
+
+
+# torch.compile against the hand-written buffers. Issue 13 quotes, for this
+# network: 2 CPU cores, 237k (compiled plain loss, after a 30 s compile per
+# shape) against 231k points/s (buffers); H200: 15.1M eager, 15.6M default
+# compile, 17.6M max-autotune (1.04-1.17x). Measured here (2 cores shared with
+# other sessions, load average 12-14, one torch thread, chunks of 128, 19,968
+# points, best of 5, three runs): process CPU time buffers 0.133/0.148/0.161 s,
+# compiled 0.131/0.162/0.154 s, plain eager 0.154/0.258/0.196 s; wall rates
+# 31-46k points/s (buffers) and 29-51k (compiled), a fifth of the unloaded
+# figure. The first compile of one chunk shape took 44 s wall (185 s in an
+# earlier, more loaded probe; later runs hit inductor's cache). Decision: keep
+# the hand-written buffer path. On a CPU the compiled loss only matches it
+# (and beats the plain eager loss by 1.2-1.7x, i.e. compile buys what the
+# buffers already give); on a GPU it gains at most 17 % after a compile per
+# (chunk, m) shape, and the last, shorter chunk of every call is another shape,
+# which the short runs of a census or a sweep cell do not repay. A fused kernel
+# keeping each sample's h activations in registers is the lever worth its code.
+def compile_comparison(device, chunk: int) -> None:
+    """Print CPU/wall time of buffers vs eager plain vs ``torch.compile``-d plain loss."""
+    surface, thetas = _benchmark_problem(resolve_device(device), chunk * max(16, K // chunk))
+    X, y = surface._tensors(torch.float32)
+    net = Network(surface.arch)
+
+    def plain(t):  # allocating: every layer a fresh (k, h, m) tensor
+        return ((net._pass(t, X) - y) ** 2).mean(dim=1)
+
+    t0 = time.perf_counter()
+    compiled = torch.compile(plain, dynamic=False)
+    with torch.no_grad():
+        compiled(thetas[:chunk])
+    print(f"torch.compile: {time.perf_counter() - t0:.1f} s wall for one chunk shape")
+
+    def run(fn):
+        with torch.no_grad():
+            return torch.cat([fn(thetas[s : s + chunk]) for s in range(0, len(thetas), chunk)])
+
+    paths = {
+        "buffers": lambda: surface(thetas, chunk_size=chunk),
+        "compiled": lambda: run(compiled).cpu(),
+        "plain eager": lambda: run(plain).cpu(),
+    }
+    for name, fn in paths.items():
+        wall, cpu = best_times(fn)
+        print(f"{name:12s}: {len(thetas) / wall:9.0f} points/s wall, {cpu:.3f} s process CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -126,9 +202,22 @@ def main() -> None:
         help="also stream P Sobol points through sample_loss(return_points=False) "
         "and print the peak memory (default 0: skip)",
     )
+    parser.add_argument(
+        "--device", default=None, help="also print the throughput on this device (cpu, cuda, ...)"
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time torch.compile of a plain batched loss (on --device, default cpu)",
+    )
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.device is not None:
+        device_throughput(args.device)
+    if args.compile:
+        dev = resolve_device(args.device or "cpu")
+        compile_comparison(dev, 128 if dev.type == "cpu" else 32768)
     if args.stream:
         stream_memory(args.stream)
 

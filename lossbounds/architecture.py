@@ -57,15 +57,54 @@ def _is_concrete(value) -> bool:
     return isinstance(value, int)
 
 
-@dataclass(frozen=True)
+def _widths(widths, width, hidden_layers) -> tuple:
+    """The per-layer widths from ``widths`` or from ``width`` and ``hidden_layers``.
+
+    Returns ``(widths, hidden_layers)``: one width per hidden layer, or
+    ``(h,)`` when ``hidden_layers`` is symbolic.
+    """
+    if widths is None:
+        if width is None or hidden_layers is None:
+            raise ValueError(
+                "give width and hidden_layers (equal widths), or widths (one per hidden layer)"
+            )
+        h, K = _size("width", width), _size("hidden_layers", hidden_layers)
+        return ((h,) * K if _is_concrete(K) else (h,)), K
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) == 0:
+        raise ValueError(
+            f"widths must be a non-empty sequence of positive integers, got {widths!r}"
+        )
+    out = tuple(_size(f"widths[{i}]", w) for i, w in enumerate(widths))
+    if len(set(out)) > 1 and not all(_is_concrete(w) for w in out):
+        raise ValueError(
+            f"symbolic widths must be equal (use width= and hidden_layers=), got {out}"
+        )
+    K = len(out)
+    if hidden_layers is not None:
+        K = _size("hidden_layers", hidden_layers)
+        if _is_concrete(K) and K != len(out) or not _is_concrete(K) and len(out) != 1:
+            raise ValueError(f"hidden_layers={K} disagrees with widths={out}; give one of them")
+    if width is not None and set(out) != {_size("width", width)}:
+        raise ValueError(f"width={width} disagrees with widths={out}; give one of them")
+    return out, K
+
+
+@dataclass(frozen=True, init=False)
 class Architecture:
     """A feed-forward network, its training set size and its loss.
 
+    The hidden widths are given either as ``width`` and ``hidden_layers``
+    (every hidden layer of width h) or as ``widths`` (h_1, ..., h_K); both
+    forms of the same network are equal (and hash alike).
+
     Parameters
     ----------
-    n_inputs, width, hidden_layers, n_samples : int or sympy expression
-        n, h, K = L - 1 and m. Each is a positive int or a sympy symbol
-        (expression) declared positive and integer.
+    n_inputs, n_samples : int or sympy expression
+        n and m: a positive int, or a sympy symbol (expression) declared
+        positive and integer.
+    width, hidden_layers : int or sympy expression, optional
+        h and K = L - 1 for equal widths (each a positive int or sympy
+        expression as above).
     activation : str
         A name from :func:`lossbounds.activations.list_activations` (stored in
         canonical lower case).
@@ -76,7 +115,8 @@ class Architecture:
     l2 : bool
         Add lambda * ||theta||^2.
     skip : {None, "identity", "projection"}
-        Skip connections between consecutive hidden layers (needs K >= 2).
+        Skip connections between consecutive hidden layers (needs K >= 2 and
+        equal widths).
     chain : str
         Which Pfaffian chain of the activation the format is computed on: one
         of :func:`lossbounds.activations.list_chains` (``"default"``, the
@@ -84,6 +124,18 @@ class Architecture:
         and its symmetries are the same for every chain; only the format
         (hence the bounds) changes, and every chain gives a valid one. An
         alternative chain's activation object passed as ``activation`` sets it.
+    widths : sequence of int, keyword-only, optional
+        (h_1, ..., h_K), the width of each hidden layer, instead of ``width``
+        and ``hidden_layers`` (which may still be given if they agree).
+        Unequal widths must be concrete ints.
+
+    Attributes
+    ----------
+    widths : tuple
+        One width per hidden layer; for a symbolic ``hidden_layers`` the one
+        width ``(h,)`` that every layer shares.
+    width
+        The common width h (property); ``ValueError`` for unequal widths.
 
     Raises
     ------
@@ -92,19 +144,51 @@ class Architecture:
     """
 
     n_inputs: object
-    width: object
     hidden_layers: object
     n_samples: object
-    activation: str = "sigmoid"
-    output: str = "linear"
-    loss: str = "mse"
-    l2: bool = False
-    skip: str | None = None
-    chain: str = DEFAULT_CHAIN
+    activation: str
+    output: str
+    loss: str
+    l2: bool
+    skip: str | None
+    chain: str
+    widths: tuple
+
+    def __init__(
+        self,
+        n_inputs,
+        width=None,
+        hidden_layers=None,
+        n_samples=None,
+        activation: str = "sigmoid",
+        output: str = "linear",
+        loss: str = "mse",
+        l2: bool = False,
+        skip: str | None = None,
+        chain: str = DEFAULT_CHAIN,
+        *,
+        widths=None,
+    ):
+        if n_samples is None:
+            raise ValueError("n_samples (the number of training samples m) is required")
+        widths, hidden_layers = _widths(widths, width, hidden_layers)
+        values = {
+            "n_inputs": _size("n_inputs", n_inputs),
+            "hidden_layers": hidden_layers,
+            "n_samples": _size("n_samples", n_samples),
+            "activation": activation,
+            "output": output,
+            "loss": loss,
+            "l2": l2,
+            "skip": skip,
+            "chain": chain,
+            "widths": widths,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
 
     def __post_init__(self):
-        for name in ("n_inputs", "width", "hidden_layers", "n_samples"):
-            object.__setattr__(self, name, _size(name, getattr(self, name)))
         act = get_activation(self.activation)
         if get_activation(act.name, chain=act.chain_name) is not act:
             raise ValueError(
@@ -139,6 +223,43 @@ class Architecture:
                 f"skip={self.skip!r} joins consecutive hidden layers (of equal width h), "
                 f"so it needs hidden_layers >= 2, got {self.hidden_layers}"
             )
+        if self.skip is not None and not self.equal_widths:
+            raise ValueError(
+                f"skip={self.skip!r} joins consecutive hidden layers, so it needs equal "
+                f"widths, got widths={self.widths}"
+            )
+
+    def __repr__(self) -> str:
+        if self.equal_widths:
+            sizes = f"width={self.widths[0]!r}, hidden_layers={self.hidden_layers!r}"
+        else:
+            sizes = f"widths={self.widths!r}"
+        options = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in ("activation", "output", "loss", "l2", "skip", "chain")
+        )
+        return f"Architecture(n_inputs={self.n_inputs!r}, {sizes}, n_samples={self.n_samples!r}, {options})"
+
+    @property
+    def equal_widths(self) -> bool:
+        """True when every hidden layer has the same width."""
+        return len(set(self.widths)) == 1
+
+    @property
+    def width(self):
+        """The width h shared by every hidden layer.
+
+        Raises
+        ------
+        ValueError
+            For unequal widths (use ``widths``).
+        """
+        if not self.equal_widths:
+            raise ValueError(
+                f"this architecture has unequal hidden widths, widths={self.widths}: "
+                "a single width is not defined here (use widths)"
+            )
+        return self.widths[0]
 
     @property
     def n_weight_layers(self):
@@ -153,7 +274,7 @@ class Architecture:
     @property
     def is_symbolic(self) -> bool:
         """True when a size is a sympy expression."""
-        sizes = (self.n_inputs, self.width, self.hidden_layers, self.n_samples)
+        sizes = (self.n_inputs, *self.widths, self.hidden_layers, self.n_samples)
         return not all(_is_concrete(s) for s in sizes)
 
 

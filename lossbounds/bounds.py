@@ -536,6 +536,9 @@ def bounds_for_architectures(
     ----------
     n_inputs, width, hidden_layers, n_samples : int or array_like of shape (k,)
         Sizes n, h, K = L - 1, m (positive integers), broadcast together.
+        Equal widths only (the closed forms are in one width h); for
+        per-layer widths use :func:`bound_summary` on an
+        ``Architecture(..., widths=...)``.
     activation, output, loss, l2, skip, chain
         As in :class:`lossbounds.architecture.Architecture` (one value for all).
     constant : float

@@ -196,13 +196,13 @@ class ChainExpansion:
 
 def _parameter_blocks(arch: Architecture) -> list:
     """theta cut into ``(name, shape, symbols)`` blocks, in the module's parameter order."""
-    n, h = arch.n_inputs, arch.width
+    hs = (arch.n_inputs, *arch.widths)  # W_l is (h_l, h_{l-1})
     shapes = []
     for layer in range(1, arch.hidden_layers + 1):
-        shapes += [(f"W{layer}", (h, n if layer == 1 else h)), (f"b{layer}", (h,))]
+        shapes += [(f"W{layer}", (hs[layer], hs[layer - 1])), (f"b{layer}", (hs[layer],))]
         if layer >= 2 and arch.skip == "projection":
-            shapes.append((f"P{layer}", (h, h)))
-    shapes += [("v", (h,)), ("c", (1,))]
+            shapes.append((f"P{layer}", (hs[layer], hs[layer - 1])))
+    shapes += [("v", (hs[-1],)), ("c", (1,))]
     blocks = []
     for name, shape in shapes:
         idx = itertools.product(*map(range, shape))
@@ -217,7 +217,7 @@ def _chain_and_labels(arch: Architecture, head) -> tuple[tuple, dict]:
     chain, labels = [], {}
     for k in range(arch.n_samples):
         for layer in range(1, arch.hidden_layers + 1):
-            for i in range(arch.width):
+            for i in range(arch.widths[layer - 1]):
                 for r in range(k_act):
                     chain.append(sp.Symbol(f"g{k}_{layer}_{i}_{r}", real=True))
                     labels[chain[-1]] = ("hidden", k, layer, i, r)
@@ -276,10 +276,10 @@ class _RingChain:
 
     def _hidden_layer(self, k, layer, u_prev, deps_prev):
         """u_l of sample k from u_{l-1}, and the chain symbols each unit depends on."""
-        h = self.arch.width
+        h = self.arch.widths[layer - 1]
         Wl = self._mat(f"W{layer}", h, len(u_prev))
         bl = self.blk[f"b{layer}"]
-        Pl = self._mat(f"P{layer}", h, h) if f"P{layer}" in self.blk else None
+        Pl = self._mat(f"P{layer}", h, len(u_prev)) if f"P{layer}" in self.blk else None
         all_prev = self._before(deps_prev)
         u_new, deps_new = [], []
         for i in range(h):
@@ -289,7 +289,7 @@ class _RingChain:
             if layer >= 2 and self.arch.skip == "identity":
                 u += u_prev[i]
             elif Pl is not None:
-                u += sum((Pl[i][j] * u_prev[j] for j in range(h)), self.R.zero)
+                u += sum((Pl[i][j] * u_prev[j] for j in range(len(u_prev))), self.R.zero)
             u_new.append(u)
             deps_new.append([*all_prev, *syms])
         return u_new, deps_new
@@ -300,7 +300,7 @@ class _RingChain:
         deps: list = [[] for _ in u]
         for layer in range(1, self.arch.hidden_layers + 1):
             u, deps = self._hidden_layer(k, layer, u, deps)
-        z = sum((self.blk["v"][i] * u[i] for i in range(self.arch.width)), self.blk["c"][0])
+        z = sum((self.blk["v"][i] * u[i] for i in range(len(u))), self.blk["c"][0])
         o = []
         if self.head is not None:
             _, o = self._add_unit(("head", k), z, self.head_P, self._before(deps))
@@ -411,7 +411,7 @@ def _torch_chain(arch: Architecture, params: dict, xs):
         u = xs[k]
         for layer in range(1, arch.hidden_layers + 1):
             a = params[f"W{layer}"] @ u + params[f"b{layer}"]
-            for i in range(arch.width):
+            for i in range(a.shape[0]):
                 values.extend(fn(a[i]) for fn in act.torch_chain)
             u_new = act.torch_fn(a)
             if layer >= 2 and arch.skip == "identity":

@@ -33,18 +33,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _widths_type(text: str) -> tuple[int, ...]:
+    """``"5,4"`` -> (5, 4): comma-separated positive integers."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated positive integers such as 5,4, got {text!r}"
+        )
+    return widths
+
+
 def _add_architecture_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by ``format`` and ``bound`` (one network architecture)."""
     p.add_argument("--inputs", type=int, required=True, metavar="N", help="input dimension n")
-    p.add_argument(
-        "--width", type=int, required=True, metavar="H", help="width h of every hidden layer"
+    sizes = p.add_mutually_exclusive_group(required=True)
+    sizes.add_argument("--width", type=int, metavar="H", help="width h of every hidden layer")
+    sizes.add_argument(
+        "--widths",
+        type=_widths_type,
+        metavar="H1,H2,...",
+        help="the width of each hidden layer, e.g. 5,4 (instead of --width/--hidden-layers)",
     )
     p.add_argument(
         "--hidden-layers",
         type=int,
-        default=1,
+        default=None,
         metavar="K",
-        help="number of hidden layers (L = K + 1 weight layers; K = 1 is shallow); default 1",
+        help="number of hidden layers with --width (L = K + 1 weight layers; K = 1 is "
+        "shallow); default 1",
     )
     p.add_argument(
         "--samples", type=int, required=True, metavar="M", help="number of training samples m"
@@ -79,6 +98,7 @@ _FLAGS = {
     "n_inputs": "--inputs",
     "width": "--width",
     "hidden_layers": "--hidden-layers",
+    "widths": "--widths",
     "n_samples": "--samples",
     "activation": "--activation",
     "output": "--output",
@@ -97,11 +117,17 @@ def _flagify(message: str) -> str:
 def _architecture(args):
     from lossbounds.architecture import Architecture
 
+    if args.widths is not None and args.hidden_layers is not None:
+        raise ValueError("--hidden-layers goes with --width; --widths gives one width per layer")
+    if args.widths is None:
+        layers = 1 if args.hidden_layers is None else args.hidden_layers
+        sizes = {"width": args.width, "hidden_layers": layers}
+    else:
+        sizes = {"widths": args.widths}
     try:
         return Architecture(
             n_inputs=args.inputs,
-            width=args.width,
-            hidden_layers=args.hidden_layers,
+            **sizes,
             n_samples=args.samples,
             activation=args.activation,
             output=args.output,

@@ -40,7 +40,9 @@ networks):
    the number of neighbours doubles until the diagram stops changing.
 
 All tensors are float64; the work runs on one torch thread by default
-(option ``threads``), which is fastest for these small batches.
+(option ``threads``), which is fastest for these small batches. A
+:class:`~lossbounds.surface.LossSurface` on a GPU (``device="cuda"``)
+evaluates ``f`` and its derivatives there; the bands, steps and trees stay on the host.
 
 The diagram is exact for the basins found when every merge of the true merge
 tree is the saddle of some band; it misses minima no start reached (see the
@@ -293,7 +295,10 @@ class _Target:
             )
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fn(x)
+        """f(x) on the host; a surface on another device evaluates there (differentiably)."""
+        if self.surface is None or self.surface.device == x.device:
+            return self.fn(x)
+        return self.fn(x.to(self.surface.device)).to(x.device)
 
     def use_lm(self, opts: MergeOptions) -> bool:
         lm_ok = self.surface is not None and self.surface.arch.loss == "mse"

@@ -16,16 +16,20 @@ docs/theory.md.
 
 Network and parameter order
 ---------------------------
-Inputs x_k in R^n (k = 1..m), K = L - 1 hidden layers of width h, scalar output::
+Inputs x_k in R^n (k = 1..m), K = L - 1 hidden layers of widths h_1..h_K
+(``arch.widths``; h for equal widths), scalar output::
 
     u_0 = x,   a_l = W_l u_{l-1} + b_l,   u_l = sigma(a_l) [+ skip_l],   l = 1..K
     z = v . u_K + c,   output z (linear) or sigmoid(z)
 
 ``skip="identity"`` adds u_{l-1} to u_l for l = 2..K (equal widths);
 ``skip="projection"`` adds P_l u_{l-1} with its own h x h matrix P_l and no
-bias. Skips join consecutive hidden layers only, so they need K >= 2. theta is
-ordered W_1 (row-major), b_1, then per layer l = 2..K: W_l, b_l [, P_l], then
-v, c. The chain holds, for every sample k, hidden layer l and unit i (in that
+bias. Skips join consecutive hidden layers only, so they need K >= 2 and equal
+widths. W_l is h_l x h_{l-1} (h_0 = n), so N = sum_l (h_{l-1} + 1) h_l + h_K + 1
+(plus (K - 1) h^2 with projections) and ell = m (k sum_l h_l + output
+elements) for a k-element activation; the degrees below do not depend on the
+widths. theta is ordered W_1 (row-major), b_1, then per layer l = 2..K: W_l,
+b_l [, P_l], then v, c. The chain holds, for every sample k, hidden layer l and unit i (in that
 order), the activation's chain elements at a_{k,l,i}; then for a sigmoid
 output sigmoid(z_k), and for BCE also log sigmoid(z_k).
 
@@ -384,17 +388,29 @@ def layer_degrees(arch: Architecture) -> list[LayerDegrees]:
 
 
 def _n_params(arch: Architecture):
-    """h(n+1) + sum_{l=2}^{K} [h(h+1) (+ h^2 for a projection)] + (h+1)."""
-    n, h, K = arch.n_inputs, arch.width, arch.hidden_layers
+    """sum_l (h_{l-1}+1) h_l [+ h_l h_{l-1} for projections, l >= 2] + (h_K+1), h_0 = n.
+
+    For a symbolic depth (equal widths h): h(n+1) + sum_{l=2}^{K} [h(h+1) (+ h^2)] + (h+1).
+    """
+    n, K = arch.n_inputs, arch.hidden_layers
+    proj = arch.skip == "projection"
+    if _is_concrete(K):
+        hs = (n, *arch.widths)
+        per_hidden = sum((fan_in + 1) * h for fan_in, h in zip(hs[:-1], hs[1:], strict=True))
+        skips = sum(h * fan_in for fan_in, h in zip(hs[1:-1], hs[2:], strict=True)) if proj else 0
+        return per_hidden + skips + hs[-1] + 1
+    h = arch.width
     layer = sp.Symbol("l", integer=True, positive=True)
-    per_hidden = h * (h + 1) + (h * h if arch.skip == "projection" else 0)
+    per_hidden = h * (h + 1) + (h * h if proj else 0)
     return h * (n + 1) + sp.summation(per_hidden, (layer, 2, K)) + (h + 1)
 
 
 def _chain_length(arch: Architecture):
-    """m * (k h K + output elements): k chain elements per hidden unit and sample."""
+    """m * (k sum_l h_l + output elements): k chain elements per hidden unit and sample."""
     head, _ = head_chain(arch.output, arch.loss)
-    per_sample = arch.pfaffian_activation.chain_length * arch.width * arch.hidden_layers
+    K = arch.hidden_layers
+    units = sum(arch.widths) if _is_concrete(K) else arch.width * K
+    per_sample = arch.pfaffian_activation.chain_length * units
     per_sample += head.chain_length if head is not None else 0
     return arch.n_samples * per_sample
 

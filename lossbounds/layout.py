@@ -3,9 +3,11 @@
 One vector theta of length N, blocks in this order, each block row-major
 (``W[i, j]`` at ``offset + i * fan_in + j``, the layout of ``nn.Linear.weight``)::
 
-    W1 (h, n), b1 (h,), W2 (h, h), b2 (h,), [P2 (h, h)], ..., WH, bH, [PH], v (h,), c (1,)
+    W1 (h1, n), b1 (h1,), W2 (h2, h1), b2 (h2,), [P2 (h, h)], ..., WH, bH, [PH], v (hH,), c (1,)
 
-with ``H = arch.hidden_layers``, ``P_l`` present only for projection skips, so
+with ``H = arch.hidden_layers``, ``(h1, ..., hH) = arch.widths``, ``P_l``
+present only for projection skips (equal widths h), so
+N = sum_l (h_{l-1}+1) h_l + (h_H+1) with h_0 = n; for equal widths
 N = h(n+1) + (H-1)h(h+1) + (h+1), plus (H-1)h^2 with projection skips.
 The network these blocks parametrise is described in :mod:`lossbounds.network`.
 
@@ -34,10 +36,16 @@ def _is_tensor(x) -> bool:
 
 def _check_arch(arch) -> None:
     """Validate the fields this module uses (the Architecture class checks the rest)."""
-    for name in ("n_inputs", "width", "hidden_layers"):
-        value = getattr(arch, name, None)
+    widths = tuple(getattr(arch, "widths", ()))
+    sizes = [(name, getattr(arch, name, None)) for name in ("n_inputs", "hidden_layers")]
+    sizes += [(f"widths[{i}]", w) for i, w in enumerate(widths)]
+    for name, value in sizes:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"arch.{name} must be a concrete integer >= 1, got {value!r}")
+    if len(widths) != arch.hidden_layers:
+        raise ValueError(
+            f"arch.widths must have hidden_layers = {arch.hidden_layers} entries, got {widths}"
+        )
     if getattr(arch, "skip", None) not in _SKIPS:
         raise ValueError(f"arch.skip must be one of {_SKIPS}, got {arch.skip!r}")
     if getattr(arch, "output", None) not in _OUTPUTS:
@@ -65,10 +73,17 @@ class ParamLayout:
     Parameters
     ----------
     arch : lossbounds.architecture.Architecture
-        The architecture (``n_inputs``, ``width``, ``hidden_layers``, ``skip``).
+        The architecture (``n_inputs``, ``widths``, ``hidden_layers``, ``skip``).
 
     Attributes
     ----------
+    n_inputs, hidden_layers : int
+        n and H.
+    widths : tuple of int
+        (h_1, ..., h_H).
+    width : int
+        The common width h (property; ``ValueError`` naming ``widths`` when
+        they differ).
     n_params : int
         N, the length of theta.
     blocks : dict[str, Block]
@@ -83,16 +98,18 @@ class ParamLayout:
     def __init__(self, arch):
         _check_arch(arch)
         self.arch = arch
-        n, h, H = int(arch.n_inputs), int(arch.width), int(arch.hidden_layers)
-        self.n_inputs, self.width, self.hidden_layers = n, h, H
+        n, H = int(arch.n_inputs), int(arch.hidden_layers)
+        self.n_inputs, self.hidden_layers = n, H
+        self.widths = tuple(int(w) for w in arch.widths)
+        hs = (n, *self.widths)
         specs = []
         for layer in range(1, H + 1):
-            fan_in = n if layer == 1 else h
+            h, fan_in = hs[layer], hs[layer - 1]
             specs.append((f"W{layer}", layer, (h, fan_in)))
             specs.append((f"b{layer}", layer, (h,)))
             if arch.skip == "projection" and layer >= 2:
-                specs.append((f"P{layer}", layer, (h, h)))
-        specs.append(("v", H + 1, (h,)))
+                specs.append((f"P{layer}", layer, (h, fan_in)))
+        specs.append(("v", H + 1, (hs[-1],)))
         specs.append(("c", H + 1, (1,)))
         self.blocks: dict[str, Block] = {}
         offset = 0
@@ -101,6 +118,16 @@ class ParamLayout:
             self.blocks[name] = Block(name, layer, shape, offset, offset + size)
             offset += size
         self.n_params = offset
+
+    @property
+    def width(self) -> int:
+        """The width h of every hidden layer (``ValueError`` for unequal widths)."""
+        if len(set(self.widths)) != 1:
+            raise ValueError(
+                f"this layout has unequal hidden widths, widths={self.widths}: "
+                "a single width is not defined here (use widths)"
+            )
+        return self.widths[0]
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{b.name}{list(b.shape)}" for b in self.blocks.values())

@@ -449,18 +449,12 @@ def from_module(model: nn.Module, n_samples: int, loss: str = "mse", l2: bool = 
     Raises
     ------
     ValueError
-        As :func:`describe_module`; for unequal hidden widths (not yet
-        supported by ``Architecture``); for invalid ``n_samples``, ``loss``
-        or ``l2`` (from ``Architecture``).
+        As :func:`describe_module`; for invalid ``n_samples``, ``loss`` or
+        ``l2`` (from ``Architecture``).
     """
     d = describe_module(model)
-    if not d.equal_widths:
-        raise ValueError(
-            f"per-layer widths {d.widths} are not supported yet: Architecture has one width "
-            "for all hidden layers"
-        )
     return Architecture(
-        d.n_inputs, d.widths[0], d.hidden_layers, n_samples, activation=d.activation,
+        n_inputs=d.n_inputs, widths=d.widths, n_samples=n_samples, activation=d.activation,
         output=d.output, loss=loss, l2=l2, skip=d.skip,
     )  # fmt: skip
 
@@ -492,8 +486,8 @@ def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
     Returns
     -------
     torch.nn.Sequential
-        ``Linear(n, h), act, [Linear(h, h), act | Residual] * (K - 1),
-        Linear(h, 1) [, Sigmoid]``, outputs of shape (m, 1) for inputs (m, n);
+        ``Linear(n, h_1), act, [Linear(h_{l-1}, h_l), act | Residual] for
+        l = 2..K, Linear(h_K, 1) [, Sigmoid]``, outputs of shape (m, 1) for inputs (m, n);
         ``parameters_to_vector(model.parameters())`` is in ParamLayout order.
 
     Raises
@@ -503,15 +497,15 @@ def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
     """
     if getattr(arch, "is_symbolic", True):
         raise ValueError("arch must be a concrete Architecture (integer sizes)")
-    n, h, H = int(arch.n_inputs), int(arch.width), int(arch.hidden_layers)
-    layers = [nn.Linear(n, h, dtype=dtype), _activation_module(arch.activation, dtype)]
-    for _ in range(H - 1):
+    hs = [int(arch.n_inputs), *(int(w) for w in arch.widths)]
+    layers = [nn.Linear(hs[0], hs[1], dtype=dtype), _activation_module(arch.activation, dtype)]
+    for fan_in, h in zip(hs[1:-1], hs[2:], strict=True):
         act = _activation_module(arch.activation, dtype)
         if arch.skip is None:
-            layers += [nn.Linear(h, h, dtype=dtype), act]
-        else:
+            layers += [nn.Linear(fan_in, h, dtype=dtype), act]
+        else:  # skips have equal widths (Architecture checks)
             layers.append(Residual(h, act, skip=arch.skip, dtype=dtype))
-    layers.append(nn.Linear(h, 1, dtype=dtype))
+    layers.append(nn.Linear(hs[-1], 1, dtype=dtype))
     if arch.output == "sigmoid":
         layers.append(nn.Sigmoid())
     model = nn.Sequential(*layers)

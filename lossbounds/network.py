@@ -1,20 +1,20 @@
 """Torch network of an :class:`~lossbounds.architecture.Architecture` on flat parameter vectors.
 
-Inputs x in R^n, ``H = arch.hidden_layers`` hidden layers of width ``h``,
-activation sigma, scalar output::
+Inputs x in R^n, ``H = arch.hidden_layers`` hidden layers of widths
+``(h_1, ..., h_H) = arch.widths``, activation sigma, scalar output::
 
-    a_1 = W_1 x + b_1,          u_1 = sigma(a_1)             W_1: (h, n)
-    a_l = W_l u_{l-1} + b_l,    u_l = sigma(a_l) [+ skip]    W_l: (h, h),  l = 2..H
-    z   = v . u_H + c                                        v: (h,),  c: scalar
+    a_1 = W_1 x + b_1,          u_1 = sigma(a_1)             W_1: (h_1, n)
+    a_l = W_l u_{l-1} + b_l,    u_l = sigma(a_l) [+ skip]    W_l: (h_l, h_{l-1}),  l = 2..H
+    z   = v . u_H + c                                        v: (h_H,),  c: scalar
     output = z (linear) or sigmoid(z) (sigmoid output)
 
 with ``skip`` = ``u_{l-1}`` (``arch.skip == "identity"``) or ``P_l u_{l-1}``
 (``"projection"``, P_l: (h, h), no bias) or nothing: skips join consecutive
-hidden layers only. The parameters are flat vectors theta of length N in the
+hidden layers only (of equal widths h). The parameters are flat vectors theta of length N in the
 layout of :class:`lossbounds.layout.ParamLayout`.
 
 :class:`Network` evaluates K vectors at once, unit-major: the hidden states
-have shape (K, h, m) for m inputs.
+of layer l have shape (K, h_l, m) for m inputs.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from lossbounds.activations import get_activation
+from lossbounds.devices import resolve_device
 from lossbounds.layout import ParamLayout
 
 __all__ = ["Network", "MLP", "forward", "forward_numpy"]
@@ -55,9 +56,11 @@ def _is_transformed(t) -> bool:
 class Network:
     """Functional, batched network of an architecture: ``forward(thetas, X) -> (K, m)``.
 
-    Without autograd the pass writes into three work buffers of shapes
-    (K, h, m), (K, h, m), (K, 1, m) kept on the object (re-allocated when K, m
-    or the dtype change) with in-place kernels: one ``Network`` must not be
+    Without autograd the pass writes into three work buffers kept on the
+    object, on the device of the inputs (re-allocated when K, m, the dtype or
+    the device change) with in-place kernels: two of K * max_l h_l * m
+    elements, viewed as (K, h_l, m) layer by layer, and one (K, 1, m) for the
+    output. One ``Network`` must not be
     used from several threads at once. With ``thetas.requires_grad`` (or inside
     torch.func transforms) every step allocates its result.
 
@@ -75,7 +78,11 @@ class Network:
         self._buffers, self._buffers_key = None, None
 
     def _check(self, thetas, X) -> None:
-        """Raise ``ValueError`` unless thetas is (K, N) and X is (m, n)."""
+        """Raise ``ValueError`` unless thetas is (K, N) and X is (m, n) on the same device."""
+        if X.device != thetas.device:
+            raise ValueError(
+                f"X must lie on the device of thetas ({thetas.device}), got {X.device}"
+            )
         if thetas.ndim != 2:
             raise ValueError(f"thetas must have shape (K, N), got {tuple(thetas.shape)}")
         self.layout.check(thetas, "thetas")
@@ -104,7 +111,7 @@ class Network:
         Raises
         ------
         ValueError
-            If the shapes are not (K, N) and (m, n).
+            If the shapes are not (K, N) and (m, n), or the devices differ.
         """
         self._check(thetas, X)
         grad = torch.is_grad_enabled() and thetas.requires_grad
@@ -126,7 +133,7 @@ class Network:
         Returns
         -------
         pre : list of torch.Tensor
-            H tensors of shape (K, h, m): ``pre[l-1][k, :, i]`` is a_l of
+            H tensors, of shapes (K, h_l, m): ``pre[l-1][k, :, i]`` is a_l of
             network k on input i.
         z : torch.Tensor, shape (K, m)
             The output before any output sigmoid.
@@ -134,7 +141,7 @@ class Network:
         Raises
         ------
         ValueError
-            If the shapes are not (K, N) and (m, n).
+            If the shapes are not (K, N) and (m, n), or the devices differ.
         """
         self._check(thetas, X)
         pre = []
@@ -153,13 +160,16 @@ class Network:
         return z
 
     def _work_buffers(self, thetas, X):
-        """Two (K, h, m) ping-pong buffers and one (K, 1, m) output buffer."""
-        K, m, dtype = thetas.shape[0], X.shape[0], thetas.dtype
-        if self._buffers_key != (K, m, dtype):
-            h = self.layout.width
-            self._buffers = [torch.empty(K, h, m, dtype=dtype) for _ in range(2)]
-            self._buffers.append(torch.empty(K, 1, m, dtype=dtype))
-            self._buffers_key = (K, m, dtype)
+        """Two flat ping-pong buffers of K * max(h_l) * m elements and one (K, 1, m) buffer."""
+        key = (thetas.shape[0], X.shape[0], thetas.dtype, thetas.device)
+        if self._buffers_key != key:
+            K, m, dtype, device = key
+            size = K * max(self.layout.widths) * m
+            # Drop the old buffers first: on a GPU they may be what fills the memory.
+            self._buffers, self._buffers_key = None, None
+            buffers = [torch.empty(size, dtype=dtype, device=device) for _ in range(2)]
+            buffers.append(torch.empty(K, 1, m, dtype=dtype, device=device))
+            self._buffers, self._buffers_key = buffers, key
         return self._buffers
 
     def _activate(self, a, inplace: bool):
@@ -173,17 +183,19 @@ class Network:
         """The layer loop: logit z of shape (K, m).
 
         ``buffers`` (from :meth:`_work_buffers`) selects in-place evaluation
-        into them (the result is then a view of a buffer); ``pre``, a list,
+        into them (layer l into the contiguous (K, h_l, m) head of buffer
+        (l - 1) mod 2; the result is then a view of a buffer); ``pre``, a list,
         receives the pre-activations a_l (only meaningful without buffers,
         which overwrite them).
         """
         lay, skip = self.layout, self.arch.skip
         p = lay.unflatten(thetas)
         inplace = buffers is not None
-        A, B, Z = buffers if inplace else (None, None, None)
-        u = X.T.expand(thetas.shape[0], lay.n_inputs, X.shape[0])
-        for layer in range(1, lay.hidden_layers + 1):
-            a = _affine(p[f"b{layer}"], p[f"W{layer}"], u, out=(B if u is A else A))
+        K, m = thetas.shape[0], X.shape[0]
+        u = X.T.expand(K, lay.n_inputs, m)
+        for layer, h in enumerate(lay.widths, start=1):
+            out = buffers[(layer - 1) % 2][: K * h * m].view(K, h, m) if inplace else None
+            a = _affine(p[f"b{layer}"], p[f"W{layer}"], u, out=out)
             if pre is not None:
                 pre.append(a)
             new = self._activate(a, inplace)
@@ -193,7 +205,7 @@ class Network:
                 P = p[f"P{layer}"]
                 new = new.baddbmm_(P, u) if inplace else torch.baddbmm(new, P, u)
             u = new
-        z = torch.bmm(p["v"][:, None, :], u, out=Z)[:, 0, :]
+        z = torch.bmm(p["v"][:, None, :], u, out=buffers[2] if inplace else None)[:, 0, :]
         return z.add_(p["c"]) if inplace else z + p["c"]
 
 
@@ -210,16 +222,15 @@ class MLP(nn.Module):
         self.arch = arch
         self.layout = ParamLayout(arch)
         self.activation = get_activation(arch.activation)
-        n, h, H = self.layout.n_inputs, self.layout.width, self.layout.hidden_layers
-        self.hidden = nn.ModuleList(
-            [nn.Linear(n if i == 0 else h, h, dtype=dtype) for i in range(H)]
-        )
+        hs = (self.layout.n_inputs, *self.layout.widths)
+        pairs = list(zip(hs[:-1], hs[1:], strict=True))  # (fan_in, width) of each layer
+        self.hidden = nn.ModuleList([nn.Linear(f, h, dtype=dtype) for f, h in pairs])
         self.proj = nn.ModuleList(
-            [nn.Linear(h, h, bias=False, dtype=dtype) for _ in range(H - 1)]
+            [nn.Linear(f, h, bias=False, dtype=dtype) for f, h in pairs[1:]]
             if arch.skip == "projection"
             else []
         )
-        self.out = nn.Linear(h, 1, dtype=dtype)
+        self.out = nn.Linear(hs[-1], 1, dtype=dtype)
 
     @torch.no_grad()
     def set_flat(self, theta) -> MLP:
@@ -252,18 +263,48 @@ class MLP(nn.Module):
         return z
 
 
-def forward(arch, thetas, X, logits: bool = False, dtype=torch.float64) -> torch.Tensor:
-    """Batched outputs (K, m) for thetas (K, N) or (N,) (then (m,)) and X (m, n)."""
+def forward(
+    arch, thetas, X, logits: bool = False, dtype=torch.float64, device="cpu"
+) -> torch.Tensor:
+    """Batched outputs of the network of ``arch``.
+
+    Parameters
+    ----------
+    arch : lossbounds.architecture.Architecture
+        The architecture.
+    thetas : array_like or torch.Tensor, shape (K, N) or (N,)
+        Flat parameter vectors.
+    X : array_like or torch.Tensor, shape (m, n)
+        Inputs.
+    logits : bool
+        For a sigmoid output, return z instead of sigmoid(z).
+    dtype : torch.dtype
+        Precision of the evaluation.
+    device : str or torch.device
+        Where ``thetas`` and ``X`` are moved and evaluated: "cpu" (default),
+        "cuda", "cuda:N", "auto", or a ``torch.device``.
+
+    Returns
+    -------
+    torch.Tensor, shape (K, m), or (m,) for one vector
+        On ``device``.
+
+    Raises
+    ------
+    ValueError
+        For wrong shapes, or an unknown or unavailable ``device``.
+    """
     net = Network(arch)
-    thetas = torch.as_tensor(thetas, dtype=dtype)
+    dev = resolve_device(device)
+    thetas = torch.as_tensor(thetas, dtype=dtype, device=dev)
     single = thetas.ndim == 1
     net.layout.check(thetas, "thetas")
-    X = torch.as_tensor(X, dtype=dtype)
+    X = torch.as_tensor(X, dtype=dtype, device=dev)
     out = net.forward(thetas[None] if single else thetas, X, logits=logits)
     return out[0] if single else out
 
 
-def forward_numpy(arch, theta, X, logits: bool = False) -> np.ndarray:
-    """Float64 numpy wrapper of :func:`forward`."""
+def forward_numpy(arch, theta, X, logits: bool = False, device="cpu") -> np.ndarray:
+    """Float64 numpy wrapper of :func:`forward` (evaluated on ``device``, returned on the host)."""
     with torch.no_grad():
-        return forward(arch, theta, X, logits=logits).numpy()
+        return forward(arch, theta, X, logits=logits, device=device).cpu().numpy()

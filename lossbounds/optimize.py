@@ -7,6 +7,11 @@ Levenberg-Marquardt + damped Newton descent for MSE losses. A *basin census*
 (:func:`basin_census`) counts the distinct strict minima reached from many
 starts modulo the hidden-unit symmetry group: a lower estimate of the
 number of orbits of strict minima reachable from the start distribution.
+
+Every loss, gradient, Hessian and Jacobian is evaluated on the surface's
+``device`` (``LossSurface(..., device="cuda")`` runs them on a GPU); the
+per-start scipy minimisers and the batched linear solves of
+:func:`minimize_lm` run on the host. Results are host arrays.
 """
 
 from __future__ import annotations
@@ -173,13 +178,13 @@ def polish(
 
 def _adam(surface: LossSurface, X: np.ndarray, steps: int, lr: float, progress: bool):
     """``steps`` steps of batched Adam on all rows of X at once."""
-    t = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(X, dtype=torch.float64, device=surface.device, requires_grad=True)
     opt = torch.optim.Adam([t], lr=lr)
     for _ in tqdm(range(steps), disable=not progress, desc="adam"):
         opt.zero_grad()
         surface.losses(t).sum().backward()
         opt.step()
-    return t.detach().numpy().copy()
+    return t.detach().cpu().numpy().copy()
 
 
 def _scipy_descent(surface: LossSurface, X: np.ndarray, method: str, options: dict, progress):
@@ -294,7 +299,11 @@ def _damped_newton(surface, theta, newton_iter: int, grad_tol: float, progress):
     eye = torch.eye(theta.shape[1], dtype=torch.float64)
     for _ in tqdm(range(newton_iter), disable=not progress, desc="damped newton"):
         loss, g, H = (torch.from_numpy(a) for a in surface.hessians(theta.numpy()))
-        active = g.norm(dim=1) > grad_tol
+        # a start whose gradient or Hessian overflowed stops moving (and cannot break the SVD)
+        finite = torch.isfinite(H).all(dim=2).all(dim=1) & torch.isfinite(g).all(dim=1)
+        H = torch.where(finite[:, None, None], H, eye)
+        g = torch.where(finite[:, None], g, torch.zeros_like(g))
+        active = finite & (g.norm(dim=1) > grad_tol)
         if not bool(active.any()):
             break
         scale = torch.linalg.matrix_norm(H, ord=2).clamp_min(1e-12)

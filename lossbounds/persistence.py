@@ -497,6 +497,7 @@ def neighbourhood_graph(
     approx: float = 0.0,
     workers: int = -1,
     max_edges: int = 50_000_000,
+    knn_device=None,
 ) -> np.ndarray:
     """Neighbourhood graph of a point cloud.
 
@@ -526,11 +527,24 @@ def neighbourhood_graph(
     max_edges : int
         Radius graphs with more edges raise ValueError rather than exhaust
         memory.
+    knn_device : None, str or torch.device
+        kNN only. None (default): cKDTree on the host. A device ("cpu",
+        "cuda", "cuda:N", "auto"; see :func:`lossbounds.devices.resolve_device`):
+        exact float64 pairwise distances in chunks of query rows and
+        ``torch.topk`` on that device; the same edges as cKDTree with
+        ``approx=0`` when no two distances from a point tie (``approx`` and
+        ``workers`` are then unused). Chunks halve on running out of GPU memory.
 
     Returns
     -------
     ndarray, shape (m, 2), int64
         Undirected edges ``u < v``, each once, sorted.
+
+    Raises
+    ------
+    ValueError
+        For bad points, k, radius, method, symmetrize or approx, ``knn_device``
+        with a method other than "knn", or an unknown or unavailable ``knn_device``.
     """
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2:
@@ -545,6 +559,8 @@ def neighbourhood_graph(
         raise ValueError(f"k is only used by method='knn', got k={k} with method={method!r}")
     if method != "radius" and radius is not None:
         raise ValueError(f"radius is only used by method='radius', got method={method!r}")
+    if method != "knn" and knn_device is not None:
+        raise ValueError(f"knn_device is only used by method='knn', got method={method!r}")
     if method == "delaunay":
         return _delaunay_edges(pts)
     if method == "radius":
@@ -556,7 +572,10 @@ def neighbourhood_graph(
         k = min(default_k(0), n - 1)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
         raise ValueError(f"k must be an integer with 1 <= k < n = {n}, got {k!r}")
-    return _knn_edges(pts, int(k), float(approx), workers, mutual=symmetrize == "mutual")
+    mutual = symmetrize == "mutual"
+    if knn_device is not None:
+        return _knn_edges_torch(pts, int(k), knn_device, mutual=mutual)
+    return _knn_edges(pts, int(k), float(approx), workers, mutual=mutual)
 
 
 def _delaunay_edges(pts: np.ndarray) -> np.ndarray:
@@ -593,6 +612,32 @@ def _knn_edges(pts: np.ndarray, k: int, approx: float, workers: int, mutual: boo
     return _unique_edges(src[keep], dst[keep], pts.shape[0], mutual=mutual)
 
 
+def _knn_edges_torch(pts: np.ndarray, k: int, device, mutual: bool) -> np.ndarray:
+    """kNN edges from exact float64 distances and ``torch.topk`` on ``device``, in row chunks."""
+    import torch
+
+    from lossbounds.devices import evaluate_chunked, pairwise_chunk_rows, resolve_device
+
+    dev = resolve_device(device)
+    X = torch.as_tensor(pts, dtype=torch.float64, device=dev)
+    n = X.shape[0]
+
+    def nearest(start: int, stop: int) -> np.ndarray:
+        # Differences, not the |x|^2 + |y|^2 - 2 x.y expansion: no cancellation, so
+        # the order of the distances is that of cKDTree's exact ones.
+        dist = torch.cdist(X[start:stop], X, compute_mode="donot_use_mm_for_euclid_dist")
+        return dist.topk(k + 1, dim=1, largest=False, sorted=True).indices.cpu().numpy()
+
+    rows = pairwise_chunk_rows(dev, n)
+    nbr = np.concatenate(
+        [idx for _, _, idx in evaluate_chunked(nearest, n, rows, device=dev)]
+    ).astype(np.int64)
+    src = np.repeat(np.arange(n, dtype=np.int64), k + 1)
+    dst = nbr.ravel()
+    keep = src != dst  # drop each point itself (duplicates may swap order)
+    return _unique_edges(src[keep], dst[keep], n, mutual=mutual)
+
+
 def _unique_edges(a, b, n: int, mutual: bool = False) -> np.ndarray:
     lo = np.minimum(a, b).astype(np.int64)
     hi = np.maximum(a, b).astype(np.int64)
@@ -615,6 +660,7 @@ def sample_persistence(
     max_vertices: int | None = None,
     seed: int = 0,
     workers: int = -1,
+    knn_device=None,
 ) -> list[np.ndarray]:
     """Sublevel-set persistence estimated from scattered samples of a function.
 
@@ -648,6 +694,10 @@ def sample_persistence(
         Seed of the subsample.
     workers : int
         Threads for the kNN queries (default ``-1``: all cores).
+    knn_device : None, str or torch.device
+        None (default): the kNN graph from cKDTree; a device ("cpu", "cuda",
+        "auto", ...): from chunked distances and top-k on that device, see
+        :func:`neighbourhood_graph`.
 
     Returns
     -------
@@ -681,6 +731,7 @@ def sample_persistence(
         symmetrize=symmetrize,
         approx=approx,
         workers=workers,
+        knn_device=knn_device,
     )
     return graph_persistence(vals, edges, maxdim=maxdim)
 

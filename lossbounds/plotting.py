@@ -159,41 +159,76 @@ def plot_bound_terms(labels, terms, ax=None, names=("sign", "chain", "degree"), 
     return ax
 
 
-def plot_bound_gap(x, upper, lower, ax=None, xlabel="", labels=("upper", "lower"), extra=None):
-    """Upper and lower bounds (log10) against a size variable, gap shaded.
+def plot_bound_gap(
+    x,
+    upper,
+    order,
+    ax=None,
+    xlabel="",
+    labels=("Zell expression (C = 1)", "|G| (group order)"),
+    extra=None,
+    certified=None,
+    legend_loc="best",
+):
+    """An upper-bound expression and the symmetry group's order (both log10) against a size.
+
+    Nothing is shaded between the curves: the group's order is a lower
+    bound on b0(S_c) only at levels just above a certified strict minimum
+    (docs/symmetry.md, section 7), not at every level.
 
     Parameters
     ----------
     x : array_like of shape (k,)
-    upper, lower : array_like of shape (k,)
-        log10 of the upper and of the lower bound (both > 0).
+    upper, order : array_like of shape (k,)
+        log10 of the upper-bound expression and of |G| (both > 0).
     ax : matplotlib.axes.Axes, optional
     xlabel : str
     labels : tuple of str
-        Legend labels of the upper and lower curves.
+        Legend labels of the upper and the group-order curves.
     extra : dict of str -> array_like of shape (k,), optional
-        Further log10 curves (e.g. the critical-point bound).
+        Further log10 curves (e.g. Khovanskii's bound), one legend entry each.
+    certified : array_like of bool, shape (k,), optional
+        Where the lower bound b0 >= |G| is certified (a strict minimum with
+        a free orbit and m >= N); those points get filled markers labelled
+        "|G|: certified lower bound on b0". None: nowhere.
+    legend_loc : str
+        Legend position (matplotlib ``loc``), e.g. where no curve runs.
 
     Returns
     -------
     matplotlib.axes.Axes
-        y axis is log10 of the bound on a log scale (a log10 log10 B plot).
+        y axis is log10 of the value on a log scale (a log10 log10 plot).
+
+    Raises
+    ------
+    ValueError
+        If the arrays do not all have shape (k,).
     """
     import numpy as np
 
+    x, upper, order = (np.asarray(a, dtype=float) for a in (x, upper, order))
+    extra = {label: np.asarray(y, dtype=float) for label, y in (extra or {}).items()}
+    mask = np.zeros(x.shape, bool) if certified is None else np.asarray(certified, dtype=bool)
+    if x.ndim != 1 or any(a.shape != x.shape for a in (upper, order, mask, *extra.values())):
+        raise ValueError(
+            f"x, upper, order, certified and every extra curve must have shape (k,), "
+            f"got x of shape {x.shape}"
+        )
     ax = new_axis(ax)
-    x, upper, lower = (np.asarray(a, dtype=float) for a in (x, upper, lower))
     ax.plot(x, upper, marker="o", ms=3, label=labels[0])
-    for label, y in (extra or {}).items():
-        ax.plot(x, np.asarray(y), ls="--", lw=1, label=label)  # often on top of the upper curve
-    ax.plot(x, lower, marker="^", ms=3, label=labels[1])
-    ax.fill_between(x, lower, upper, alpha=0.12, color="grey")
+    for label, y in extra.items():
+        ax.plot(x, y, ls="--", lw=1, label=label)  # often on top of the upper curve
+    ax.plot(x, order, marker="^", ms=4, mfc="none", label=labels[1])
+    if mask.any():
+        ax.plot(
+            x[mask], order[mask], "^", ms=7, color="k", label="|G|: certified lower bound on b0"
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("log10 of the bound")
+    ax.set_ylabel("log10 of the value")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc=legend_loc)
     return ax
 
 
@@ -396,25 +431,38 @@ def plot_segment_scans(ts, values, baseline=0.0, level=None, ax=None, floor=1e-1
     return ax
 
 
-def plot_orbit_slice(slice_, baseline, level=None, points=None, ax=None, floor=1e-12, n_levels=24):
+def plot_orbit_slice(
+    slice_,
+    baseline,
+    level=None,
+    points=None,
+    ax=None,
+    floor=1e-12,
+    n_levels=24,
+    axis_labels=("a (along d1)", "b (along d2)"),
+):
     """A 2-D slice of the loss as filled contours of log10(L - baseline), sublevel boundary and points.
 
     Parameters
     ----------
     slice_ : lossbounds.slices.PlaneSlice
-        ``values[i, j]`` at ``(alphas[i], betas[j])``.
+        ``values[i, j]`` at the slice coordinates ``(a, b) = (alphas[i], betas[j])``
+        of ``center + a d1 + b d2`` (the attribute names are PlaneSlice's; the
+        axes are not named alpha/beta, which denote the chain and loss degrees).
     baseline : float
         Subtracted before taking log10 (e.g. L*); values below ``baseline +
         floor`` are drawn at ``floor``.
     level : float, optional
         Draw the boundary of the sublevel set ``{L <= level}`` (one white contour).
     points : array_like, shape (p, 2), optional
-        Plane coordinates ``(alpha, beta)`` to mark (e.g. the orbit points).
+        Slice coordinates ``(a, b)`` to mark (e.g. the orbit points).
     ax : matplotlib axis, optional
     floor : float
         Smallest value of ``L - baseline`` drawn (> 0).
     n_levels : int
         Number of filled contour levels.
+    axis_labels : tuple of str
+        Labels of the x axis (first direction) and the y axis (second).
 
     Returns
     -------
@@ -441,8 +489,8 @@ def plot_orbit_slice(slice_, baseline, level=None, points=None, ax=None, floor=1
         # hollow markers: the islands around the points stay visible
         ax.plot(p[:, 0], p[:, 1], "o", mfc="none", mec="r", ms=10, mew=1.2, label="orbit points")
         ax.legend(fontsize=8, loc="upper right")
-    ax.set_xlabel("alpha")
-    ax.set_ylabel("beta")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     return ax
 
 

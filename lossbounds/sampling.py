@@ -1,4 +1,8 @@
-"""Points of parameter space: scrambled Sobol or uniform samples, and the loss at them."""
+"""Points of parameter space: scrambled Sobol or uniform samples, and the loss at them.
+
+Points are generated on the host (float64 numpy); :func:`sample_loss`
+evaluates them on the surface's ``device`` (see :class:`lossbounds.surface.LossSurface`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ __all__ = ["iter_sample_points", "sample_points", "sample_loss", "sample_hessian
 
 _REGIONS = ("box", "ball")
 _METHODS = ("sobol", "uniform")
+_GENERATION_BLOCK = 8192  # smallest block of points generated at once by sample_loss
 
 
 def _region_args(dim, region, low, high, radius, center, method):
@@ -169,9 +174,14 @@ def sample_loss(
 ):
     """Loss at ``n_points`` samples of parameter space, streamed.
 
+    The points are generated on the host in blocks of at least 8192 (and at
+    least one evaluation chunk, so a GPU gets full chunks) and evaluated on
+    ``surface.device``; the values (and points) are returned on the host.
+
     Parameters
     ----------
     surface : LossSurface
+        The loss; its ``device`` runs the evaluation.
     n_points : int
     return_points : bool
         Keep and return the points (memory n_points * N * 8 bytes); with False
@@ -191,7 +201,10 @@ def sample_loss(
     -------
     (points (n_points, N), values (n_points,)) or values
     """
-    chunks = iter_sample_points(n_points, surface.n_params, **region)
+    if chunk_size is not None:
+        chunk_size = check_int("chunk_size", chunk_size, 1)
+    block = max(_GENERATION_BLOCK, surface.chunk_size if chunk_size is None else chunk_size)
+    chunks = iter_sample_points(n_points, surface.n_params, chunk_size=block, **region)
     if not return_points:
         return surface.stream(
             chunks, n_points=n_points, chunk_size=chunk_size, progress=progress, dtype=dtype

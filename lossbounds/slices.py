@@ -1,6 +1,8 @@
 """1-D and 2-D slices of a loss surface, their curvature and their persistence.
 
 Directions are random, optionally filter-normalised (Li et al. 2018).
+Directions and grids are built on the host; the losses and Hessians are
+evaluated on the surface's ``device`` (see :class:`lossbounds.surface.LossSurface`).
 """
 
 from __future__ import annotations
@@ -264,23 +266,27 @@ def plane_hessians(
         ``out[i, j]`` is the Hessian of g at ``(alphas[i], betas[j])``.
     """
     theta = _point(surface, slice_.theta)
+    dev = surface.device
     D = torch.as_tensor(
         np.stack([_point(surface, slice_.d1, "d1"), _point(surface, slice_.d2, "d2")]),
         dtype=torch.float64,
+        device=dev,
     )  # (2, N)
     chunk_size = check_int(
         "chunk_size", surface.chunk_size if chunk_size is None else chunk_size, 1
     )
     A, B = np.meshgrid(slice_.alphas, slice_.betas, indexing="ij")
     coords = np.stack([A.ravel(), B.ravel()], axis=1)  # (res_a * res_b, 2)
-    base = torch.as_tensor(theta, dtype=torch.float64)
+    base = torch.as_tensor(theta, dtype=torch.float64, device=dev)
     out = np.empty((coords.shape[0], 2, 2))
     for s in tqdm(range(0, coords.shape[0], chunk_size), disable=not progress, desc="hessians"):
-        ab = torch.tensor(coords[s : s + chunk_size], dtype=torch.float64, requires_grad=True)
+        ab = torch.tensor(
+            coords[s : s + chunk_size], dtype=torch.float64, device=dev, requires_grad=True
+        )
         vals = surface.losses(base[None, :] + ab @ D)
         (g,) = torch.autograd.grad(vals.sum(), ab, create_graph=True)  # (k, 2)
         rows = [torch.autograd.grad(g[:, i].sum(), ab, retain_graph=i == 0)[0] for i in range(2)]
-        out[s : s + chunk_size] = torch.stack(rows, dim=1).detach().numpy()
+        out[s : s + chunk_size] = torch.stack(rows, dim=1).detach().cpu().numpy()
     out = 0.5 * (out + out.transpose(0, 2, 1))
     return out.reshape(A.shape[0], A.shape[1], 2, 2)
 

@@ -9,7 +9,9 @@ For outputs ``f_theta(x_k)`` of the network and targets ``y_k``::
 :class:`LossSurface` evaluates L at K points at once with the batched forward
 pass of :class:`lossbounds.network.Network`, in chunks (memory bounded by the
 chunk, never by K), and gives gradients, Hessians and, for MSE, residuals
-and their Jacobians.
+and their Jacobians. The data, the network's buffers and every evaluation live
+on the surface's ``device`` (see :mod:`lossbounds.devices`); points go in and
+results come out as host arrays.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.data import check_data
+from lossbounds.devices import default_chunk_size, evaluate_chunked, resolve_device
 from lossbounds.network import Network
 
 __all__ = ["LossSurface"]
@@ -60,9 +63,17 @@ class LossSurface:
         ``arch.l2`` is False; when ``arch.l2`` is True it must be given (> 0).
     dtype : torch.float32 or torch.float64
         Precision of :meth:`__call__` (gradients and Hessians are always float64).
-    chunk_size : int
+    chunk_size : int, optional
         Default number of parameter vectors evaluated at once (>= 1). Memory is
-        about ``3 * chunk_size * m * width * 8`` bytes.
+        about ``3 * chunk_size * m * width * 8`` bytes. Default:
+        :func:`lossbounds.devices.default_chunk_size` for the device (64-1024
+        on a CPU, tens of thousands on a GPU). Running out of GPU memory halves
+        the chunk and retries (with a warning) down to 1, then raises
+        :class:`lossbounds.devices.DeviceMemoryError` naming ``chunk_size``.
+    device : str or torch.device
+        Where the data, the network's buffers and the evaluation live:
+        "cpu" (default), "cuda", "cuda:N", "auto" (CUDA when available), or a
+        ``torch.device``. Inputs and results stay numpy arrays on the host.
 
     Attributes
     ----------
@@ -70,10 +81,25 @@ class LossSurface:
         N.
     network : lossbounds.network.Network
         The batched network.
+    device : torch.device
+        The resolved device.
+
+    Raises
+    ------
+    ValueError
+        For bad data, loss, l2, dtype or chunk_size, or an unknown or
+        unavailable ``device`` (the message names the accepted values).
     """
 
     def __init__(
-        self, arch, X, y, l2: float | None = None, dtype=torch.float64, chunk_size: int = 128
+        self,
+        arch,
+        X,
+        y,
+        l2: float | None = None,
+        dtype=torch.float64,
+        chunk_size: int | None = None,
+        device="cpu",
     ):
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -99,15 +125,22 @@ class LossSurface:
         self.arch = arch
         self.l2 = l2
         self.dtype = dtype
-        self.chunk_size = _check_chunk_size(chunk_size)
+        self.device = resolve_device(device)
         self.network = Network(arch)
         self.layout = self.network.layout
         self.n_params = self.layout.n_params
+        if chunk_size is None:
+            chunk_size = default_chunk_size(
+                self.device, self.n_params, X.shape[0], max(self.layout.widths)
+            )
+        self.chunk_size = _check_chunk_size(chunk_size)
         self.X_np, self.y_np = X, y
         # Built eagerly: a tensor first created inside a torch.func transform would
         # be captured at that transform's level and break later calls.
+        dev = self.device
         self._data = {
-            dt: (torch.as_tensor(X, dtype=dt), torch.as_tensor(y, dtype=dt)) for dt in _DTYPES
+            dt: (torch.as_tensor(X, dtype=dt, device=dev), torch.as_tensor(y, dtype=dt, device=dev))
+            for dt in _DTYPES
         }
 
     @property
@@ -124,7 +157,8 @@ class LossSurface:
     def losses(self, thetas: torch.Tensor) -> torch.Tensor:
         """Differentiable losses of a (K, N) tensor, shape (K,), in the tensor's dtype.
 
-        No chunking: the building block of every other evaluation.
+        No chunking: the building block of every other evaluation. ``thetas``
+        must lie on ``self.device`` (the result does too).
         """
         X, y = self._tensors(thetas.dtype)
         # No autograd needed: the network reuses its buffers and in-place kernels.
@@ -144,7 +178,8 @@ class LossSurface:
         return loss
 
     def _as_points(self, thetas, dtype) -> torch.Tensor:
-        t = torch.as_tensor(thetas, dtype=dtype)
+        """``thetas`` as a (N,) or (K, N) tensor of ``dtype`` on the surface's device."""
+        t = torch.as_tensor(thetas, dtype=dtype, device=self.device)
         if t.ndim not in (1, 2) or t.shape[-1] != self.n_params:
             raise ValueError(
                 f"thetas must have shape (N,) or (K, N) with N = {self.n_params}, "
@@ -162,9 +197,10 @@ class LossSurface:
             Points. An iterable (e.g. a generator) is streamed chunk by chunk
             (see :meth:`stream`).
         chunk_size : int, optional
-            Points per batch (default ``self.chunk_size``).
+            Points per batch (default ``self.chunk_size``); halved on running
+            out of GPU memory (see :func:`lossbounds.devices.evaluate_chunked`).
         progress : bool
-            Show a tqdm progress bar over chunks.
+            Show a tqdm progress bar over points.
         dtype : torch dtype, optional
             Overrides the surface's dtype for this call.
 
@@ -182,10 +218,13 @@ class LossSurface:
                 return float(self.losses(t[None])[0])
         K = t.shape[0]
         out = np.empty(K, dtype=np.float64 if dtype == torch.float64 else np.float32)
-        starts = range(0, K, chunk_size)
-        with torch.no_grad():
-            for s in tqdm(starts, disable=not progress, desc="loss", unit="chunk"):
-                out[s : s + chunk_size] = self.losses(t[s : s + chunk_size]).numpy()
+        chunks = evaluate_chunked(
+            lambda a, b: self.losses(t[a:b]).cpu().numpy(), K, chunk_size, device=self.device
+        )
+        with torch.no_grad(), tqdm(total=K, disable=not progress, desc="loss", unit="pt") as bar:
+            for s, stop, values in chunks:
+                out[s:stop] = values
+                bar.update(stop - s)
         return out
 
     def stream(
@@ -258,7 +297,7 @@ class LossSurface:
         t = t.clone().requires_grad_(True)
         val = self._single(t)
         (g,) = torch.autograd.grad(val, t)
-        return float(val.detach()), g.numpy()
+        return float(val.detach()), g.cpu().numpy()
 
     def gradient(self, theta) -> np.ndarray:
         """Gradient of shape (N,) at one point, float64."""
@@ -274,7 +313,7 @@ class LossSurface:
         t = torch.atleast_2d(t).clone().requires_grad_(True)
         vals = self.losses(t)
         (g,) = torch.autograd.grad(vals.sum(), t)
-        return vals.detach().numpy(), g.numpy()
+        return vals.detach().cpu().numpy(), g.cpu().numpy()
 
     def hessian(self, theta) -> np.ndarray:
         """Hessian of shape (N, N) at one point, float64, symmetrised (double backward)."""
@@ -283,9 +322,9 @@ class LossSurface:
             raise ValueError(f"theta must be one point of shape (N,), got {tuple(t.shape)}")
         t = t.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(self._single(t), t, create_graph=True)
-        eye = torch.eye(t.shape[0], dtype=t.dtype)
+        eye = torch.eye(t.shape[0], dtype=t.dtype, device=self.device)
         (H,) = torch.autograd.grad(g, t, eye, is_grads_batched=True)
-        H = H.numpy()
+        H = H.cpu().numpy()
         return 0.5 * (H + H.T)
 
     def hessians(self, thetas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -299,11 +338,11 @@ class LossSurface:
         loss = self.losses(t)
         (g,) = torch.autograd.grad(loss.sum(), t, create_graph=True)
         K, N = t.shape
-        rows = torch.eye(N, dtype=torch.float64)[:, None, :].expand(N, K, N)
+        rows = torch.eye(N, dtype=torch.float64, device=self.device)[:, None, :].expand(N, K, N)
         (H,) = torch.autograd.grad(g, t, rows, is_grads_batched=True)  # (N, K, N)
         H = H.transpose(0, 1)
         H = 0.5 * (H + H.transpose(1, 2))
-        return loss.detach().numpy(), g.detach().numpy(), H.detach().numpy()
+        return tuple(a.detach().cpu().numpy() for a in (loss, g, H))
 
     # ------------------------------------------------------ least squares
     def _check_mse(self) -> None:
@@ -317,7 +356,7 @@ class LossSurface:
         r = self.network.forward(thetas, X) - y
         if self.l2:
             # (1/m) ||r||^2 + l2 ||theta||^2 = (1/m) ||[r, sqrt(m l2) theta]||^2
-            r = torch.cat([r, np.sqrt(self.m * self.l2) * thetas], dim=1)
+            r = torch.cat([r, float(np.sqrt(self.m * self.l2)) * thetas], dim=1)
         return r
 
     def residuals(self, thetas) -> np.ndarray:
@@ -341,7 +380,7 @@ class LossSurface:
         self._check_mse()
         t = self._as_points(thetas, torch.float64)
         with torch.no_grad():
-            r = self._residuals_t(torch.atleast_2d(t)).numpy()
+            r = self._residuals_t(torch.atleast_2d(t)).cpu().numpy()
         return r[0] if t.ndim == 1 else r
 
     def residual_jacobians(self, thetas) -> tuple[np.ndarray, np.ndarray]:
@@ -364,7 +403,7 @@ class LossSurface:
         t = torch.atleast_2d(t0).clone().requires_grad_(True)
         r = self._residuals_t(t)
         K, R = r.shape
-        grads = torch.eye(R, dtype=torch.float64)[:, None, :].expand(R, K, R)
+        grads = torch.eye(R, dtype=torch.float64, device=self.device)[:, None, :].expand(R, K, R)
         (J,) = torch.autograd.grad(r, t, grads, is_grads_batched=True)  # (R, K, N)
-        r, J = r.detach().numpy(), J.transpose(0, 1).numpy()
+        r, J = r.detach().cpu().numpy(), J.transpose(0, 1).cpu().numpy()
         return (r[0], J[0]) if t0.ndim == 1 else (r, J)

@@ -6,7 +6,8 @@ measurement: the inputs of :data:`INPUTS` (``dataset``, ``inputs``,
 ``width``, ``hidden_layers``, ``activation``, ``output``, ``loss``,
 ``skip``, ``samples``, ``seed``, ``noise``, ``l2``, and ``teacher_width``,
 ``teacher_layers``, ``teacher_activation`` of the ``"teacher"`` dataset, see
-:func:`problem`) plus the options of the chosen measurement. A spec has these top-level keys:
+:func:`problem`) plus the options of the chosen measurement. A spec has
+these top-level keys:
 
 ``measurement``
     Name of a registered measurement (:data:`MEASUREMENTS`): ``"census"``
@@ -313,6 +314,7 @@ class SweepSpec:
         Returns
         -------
         SweepSpec
+            The matching cells, with this spec's name, measurement and description.
 
         Raises
         ------
@@ -529,13 +531,13 @@ def teacher_architecture(cell: dict):
     not depend on the student's ``width``, ``hidden_layers``, ``activation``,
     ``skip`` or ``l2``.
     """
-    return Architecture(
-        n_inputs=cell["inputs"],
-        width=cell["teacher_width"],
-        hidden_layers=cell["teacher_layers"],
-        n_samples=cell["samples"],
-        activation=cell["teacher_activation"],
-    )
+    teacher = {
+        "width": cell["teacher_width"],
+        "hidden_layers": cell["teacher_layers"],
+        "activation": cell["teacher_activation"],
+        **{"output": "linear", "loss": "mse", "l2": 0.0, "skip": "none"},
+    }
+    return architecture({**cell, **teacher})
 
 
 def make_data(cell: dict):
@@ -696,6 +698,20 @@ def _hits_summary(hits: np.ndarray) -> dict:
     }
 
 
+#: Options of the seeded starts of the census and the merge tree.
+_START_OPTIONS = {
+    "n_starts": Option(32, _positive_int),
+    "start_seed": Option(0, _nonnegative_int),
+    "start_scale": Option(2.0, _positive_float),
+}
+
+
+def _starts(cell: dict, arch, stream: int) -> np.ndarray:
+    """Starts ``ParamLayout(arch).init`` (n_starts, N) seeded ``[seed, start_seed, stream]``."""
+    rng = np.random.default_rng([cell["seed"], cell["start_seed"], stream])
+    return ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
+
+
 def _least_squares(cell: dict) -> None:
     """The census minimises least squares: refuse other losses."""
     if cell["loss"] != "mse":
@@ -707,9 +723,7 @@ def _least_squares(cell: dict) -> None:
     outputs=_CENSUS_OUTPUTS,
     check=_least_squares,
     options={
-        "n_starts": Option(32, _positive_int),
-        "start_seed": Option(0, _nonnegative_int),
-        "start_scale": Option(2.0, _positive_float),
+        **_START_OPTIONS,
         "lm_iter": Option(50, _positive_int),
         "newton_iter": Option(60, _nonnegative_int),
     },
@@ -722,8 +736,7 @@ def _census(cell: dict) -> dict:
     :func:`lossbounds.optimize.basin_census` (l2-aware group).
     """
     arch, data, surface = problem(cell)
-    rng = np.random.default_rng([cell["seed"], cell["start_seed"], 1])
-    starts = ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
+    starts = _starts(cell, arch, 1)
     res = basin_census(surface, starts, lm_iter=cell["lm_iter"], newton_iter=cell["newton_iter"])
     losses = res.distinct_losses
     bounds = bound_summary(arch)
@@ -799,9 +812,7 @@ def _tree_summary(tree, scale: float) -> dict:
     "merge_tree",
     outputs=_MERGE_OUTPUTS,
     options={
-        "n_starts": Option(32, _positive_int),
-        "start_seed": Option(0, _nonnegative_int),
-        "start_scale": Option(2.0, _positive_float),
+        **_START_OPTIONS,
         "lm_steps": Option(100, _positive_int),
         "n_neighbors": Option(4, _positive_int),
         "max_rounds": Option(1, _positive_int),
@@ -828,8 +839,7 @@ def _merge_tree(cell: dict) -> dict:
     """
     arch, data, surface = problem(cell)
     group = SymmetryGroup(arch, l2=cell["l2"])
-    rng = np.random.default_rng([cell["seed"], cell["start_seed"], 2])
-    starts = ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
+    starts = _starts(cell, arch, 2)
     names = ("lm_steps", "n_neighbors", "max_rounds", "n_images", "check_bands")
     tree = merge_tree(
         surface, starts, group=group, seed=cell["seed"], **{k: cell[k] for k in names}

@@ -42,10 +42,15 @@ Which elements are kept (:func:`group_structure`, used by the orders and by
   (a flip of one layer alone turns sigma(a) + u into -sigma(a) + u); even flips
   stay free per layer; no shift-odd flips. |G| = 2^h h! (odd, sigmoid),
   2^{hH} h! (even), h! (shift-odd, none).
+- unequal widths h_1..h_H (``arch.widths``; no skips): each layer has its own
+  permutation and flips, |G| = prod_l 2^{h_l} h_l! with flips, prod_l h_l!
+  without (the orders only: :class:`SymmetryGroup` acts on equal widths).
 
 These symmetries are a subgroup of the invariance group of a particular theta,
 which can be larger (dead or duplicated units): :meth:`SymmetryGroup.orbit_size`
-counts the distinct images. Derivations: docs/symmetry.md.
+counts the distinct images. |G| is a lower bound on b0(S_c) only at levels
+just above a strict minimum with a free orbit: :func:`lower_bound_certificate`
+checks those hypotheses at a point. Derivations: docs/symmetry.md.
 """
 
 from __future__ import annotations
@@ -191,14 +196,31 @@ def _structure_of(arch, l2: bool = False) -> GroupStructure:
     return group_structure(flip, getattr(arch, "skip", None), l2, arch.width, arch.hidden_layers)
 
 
+def _structures_of(arch) -> list[GroupStructure]:
+    """The group as a product of structures: one for equal widths, one per layer otherwise.
+
+    Unequal widths admit no skips (Architecture refuses them), so the group is
+    the direct product of the single-layer groups of widths h_1, ..., h_H:
+    |G| = prod_l 2^{h_l} h_l! with flips, prod_l h_l! without.
+    """
+    widths = tuple(getattr(arch, "widths", ()))
+    if len(set(widths)) <= 1:
+        return [_structure_of(arch)]
+    flip = get_activation(arch.activation).flip
+    l2 = bool(getattr(arch, "l2", False))
+    return [group_structure(flip, None, l2, h, 1) for h in widths]
+
+
 def symmetry_group_order(arch) -> int:
     """Order |G| of the hidden-unit symmetry group of an architecture (exact int).
 
     Parameters
     ----------
     arch : lossbounds.architecture.Architecture
-        Concrete width h and hidden_layers H; ``activation``, ``skip`` and
-        ``l2`` select the elements (module docstring).
+        Concrete width h and hidden_layers H, or unequal concrete widths
+        h_1..h_H (then no skips: |G| = prod_l 2^{h_l} h_l! with flips,
+        prod_l h_l! without); ``activation``, ``skip`` and ``l2`` select the
+        elements (module docstring).
 
     Returns
     -------
@@ -211,17 +233,29 @@ def symmetry_group_order(arch) -> int:
     ValueError
         If width or hidden_layers is symbolic.
     """
-    return _structure_of(arch).order
+    return math.prod(s.order for s in _structures_of(arch))
 
 
 def log2_symmetry_group_order(arch) -> float:
     """log2 |G| via lgamma (no big integers); see :func:`symmetry_group_order`."""
-    return _structure_of(arch).log2_order
+    return math.fsum(s.log2_order for s in _structures_of(arch))
 
 
 def symmetry_description(arch) -> str:
-    """The group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``."""
-    return _structure_of(arch).description
+    """The group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``.
+
+    Unequal widths give one factorial per distinct width, in layer order, e.g.
+    ``'2^9 * 5! * 4!'`` for widths (5, 4).
+    """
+    structures = _structures_of(arch)
+    if len(structures) == 1:
+        return structures[0].description
+    a = sum(s.exponents[0] for s in structures)
+    counts: dict[int, int] = {}
+    for s in structures:
+        counts[s.width] = counts.get(s.width, 0) + 1
+    facts = [f"{h}!" if b == 1 else f"({h}!)^{b}" for h, b in counts.items()]
+    return " * ".join(facts if a == 0 else [f"2^{a}", *facts])
 
 
 @dataclass(frozen=True)
@@ -276,6 +310,11 @@ class SymmetryGroup:
     """
 
     def __init__(self, arch, l2: float | None = None):
+        if len(set(getattr(arch, "widths", ()))) > 1:
+            raise ValueError(
+                f"SymmetryGroup needs equal widths (its elements are (H, h) arrays), got "
+                f"widths={arch.widths}; symmetry_group_order covers per-layer widths"
+            )
         self.arch = arch
         self.layout = ParamLayout(arch)
         if l2 is not None and not (np.isfinite(l2) and l2 >= 0):

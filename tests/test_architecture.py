@@ -137,3 +137,71 @@ def test_architecture_chain_choice():
         Architecture(2, 3, 2, 4, activation="tanh", chain="value")
     with pytest.raises(ValueError, match="chain must be one of"):
         Architecture(2, 3, 2, 4, activation="swish", chain=None)
+
+
+# ----------------------------------------------------------- per-layer widths
+def test_widths_and_the_equal_width_shorthand_are_one_architecture():
+    short = Architecture(n_inputs=2, width=3, hidden_layers=2, n_samples=5)
+    long = Architecture(n_inputs=2, widths=(3, 3), n_samples=5)
+    assert short == long and hash(short) == hash(long) and len({short, long}) == 1
+    assert long.width == 3 and long.hidden_layers == 2 and short.widths == (3, 3)
+    assert Architecture(2, 3, 2, 5, widths=[3, 3]) == short  # agreeing forms may be combined
+    assert "width=3, hidden_layers=2" in repr(long)
+
+
+def test_unequal_widths():
+    arch = Architecture(n_inputs=3, widths=(5, 4), n_samples=2, activation="tanh")
+    assert arch.widths == (5, 4) and arch.hidden_layers == 2 and not arch.equal_widths
+    assert arch != Architecture(n_inputs=3, widths=(4, 5), n_samples=2, activation="tanh")
+    with pytest.raises(ValueError, match=r"unequal hidden widths, widths=\(5, 4\).*use widths"):
+        _ = arch.width
+    assert "widths=(5, 4)" in repr(arch)
+    copy = dataclasses.replace(arch, n_samples=7)
+    assert copy.widths == (5, 4) and copy.n_samples == 7
+    swish = Architecture(n_inputs=3, widths=(5, 4), n_samples=2, activation="swish")
+    assert dataclasses.replace(swish, chain="value").widths == (5, 4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        arch.widths = (1, 1)
+
+
+def test_symbolic_sizes_keep_one_width():
+    sym = Architecture(n_, h_, K_, m_)
+    assert sym.widths == (h_,) and sym.width == h_ and sym.is_symbolic
+    assert dataclasses.replace(sym, l2=True) == Architecture(n_, h_, K_, m_, l2=True)
+    assert Architecture(2, h_, 3, 4).widths == (h_, h_, h_)
+    assert Architecture(2, widths=(3, 3), n_samples=m_).is_symbolic
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"widths": (3, 4), "skip": "identity"}, r"skip='identity'.*needs equal widths"),
+        ({"widths": (3, 4), "skip": "projection"}, r"skip='projection'.*needs equal widths"),
+        ({"widths": ()}, "widths must be a non-empty sequence"),
+        ({"widths": "34"}, "widths must be a non-empty sequence"),
+        ({"widths": 3}, "widths must be a non-empty sequence"),
+        ({"widths": (3, 0)}, r"widths\[1\] must be a positive integer"),
+        ({"widths": (3, 2.5)}, r"widths\[1\] must be a positive integer"),
+        ({"widths": (h_, 3)}, "symbolic widths must be equal"),
+        ({"widths": (3, 3), "width": 4}, r"width=4 disagrees with widths=\(3, 3\)"),
+        ({"widths": (3, 3), "hidden_layers": 3}, "hidden_layers=3 disagrees with widths"),
+        ({"width": 3}, "give width and hidden_layers .* or widths"),
+        ({"hidden_layers": 2}, "give width and hidden_layers .* or widths"),
+    ],
+)
+def test_widths_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Architecture(n_inputs=2, n_samples=3, **kwargs)
+
+
+def test_n_samples_is_required():
+    with pytest.raises(ValueError, match="n_samples"):
+        Architecture(n_inputs=2, widths=(3, 4))
+
+
+def test_architecture_pickles_with_its_widths():
+    import pickle
+
+    arch = Architecture(n_inputs=3, widths=[5, 4], n_samples=7, activation="tanh")
+    back = pickle.loads(pickle.dumps(arch))
+    assert back == arch and back.widths == (5, 4) and hash(back) == hash(arch)

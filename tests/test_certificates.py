@@ -104,3 +104,59 @@ def test_numeric_certificate_has_teeth(monkeypatch):
 def test_expand_chain_needs_concrete_sizes():
     with pytest.raises(ValueError, match="concrete"):
         expand_chain(Architecture(1, h_, 1, 1))
+
+
+# ------------------------------------------------------------ unequal widths
+def _widths_arch(n, widths, m, act, variant):
+    out, loss, l2, skip = variant
+    return Architecture(
+        n_inputs=n, widths=widths, n_samples=m, activation=act, output=out, loss=loss, l2=l2
+    )
+
+
+WIDTHS = [
+    *[(2, (3, 1), 2, a, v) for a in ("sigmoid", "tanh", "gaussian") for v in VARIANTS[:3]],
+    *[(1, (1, 2, 1), 1, a, VARIANTS[0]) for a in ACTIVATIONS],
+    (1, (2, 1, 2), 1, "arctan", VARIANTS[2]),
+]
+
+
+@pytest.mark.parametrize("case", WIDTHS, ids=lambda c: "-".join(map(str, c[:4] + c[4])))
+def test_brute_force_unequal_widths(case):
+    n, widths, m, act, variant = case
+    arch = _widths_arch(n, widths, m, act, variant)
+    exp = _expansion(arch)
+    assert exp.is_triangular()
+    assert exp.measured_format().as_tuple() == loss_format(arch).as_tuple()
+    # the degrees are those of the equal-width network of the same depth
+    same_depth = _arch(n, 1, len(widths), m, act, variant)
+    assert loss_format(arch).as_tuple()[2:] == loss_format(same_depth).as_tuple()[2:]
+
+
+def test_unequal_widths_sizes_by_hand():
+    # n = 2, widths (3, 1): W1 3x2, b1 3, W2 1x3, b2 1, v 1, c 1 -> N = 15;
+    # sigmoid: one chain element per unit, 4 units, m = 2 -> ell = 8 (+ 2 for a sigmoid output)
+    linear = _expansion(_widths_arch(2, (3, 1), 2, "sigmoid", VARIANTS[0]))
+    assert [(name, shape) for name, shape, _ in linear.blocks] == [
+        ("W1", (3, 2)),
+        ("b1", (3,)),
+        ("W2", (1, 3)),
+        ("b2", (1,)),
+        ("v", (1,)),
+        ("c", (1,)),
+    ]
+    assert loss_format(linear.arch).as_tuple()[:2] == (15, 8)
+    out = loss_format(_widths_arch(2, (3, 1), 2, "sigmoid", VARIANTS[1]))
+    assert out.as_tuple()[:2] == (15, 10)
+    # gelu has two chain elements per unit: ell = 1 * 2 * (1 + 2 + 1)
+    assert loss_format(_widths_arch(1, (1, 2, 1), 1, "gelu", VARIANTS[0])).chain_length == 8
+
+
+@pytest.mark.parametrize(
+    "case", WIDTHS[:9:4] + WIDTHS[-3:], ids=lambda c: "-".join(map(str, c[:4] + c[4]))
+)
+def test_numeric_certificate_unequal_widths(case):
+    n, widths, m, act, variant = case
+    res = numeric_certificate(_expansion(_widths_arch(n, widths, m, act, variant)), seed=2)
+    assert res["gradient"] < 1e-10 and res["loss"] < 1e-10
+    assert res["elements"] == loss_format(_widths_arch(n, widths, m, act, variant)).chain_length

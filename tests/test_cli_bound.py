@@ -105,3 +105,14 @@ def test_bound_as_a_process():
     bad = subprocess.run([*cmd, "--width", "-3"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
+
+
+def test_bound_with_widths(capsys):
+    data = _json(capsys, ["bound", "--inputs", "3", "--widths", "5,4", "--samples", "2", "--json"])
+    # N = (3+1)5 + (5+1)4 + (4+1) = 49, ell = 2 (5 + 4) = 18, |G| = 2^5 5! 2^4 4!
+    assert (data["n_params"], data["chain_length"]) == (49, 18)
+    assert data["symmetry_lower"] == str(2**9 * 120 * 24)
+    short = _json(capsys, ["bound", "--inputs", "3", "--width", "4", "--hidden-layers", "2",
+                           "--samples", "2", "--json"])  # fmt: skip
+    same = _json(capsys, ["bound", "--inputs", "3", "--widths", "4,4", "--samples", "2", "--json"])
+    assert same == short

@@ -93,6 +93,26 @@ def _with(**changes):
     return args
 
 
+WIDTHS = ["--inputs", "3", "--samples", "2", "--activation", "tanh", "--widths", "5,4"]
+
+
+def _widths(text):
+    return ["--inputs", "3", "--samples", "2", "--widths", text]
+
+
+def test_format_widths(capsys):
+    # N = (3+1)5 + (5+1)4 + (4+1) = 49, ell = m (5 + 4) = 18; degrees as for K = 2
+    assert _json(capsys, *WIDTHS) == {
+        "n_params": 49,
+        "chain_length": 18,
+        "chain_degree": 5,
+        "loss_degree": 4,
+    }
+    # the shorthand and the per-layer form agree
+    short = _json(capsys, "--inputs", "2", "--width", "3", "--hidden-layers", "2", "--samples", "5")
+    assert _json(capsys, "--inputs", "2", "--widths", "3,3", "--samples", "5") == short
+
+
 @pytest.mark.parametrize(
     "args, name",
     [
@@ -111,6 +131,14 @@ def _with(**changes):
         (_with(chain="value"), "--chain must be one of 'default'"),
         (_with(hidden_layers="1", skip="identity"), "--hidden-layers >= 2"),
         (["--inputs", "2", "--width", "3"], "samples"),  # missing required argument
+        (["--inputs", "2", "--samples", "3"], "one of the arguments --width --widths"),
+        ([*BASE, "--widths", "3,3"], "--widths: not allowed with argument --width"),
+        (WIDTHS + ["--hidden-layers", "2"], "--hidden-layers goes with --width"),
+        (_widths("5,x"), "--widths: must be comma-separated positive integers"),
+        (_widths("5,0"), "--widths: must be comma-separated positive integers"),
+        (_widths("5,,4"), "--widths: must be comma-separated positive integers"),
+        (_widths(""), "--widths: must be comma-separated positive integers"),
+        (_widths("5,4") + ["--skip", "projection"], "needs equal widths, got --widths=(5, 4)"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, args, name):

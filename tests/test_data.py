@@ -73,6 +73,19 @@ def test_teacher_student_targets_come_from_the_teacher(output):
         assert 0.02 < np.std(noisy.y - d.y) < 0.08
 
 
+def test_teacher_student_with_unequal_widths():
+    arch = Architecture(n_inputs=2, widths=(4, 3), n_samples=30, activation="tanh")
+    d = make_teacher_student(arch, 30, noise=0.0, seed=1)
+    assert d.theta.shape == (ParamLayout(arch).n_params,) == ((4 * 3 + 3 * 5 + 4),)
+    with torch.no_grad():
+        teacher = MLP(arch).set_flat(d.theta)(torch.as_tensor(d.X)).numpy()
+    np.testing.assert_allclose(d.y, teacher, atol=1e-12)
+    p = ParamLayout(arch).unflatten(d.theta)
+    for name, fan in [("W1", 2), ("W2", 4), ("v", 3)]:  # fan-in of each layer
+        mags = np.abs(p[name]) * np.sqrt(fan) / 2.0
+        assert mags.min() >= 0.5 and mags.max() <= 1.5
+
+
 def test_bad_sizes_and_values():
     with pytest.raises(ValueError, match="m must be an integer >= 1"):
         make_regression(0, 2)

@@ -81,3 +81,18 @@ def test_layout_does_not_import_torch():
     import subprocess
 
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unequal_widths_blocks():
+    arch = Architecture(n_inputs=3, widths=(5, 2, 4), n_samples=1)
+    lay = ParamLayout(arch)
+    shapes = {b.name: b.shape for b in lay.blocks.values()}
+    assert shapes == {
+        "W1": (5, 3), "b1": (5,), "W2": (2, 5), "b2": (2,),
+        "W3": (4, 2), "b3": (4,), "v": (4,), "c": (1,),
+    }  # fmt: skip
+    assert lay.n_params == 5 * 4 + 2 * 6 + 4 * 3 + 5 and lay.widths == (5, 2, 4)
+    assert [r for _, _, r in lay.weight_rows()] == [5, 2, 4, 1]
+    with pytest.raises(ValueError, match=r"unequal hidden widths, widths=\(5, 2, 4\)"):
+        _ = lay.width
+    assert ParamLayout(Architecture(3, 4, 2, 1)).width == 4

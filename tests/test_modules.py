@@ -188,10 +188,17 @@ def test_from_module_gives_the_architecture_and_its_format():
     assert loss_format(arch) == loss_format(expected)
 
 
-def test_from_module_refuses_unequal_widths_for_now():
-    model = seq(nn.Linear(2, 5), nn.Tanh(), nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1))
-    with pytest.raises(ValueError, match=r"per-layer widths \(5, 4\)"):
-        from_module(model, 10)
+@pytest.mark.parametrize("m", [1, 10])
+def test_from_module_unequal_widths(m):
+    model = seq(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1))
+    arch = from_module(model, m)
+    expected = Architecture(n_inputs=3, widths=(5, 4), n_samples=m, activation="tanh")
+    assert arch == expected and arch.widths == (5, 4)
+    fmt = loss_format(arch)
+    assert fmt == loss_format(expected)
+    # N = (3+1)5 + (5+1)4 + (4+1), the module's own parameter count; ell = m * (5 + 4)
+    assert fmt.n_params == sum(p.numel() for p in model.parameters()) == 49
+    assert fmt.chain_length == 9 * m
 
 
 def test_from_module_passes_architecture_errors_through():
@@ -233,6 +240,19 @@ def test_to_module_equals_package_forward(act, skip, output):
     assert out.shape == (7, 1)
     expected = forward(arch, theta, X)
     torch.testing.assert_close(out[:, 0], expected, rtol=0, atol=1e-12)
+    assert from_module(model, 7) == arch
+
+
+def test_to_module_unequal_widths_round_trip():
+    arch = Architecture(n_inputs=3, widths=(5, 2, 4), n_samples=7, activation="swish")
+    theta = ParamLayout(arch).init(1, scale=1.5)
+    model = to_module(arch, theta=theta)
+    assert [lin.out_features for lin in model if isinstance(lin, nn.Linear)] == [5, 2, 4, 1]
+    assert torch.equal(nn.utils.parameters_to_vector(model.parameters()), torch.as_tensor(theta))
+    X = inputs()
+    with torch.no_grad():
+        out = model(torch.as_tensor(X))[:, 0]
+    torch.testing.assert_close(out, forward(arch, theta, X), rtol=0, atol=1e-12)
     assert from_module(model, 7) == arch
 
 

@@ -143,3 +143,42 @@ def test_forward_bad_shapes():
         net.forward(thetas[:, 1:], X)
     with pytest.raises(ValueError, match="X must have shape \\(m, n\\) with n = 2"):
         net.trace(thetas, torch.zeros(5, 3, dtype=torch.float64))
+
+
+# ------------------------------------------------------------ unequal widths
+WIDTHS = [(4, 2, 3), (1, 5), (2, 6, 1, 3)]
+
+
+@pytest.mark.parametrize("widths", WIDTHS, ids=str)
+@pytest.mark.parametrize("act", ["tanh", "softplus", "gaussian"])
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_unequal_widths_forward_equals_per_point_module(widths, act, output):
+    arch = Architecture(n_inputs=2, widths=widths, n_samples=5, activation=act, output=output)
+    thetas = ParamLayout(arch).init(0, scale=1.5, n_points=6)
+    X = data()
+    net, Xt = MLP(arch), torch.as_tensor(X)
+    assert [lin.weight.shape[0] for lin in net.hidden] == list(widths)
+    with torch.no_grad():
+        loop = np.stack([net.set_flat(t)(Xt).numpy() for t in thetas])
+    np.testing.assert_allclose(forward_numpy(arch, thetas, X), loop, rtol=0, atol=1e-12)
+    t = torch.tensor(thetas, requires_grad=True)
+    grad_path = Network(arch).forward(t, Xt).detach().numpy()
+    np.testing.assert_allclose(grad_path, loop, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("widths", WIDTHS, ids=str)
+def test_unequal_widths_trace_and_buffers(widths):
+    arch = Architecture(n_inputs=2, widths=widths, n_samples=5, activation="sigmoid")
+    thetas = torch.as_tensor(ParamLayout(arch).init(1, scale=1.5, n_points=4))
+    X = data()
+    net = Network(arch)
+    pre, z = net.trace(thetas, torch.as_tensor(X))
+    assert [tuple(a.shape) for a in pre] == [(4, h, X.shape[0]) for h in widths]
+    for k, theta in enumerate(thetas.numpy()):
+        ref_pre, ref_z = _numpy_pre_activations(arch, theta, X)
+        for a, ref in zip(pre, ref_pre, strict=True):
+            np.testing.assert_allclose(a[k].numpy(), ref, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(z[k].numpy(), ref_z, rtol=0, atol=1e-13)
+    fast = net._forward(thetas, torch.as_tensor(X), logits=True, fast=True)
+    assert [b.numel() for b in net._buffers[:2]] == [4 * max(widths) * X.shape[0]] * 2
+    np.testing.assert_allclose(fast.numpy(), z.numpy(), rtol=0, atol=1e-14)

@@ -155,6 +155,25 @@ def test_lm_recovers_a_noise_free_teacher():
         assert group.distance(p, ds.theta) < 1e-6
 
 
+def test_lm_survives_a_start_whose_hessian_overflows(monkeypatch):
+    # a non-finite Hessian row (overflow far out) used to break the batched SVD of
+    # the damped-Newton stage; that start must stop moving and the others converge
+    arch, ds, surf = _problem(h=2, K=1, m=30, noise=0.0)
+    rng = np.random.default_rng(2)
+    starts = ds.theta + 0.05 * rng.normal(size=(3, surf.n_params))
+    real = surf.hessians
+
+    def poisoned(thetas):
+        loss, g, H = real(thetas)
+        H[1] = np.nan
+        return loss, g, H
+
+    monkeypatch.setattr(surf, "hessians", poisoned)
+    points, losses = minimize_lm(surf, starts, max_iter=1)
+    assert np.all(np.isfinite(points))
+    assert losses[0] < 1e-20 and losses[2] < 1e-20
+
+
 def test_census_merges_symmetric_copies_and_counts_them():
     arch, ds, surf = _problem(h=2, K=1, m=30, noise=0.0, seed=3)
     group = SymmetryGroup(arch)

@@ -146,3 +146,55 @@ def test_plot_paired_tests_and_bound_vs_measured():
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="one value per estimate"):
         plot_bound_vs_measured([1, 2], est)
+
+
+def test_plot_orbit_slice_names_the_axes_by_slice_coordinates():
+    import numpy as np
+
+    from lossbounds.plotting import plot_orbit_slice
+    from lossbounds.slices import PlaneSlice
+
+    a = np.linspace(-1.0, 1.0, 5)
+    sl = PlaneSlice(a, a, 1.0 + np.add.outer(a**2, a**2), np.zeros(2), np.eye(2)[0], np.eye(2)[1])
+    ax = plot_orbit_slice(sl, baseline=1.0)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("a (along d1)", "b (along d2)")
+    ax = plot_orbit_slice(sl, baseline=1.0, axis_labels=("u", "v"))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("u", "v")
+    plt.close("all")
+
+
+def test_plot_bound_gap_draws_no_band_and_marks_only_certified_points():
+    import numpy as np
+
+    from lossbounds.plotting import plot_bound_gap
+
+    x = np.array([1.0, 2.0, 4.0])
+    ax = plot_bound_gap(
+        x, [10.0, 20.0, 40.0], [1.0, 2.0, 3.0], extra={"Khovanskii": [9.0, 19.0, 39.0]}
+    )
+    assert len(ax.collections) == 0  # no band between the curves
+    labels = [line.get_label() for line in ax.lines]
+    assert labels == ["Zell expression (C = 1)", "Khovanskii", "|G| (group order)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == labels
+    ax = plot_bound_gap(
+        x,
+        [10.0, 20.0, 40.0],
+        [1.0, 2.0, 3.0],
+        certified=[True, False, False],
+        legend_loc="upper left",
+    )
+    assert ax.get_legend()._loc == 2  # matplotlib's code of "upper left"
+    marked = ax.lines[-1]
+    assert marked.get_label() == "|G|: certified lower bound on b0"
+    assert list(marked.get_xdata()) == [1.0] and list(marked.get_ydata()) == [1.0]
+    plt.close("all")
+
+
+def test_plot_bound_gap_rejects_mismatched_shapes():
+    from lossbounds.plotting import plot_bound_gap
+
+    with pytest.raises(ValueError, match="must have shape"):
+        plot_bound_gap([1.0, 2.0], [1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="must have shape"):
+        plot_bound_gap([1.0, 2.0], [1.0, 2.0], [1.0, 2.0], certified=[True])
+    plt.close("all")

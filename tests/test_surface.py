@@ -193,3 +193,27 @@ def test_bad_input():
         bce_surf.residual_jacobians(np.zeros(bce_surf.n_params))
     with pytest.raises(ValueError, match="thetas must have shape"):
         S.hessians(np.zeros((2, S.n_params + 1)))
+
+
+def test_unequal_widths_losses_gradients_and_hessians():
+    arch = Architecture(n_inputs=2, widths=(4, 2, 3), n_samples=12, activation="tanh")
+    d = make_teacher_student(arch, 12, noise=0.1, seed=4)
+    surface = LossSurface(arch, d.X, d.y)
+    thetas = ParamLayout(arch).init(3, n_points=5)
+    np.testing.assert_allclose(surface(thetas), loop_losses(surface, thetas), rtol=0, atol=1e-12)
+    X, y = torch.as_tensor(d.X), torch.as_tensor(d.y)
+
+    def loss(t):  # the network equations, one point, as a function of the flat vector
+        p = ParamLayout(arch).unflatten(t)
+        u = X
+        for layer in (1, 2, 3):
+            u = torch.tanh(u @ p[f"W{layer}"].T + p[f"b{layer}"])
+        return torch.mean((u @ p["v"] + p["c"] - y) ** 2)
+
+    t0 = torch.as_tensor(thetas[0])
+    ref_grad = torch.func.grad(loss)(t0).numpy()
+    ref_hess = torch.autograd.functional.hessian(loss, t0).numpy()
+    np.testing.assert_allclose(surface.gradient(thetas[0]), ref_grad, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(surface.hessian(thetas[0]), ref_hess, rtol=0, atol=1e-11)
+    _, _, hess = surface.hessians(thetas[:2])
+    np.testing.assert_allclose(hess[0], ref_hess, rtol=0, atol=1e-11)

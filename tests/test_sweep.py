@@ -567,3 +567,13 @@ def test_claim_specs_have_20_seeds_and_4_sample_sizes(name):
     assert len({c["seed"] for c in spec.cells}) >= 20
     assert {c["dataset"] for c in spec.cells} == {"teacher"}
     assert len({c["samples"] for c in spec.cells}) >= (2 if name == "l2" else 4)
+
+
+@pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
+def test_committed_claim_table_has_every_cell_once(name):
+    spec = load_spec(ROOT / "sweeps" / f"claims_{name}.toml")
+    table = read_results(ROOT / "results" / f"claims_{name}")
+    assert sorted(table["cell"]) == sorted(spec.keys)
+    assert list(table) == spec.columns
+    assert np.all(table["n_minima"] >= table["b0_01"]) and np.all(table["b0_01"] >= 0)
+    assert np.all((table["saturated"] == 0) | (table["saturated"] == 1))

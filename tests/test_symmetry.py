@@ -621,3 +621,61 @@ def test_group_certificate_counts_the_orbit_of_theta():
     assert (cert.holds, cert.bound, cert.orbit_size) == (False, 4, 4)
     cert = G.lower_bound_certificate(generic, grad, eig, n_samples=6, eig_rtol=0.6)
     assert cert.bound is None and len(cert.reasons) == 2  # m < N, and 1 < 0.6 * 2
+
+
+# ------------------------------------------------------------ unequal widths
+@pytest.mark.parametrize(
+    "widths, activation, l2, expected, text",
+    [
+        ((5, 4), "tanh", False, 2**9 * 120 * 24, "2^9 * 5! * 4!"),
+        ((5, 4), "sigmoid", True, 120 * 24, "5! * 4!"),  # l2 drops sigmoid flips
+        ((5, 4), "tanh", True, 2**9 * 120 * 24, "2^9 * 5! * 4!"),  # odd flips keep ||theta||
+        ((3, 5, 3), "gaussian", False, 2**11 * 6 * 120 * 6, "2^11 * (3!)^2 * 5!"),
+        ((2, 3), "softplus", False, 2 * 6, "2! * 3!"),
+    ],
+)
+def test_symmetry_order_unequal_widths_hand_values(widths, activation, l2, expected, text):
+    arch = Architecture(n_inputs=2, widths=widths, n_samples=3, activation=activation, l2=l2)
+    assert symmetry_group_order(arch) == expected
+    assert log2_symmetry_group_order(arch) == pytest.approx(math.log2(expected), rel=1e-14)
+    assert symmetry_description(arch) == text
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "gaussian", "softplus"])
+def test_symmetry_order_unequal_widths_by_brute_force(activation):
+    """All per-layer permutations and flips of a (2, 3)-wide network that keep its function."""
+    widths, n = (2, 3), 2
+    rng = np.random.default_rng(5)
+    fans = (n, *widths)
+    params = [
+        (rng.normal(size=(h, f)), rng.normal(size=h))
+        for f, h in zip(fans[:-1], widths, strict=True)
+    ]
+    params += [(rng.normal(size=widths[-1]), rng.normal())]
+    x = rng.normal(size=(25, n))
+    act = _NP_ACT[activation]
+    y = _forward(params, x, act, None)
+    per_layer = [
+        list(
+            itertools.product(
+                itertools.permutations(range(h)), itertools.product([1.0, -1.0], repeat=h)
+            )
+        )
+        for h in widths
+    ]
+    found = []
+    for combo in itertools.product(*per_layer):
+        ps, ds = zip(*combo, strict=True)
+        ds = [np.array(d) for d in ds]
+        new = _transform(params, ps, ds, _FLIP[activation], None)
+        if np.allclose(_forward(new, x, act, None), y, atol=1e-10, rtol=0):
+            found.append(np.concatenate([np.ravel(a) for pair in new for a in pair]))
+    assert len({tuple(np.round(f, 9)) for f in found}) == len(found)
+    arch = Architecture(n_inputs=n, widths=widths, n_samples=10, activation=activation)
+    assert symmetry_group_order(arch) == len(found)
+
+
+def test_symmetry_group_action_needs_equal_widths():
+    arch = Architecture(n_inputs=2, widths=(3, 2), n_samples=4)
+    with pytest.raises(ValueError, match=r"SymmetryGroup needs equal widths.*widths=\(3, 2\)"):
+        SymmetryGroup(arch)
