@@ -43,9 +43,12 @@ bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # Each spec sweeps/NAME.toml writes results/NAME/results.csv; finished cells are not recomputed.
+# SWEEP_WORKERS dask worker processes (one thread each); SWEEP_ARGS e.g. --scheduler ADDRESS.
+SWEEP_WORKERS ?= 2
+SWEEP_ARGS ?=
 sweeps: $(STAMP)
 	@for f in sweeps/*.toml; do n=$$(basename $$f .toml); echo "== $$f -> results/$$n"; \
-	  $(BIN)/lossbounds sweep $$f --out results/$$n || exit 1; done
+	  $(BIN)/lossbounds sweep $$f --out results/$$n --workers $(SWEEP_WORKERS) $(SWEEP_ARGS) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

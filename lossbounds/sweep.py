@@ -4,12 +4,14 @@ A *sweep spec* (a TOML file, read with the standard library's ``tomllib``)
 describes a grid of *cells*. A cell is one network on one dataset with one
 measurement: the inputs of :data:`INPUTS` (``dataset``, ``inputs``,
 ``width``, ``hidden_layers``, ``activation``, ``output``, ``loss``,
-``skip``, ``samples``, ``seed``, ``noise``, ``l2``) plus the options of the
-chosen measurement. A spec has these top-level keys:
+``skip``, ``samples``, ``seed``, ``noise``, ``l2``, and ``teacher_width``,
+``teacher_layers``, ``teacher_activation`` of the ``"teacher"`` dataset, see
+:func:`problem`) plus the options of the chosen measurement. A spec has
+these top-level keys:
 
 ``measurement``
-    Name of a registered measurement (:data:`MEASUREMENTS`), e.g.
-    ``"census"`` (the default) or ``"bounds"``; one per sweep.
+    Name of a registered measurement (:data:`MEASUREMENTS`): ``"census"``
+    (the default), ``"bounds"`` or ``"merge_tree"``; one per sweep.
 ``name``, ``description``
     Optional strings (``name`` defaults to the file's stem).
 ``[fixed]``
@@ -79,10 +81,12 @@ from tqdm.auto import tqdm
 from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.architecture import Architecture
 from lossbounds.bounds import bound_summary
+from lossbounds.connectivity import merge_tree
 from lossbounds.data import make_regression, make_teacher_student
 from lossbounds.layout import ParamLayout
 from lossbounds.optimize import basin_census
 from lossbounds.surface import LossSurface
+from lossbounds.symmetry import SymmetryGroup
 
 __all__ = [
     "INPUTS",
@@ -95,6 +99,8 @@ __all__ = [
     "load_spec",
     "cell_key",
     "architecture",
+    "teacher_architecture",
+    "make_data",
     "problem",
     "run_cell",
     "SweepReport",
@@ -155,7 +161,7 @@ class Option:
 
 #: The inputs every cell has, whatever its measurement.
 INPUTS: dict[str, Option] = {
-    "dataset": Option("teacher_student", _choice("teacher_student", "regression")),
+    "dataset": Option("teacher_student", _choice("teacher_student", "regression", "teacher")),
     "inputs": Option(1, _positive_int),
     "width": Option(None, _positive_int),
     "hidden_layers": Option(1, _positive_int),
@@ -167,6 +173,9 @@ INPUTS: dict[str, Option] = {
     "seed": Option(0, _nonnegative_int),
     "noise": Option(0.01, _nonnegative_float),
     "l2": Option(0.0, _nonnegative_float),
+    "teacher_width": Option(4, _positive_int),
+    "teacher_layers": Option(1, _positive_int),
+    "teacher_activation": Option("tanh", _string),
 }
 
 
@@ -281,6 +290,50 @@ class SweepSpec:
         """:func:`cell_key` of every cell, in grid order."""
         return [cell_key(c) for c in self.cells]
 
+    def subset(self, n_cells: int | None = None, **where) -> SweepSpec:
+        """A smaller spec: the cells matching ``where``, the first ``n_cells`` of them.
+
+        For a quick live version of a committed spec, e.g. in a notebook::
+
+            spec = load_spec("sweeps/claims_depth_width.toml")
+            small = spec.subset(4, seed=0, samples=12, width=[4, 2])
+            report = run_sweep(small, out_dir, workers=0, progress=False)
+            table = read_results(report.path)
+
+        The cells keep their keys, so their rows can be compared with (or
+        appended to) the full table.
+
+        Parameters
+        ----------
+        n_cells : int or None
+            Keep at most this many cells (>= 1), in grid order; None keeps all.
+        **where
+            Input or option names, each with a value or a list of values a
+            cell must have.
+
+        Returns
+        -------
+        SweepSpec
+            The matching cells, with this spec's name, measurement and description.
+
+        Raises
+        ------
+        ValueError
+            If a name is not a column of the spec, ``n_cells`` is not a
+            positive integer, or no cell matches.
+        """
+        known = ["measurement", *INPUTS, *self.measurement.options]
+        for key in where:
+            if key not in known:
+                raise ValueError(f"subset: unknown key {key!r}; accepted: {', '.join(known)}")
+        allowed = {k: v if isinstance(v, list | tuple) else [v] for k, v in where.items()}
+        cells = [c for c in self.cells if all(c[k] in vs for k, vs in allowed.items())]
+        if n_cells is not None:
+            cells = cells[: check_int("n_cells", n_cells, 1)]
+        if not cells:
+            raise ValueError(f"subset: no cell of sweep {self.name!r} matches {where}")
+        return SweepSpec(self.name, self.measurement, cells, self.description)
+
     @property
     def columns(self) -> list[str]:
         """Columns of the results table, in order."""
@@ -344,6 +397,8 @@ def _check_cell(cell: dict, meas: Measurement, where: str) -> None:
     or that the measurement cannot take."""
     try:
         architecture(cell)
+        if cell["dataset"] == "teacher":
+            teacher_architecture(cell)
         if meas.check is not None:
             meas.check(cell)
     except ValueError as exc:
@@ -468,12 +523,49 @@ def architecture(cell: dict):
     )
 
 
+def teacher_architecture(cell: dict):
+    """The teacher of a ``dataset = "teacher"`` cell: its own width, depth and activation.
+
+    ``Architecture(inputs, teacher_width, teacher_layers, samples,
+    activation=teacher_activation)`` with a linear output and no skip; it does
+    not depend on the student's ``width``, ``hidden_layers``, ``activation``,
+    ``skip`` or ``l2``.
+    """
+    teacher = {
+        "width": cell["teacher_width"],
+        "hidden_layers": cell["teacher_layers"],
+        "activation": cell["teacher_activation"],
+        **{"output": "linear", "loss": "mse", "l2": 0.0, "skip": "none"},
+    }
+    return architecture({**cell, **teacher})
+
+
+def make_data(cell: dict):
+    """The seeded dataset of a cell (see :func:`problem`)."""
+    m, noise, seed = cell["samples"], cell["noise"], cell["seed"]
+    if cell["dataset"] == "teacher":
+        return make_teacher_student(teacher_architecture(cell), m, noise=noise, seed=seed)
+    if cell["dataset"] == "teacher_student":
+        return make_teacher_student(architecture(cell), m, noise=noise, seed=seed)
+    return make_regression(m, cell["inputs"], noise=noise, seed=seed)
+
+
 def problem(cell: dict):
     """Architecture, seeded dataset and float64 loss surface of a cell.
 
-    The dataset is ``make_teacher_student(arch, samples, noise, seed)`` or
-    ``make_regression(samples, inputs, noise, seed)``; the surface has the
-    cell's ``l2`` coefficient.
+    The dataset is
+
+    - ``"teacher_student"``: ``make_teacher_student(arch, samples, noise,
+      seed)``, a teacher of the student's own architecture (so it changes
+      with the student);
+    - ``"teacher"``: ``make_teacher_student(teacher, samples, noise, seed)``
+      with the fixed teacher of :func:`teacher_architecture`: cells that
+      differ only in the student (width, depth, activation, skip, ``l2``,
+      measurement options) see exactly the same ``X`` and ``y`` for a given
+      ``seed`` and ``samples``, as paired comparisons need;
+    - ``"regression"``: ``make_regression(samples, inputs, noise, seed)``.
+
+    The surface has the cell's ``l2`` coefficient.
 
     Parameters
     ----------
@@ -487,11 +579,7 @@ def problem(cell: dict):
     surface : lossbounds.surface.LossSurface
     """
     arch = architecture(cell)
-    m, noise, seed = cell["samples"], cell["noise"], cell["seed"]
-    if cell["dataset"] == "teacher_student":
-        data = make_teacher_student(arch, m, noise=noise, seed=seed)
-    else:
-        data = make_regression(m, cell["inputs"], noise=noise, seed=seed)
+    data = make_data(cell)
     return arch, data, LossSurface(arch, data.X, data.y, l2=cell["l2"])
 
 
@@ -610,6 +698,20 @@ def _hits_summary(hits: np.ndarray) -> dict:
     }
 
 
+#: Options of the seeded starts of the census and the merge tree.
+_START_OPTIONS = {
+    "n_starts": Option(32, _positive_int),
+    "start_seed": Option(0, _nonnegative_int),
+    "start_scale": Option(2.0, _positive_float),
+}
+
+
+def _starts(cell: dict, arch, stream: int) -> np.ndarray:
+    """Starts ``ParamLayout(arch).init`` (n_starts, N) seeded ``[seed, start_seed, stream]``."""
+    rng = np.random.default_rng([cell["seed"], cell["start_seed"], stream])
+    return ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
+
+
 def _least_squares(cell: dict) -> None:
     """The census minimises least squares: refuse other losses."""
     if cell["loss"] != "mse":
@@ -621,9 +723,7 @@ def _least_squares(cell: dict) -> None:
     outputs=_CENSUS_OUTPUTS,
     check=_least_squares,
     options={
-        "n_starts": Option(32, _positive_int),
-        "start_seed": Option(0, _nonnegative_int),
-        "start_scale": Option(2.0, _positive_float),
+        **_START_OPTIONS,
         "lm_iter": Option(50, _positive_int),
         "newton_iter": Option(60, _nonnegative_int),
     },
@@ -636,8 +736,7 @@ def _census(cell: dict) -> dict:
     :func:`lossbounds.optimize.basin_census` (l2-aware group).
     """
     arch, data, surface = problem(cell)
-    rng = np.random.default_rng([cell["seed"], cell["start_seed"], 1])
-    starts = ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
+    starts = _starts(cell, arch, 1)
     res = basin_census(surface, starts, lm_iter=cell["lm_iter"], newton_iter=cell["newton_iter"])
     losses = res.distinct_losses
     bounds = bound_summary(arch)
@@ -654,6 +753,107 @@ def _census(cell: dict) -> dict:
         "log10_group_order": math.log10(res.group_order),
         "log10_zell_expression": bounds["log10_zell_expression"],
         "log10_khovanskii": bounds["log10_critical_points"],
+    }
+
+
+_MERGE_OUTPUTS = (
+    "n_params",
+    "chain_length",
+    "log10_khovanskii",
+    "log10_zell_expression",
+    "log10_group_order",
+    "best_loss",
+    "loss_scale",
+    "n_minima",
+    "chao1",
+    "n_saddles",
+    "b0_01",
+    "b0_10",
+    "n_long_bars",
+    "saturated",
+    "hits_best",
+    "hits_max",
+    "singletons",
+    "doubletons",
+    "n_rejected",
+    "n_bands",
+    "n_fallback",
+)
+
+
+def _tree_summary(tree, scale: float) -> dict:
+    """The measured columns of a merge tree (``scale`` the loss scale, var(y))."""
+    S, k = len(tree.start_minimum), len(tree.minima_values)
+    hit = tree.hits[tree.hits > 0]
+    sat = tree.saturation
+    best = float(tree.minima_values.min()) if k else math.nan
+    dgm = tree.diagram()
+    finite = np.isfinite(dgm[:, 1])
+    long = int(np.sum(dgm[finite, 1] - dgm[finite, 0] >= 0.01 * scale)) + int(np.sum(~finite))
+    b0 = tree.betti0([best + 0.01 * scale, best + 0.1 * scale]) if k else np.zeros(2, int)
+    flat = S >= 2 and sat[-1] == sat[S // 2 - 1]
+    return {
+        "best_loss": best,
+        "n_minima": k,
+        "chao1": float(tree.chao1),
+        "n_saddles": int(tree.n_saddles),
+        "b0_01": int(b0[0]),
+        "b0_10": int(b0[1]),
+        "n_long_bars": long,
+        "saturated": int(k > 0 and (flat or math.isclose(tree.chao1, hit.size))),
+        **{k_: v for k_, v in _hits_summary(hit).items() if k_ != "chao1"},
+        "n_rejected": int(sum(tree.rejected.values())),
+        "n_bands": int(len(tree.saddles.values)),
+        "n_fallback": int(np.sum(tree.saddles.fallback)),
+    }
+
+
+@measurement(
+    "merge_tree",
+    outputs=_MERGE_OUTPUTS,
+    options={
+        **_START_OPTIONS,
+        "lm_steps": Option(100, _positive_int),
+        "n_neighbors": Option(4, _positive_int),
+        "max_rounds": Option(1, _positive_int),
+        "n_images": Option(12, _positive_int),
+        "check_bands": Option(0, _nonnegative_int),
+    },
+)
+def _merge_tree(cell: dict) -> dict:
+    """Merge tree of the cell's loss surface modulo its symmetry group (l2-aware).
+
+    Starts: ``ParamLayout(arch).init(rng, start_scale, n_starts)`` with
+    ``rng = default_rng([seed, start_seed, 2])``; then
+    :func:`lossbounds.connectivity.merge_tree` with the options
+    ``lm_steps``, ``n_neighbors``, ``max_rounds``, ``n_images`` and
+    ``check_bands`` (the others at their defaults). Levels are relative to the
+    loss scale ``var(y)``: ``b0_01`` and ``b0_10`` are b0 of the sublevel
+    sets at ``L* + 0.01 var(y)`` and ``L* + 0.1 var(y)`` (``L*`` the lowest
+    minimum found); ``n_long_bars`` counts the finite bars of persistence at
+    least ``0.01 var(y)`` plus the infinite one. ``saturated`` is 1 when no
+    new minimum appeared over the second half of the starts or when Chao1
+    equals the number of minima hit from the starts. Without a strict
+    minimum (e.g. ``l2 = 0``, where descents end at degenerate points)
+    ``best_loss`` is NaN and the counts are 0.
+    """
+    arch, data, surface = problem(cell)
+    group = SymmetryGroup(arch, l2=cell["l2"])
+    starts = _starts(cell, arch, 2)
+    names = ("lm_steps", "n_neighbors", "max_rounds", "n_images", "check_bands")
+    tree = merge_tree(
+        surface, starts, group=group, seed=cell["seed"], **{k: cell[k] for k in names}
+    )
+    bounds = bound_summary(arch)
+    scale = float(np.var(data.y))
+    return {
+        "n_params": int(surface.n_params),
+        "chain_length": int(bounds["chain_length"]),
+        "log10_khovanskii": bounds["log10_critical_points"],
+        "log10_zell_expression": bounds["log10_zell_expression"],
+        "log10_group_order": math.log10(group.order),
+        "loss_scale": scale,
+        **_tree_summary(tree, scale),
     }
 
 

@@ -439,3 +439,141 @@ def test_cli_runs_then_resumes(tmp_path, capsys):
     assert len(read_results(out)["cell"]) == 2
     assert main(["sweep", str(spec), "--out", out, "--workers", "0"]) == 0
     assert "nothing to compute" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- teacher dataset, merge trees
+
+
+def _teacher_spec(measurement="bounds", **fixed):
+    """Students differing in width, depth, activation, skip and l2, one teacher (8 cells)."""
+    return parse_spec(
+        {
+            "measurement": measurement,
+            "fixed": {"dataset": "teacher", "samples": 12, "teacher_width": 3, **fixed},
+            "axes": {"seed": [0, 1]},
+            "cases": [
+                {"width": 2, "hidden_layers": 1, "activation": "tanh", "l2": 0.0},
+                {"width": 3, "hidden_layers": 2, "activation": "gelu", "l2": 1e-3},
+                {"width": 2, "hidden_layers": 2, "activation": "sigmoid", "skip": "identity"},
+                {"width": 5, "hidden_layers": 3, "activation": "erf", "skip": "projection"},
+            ],
+        },
+        "teacher",
+    )
+
+
+def test_teacher_dataset_is_the_same_for_every_student():
+    cells = _teacher_spec().cells
+    data = [(c["seed"], sweep.problem(c)[1]) for c in cells]
+    for seed in (0, 1):
+        same = [d for s, d in data if s == seed]
+        assert len(same) == 4
+        for d in same[1:]:
+            np.testing.assert_array_equal(d.X, same[0].X)
+            np.testing.assert_array_equal(d.y, same[0].y)
+    a, b = (d for s, d in data[:2])
+    assert a.X.shape == (12, 1) and not np.array_equal(a.y, b.y)  # the seed changes it
+    # "teacher_student" draws a teacher of the student's own architecture
+    own = [sweep.problem({**c, "dataset": "teacher_student"})[1].y for c in cells[:4:2]]
+    assert not np.array_equal(own[0], own[1])
+
+
+def test_teacher_dataset_follows_the_teacher_inputs():
+    cell = _teacher_spec().cells[0]
+    base = sweep.make_data(cell)
+    for key, value in (("teacher_width", 5), ("teacher_layers", 2), ("teacher_activation", "erf")):
+        other = sweep.make_data({**cell, key: value})
+        np.testing.assert_array_equal(other.X, base.X)  # inputs come first from the seed
+        assert not np.allclose(other.y, base.y)
+    t = sweep.teacher_architecture(cell)
+    assert (t.width, t.hidden_layers, t.activation) == (3, 1, "tanh")
+    assert base.theta.shape == (3 + 3 + 3 + 1,)
+
+
+def test_bad_teacher_raises():
+    with pytest.raises(ValueError, match="teacher_width must be an integer"):
+        _teacher_spec(teacher_width=0)
+    with pytest.raises(ValueError, match="activation"):
+        _teacher_spec(teacher_activation="relu")
+
+
+def _merge_spec(**fixed):
+    data = {
+        "measurement": "merge_tree",
+        "fixed": {"dataset": "teacher", "width": 1, "samples": 10, "l2": 1e-2, **fixed},
+    }
+    data["fixed"].setdefault("n_starts", 6)
+    return parse_spec(data, "tiny_merge")
+
+
+def test_merge_tree_cell():
+    spec = _merge_spec(noise=0.1)
+    row = run_cell(spec.cells[0])
+    assert set(spec.columns) == set(row)
+    data = sweep.make_data(spec.cells[0])
+    assert row["loss_scale"] == pytest.approx(np.var(data.y))
+    # n = 1, h = 1: W, b, v, c; tanh with l2: one sign flip, |G| = 2
+    assert row["n_params"] == 4 and row["log10_group_order"] == pytest.approx(math.log10(2))
+    assert row["log10_khovanskii"] < row["log10_zell_expression"]
+    assert 1 <= row["n_minima"] <= row["chao1"] + row["n_minima"]
+    assert row["hits_best"] + row["n_rejected"] <= 6 and row["hits_max"] <= 6
+    assert 1 <= row["b0_01"] <= row["n_minima"] and 1 <= row["b0_10"] <= row["n_minima"]
+    assert 1 <= row["n_long_bars"] <= row["n_minima"] and row["saturated"] in (0, 1)
+    # the lowest minimum lies below the loss of the parameters at the origin
+    assert 0 <= row["best_loss"] <= sweep.problem(spec.cells[0])[2](np.zeros((1, 4)))[0]
+
+
+def test_merge_tree_options_are_checked_and_change_the_key():
+    with pytest.raises(ValueError, match="n_images must be an integer"):
+        _merge_spec(n_images=0)
+    a, b = _merge_spec().keys[0], _merge_spec(n_starts=7).keys[0]
+    assert a != b
+    with pytest.raises(ValueError, match="measurement must be one of .*merge_tree"):
+        parse_spec({"measurement": "merge", "fixed": {"width": 1, "samples": 3}}, "x")
+
+
+def test_subset_runs_a_small_live_sweep(tmp_path):
+    spec = load_spec(ROOT / "sweeps" / "claims_depth_width.toml")
+    small = spec.subset(4, seed=[0, 1], samples=6, width=[4, 2])
+    assert len(small.cells) == 4 and set(small.keys) <= set(spec.keys)
+    assert {(c["width"], c["hidden_layers"], c["seed"]) for c in small.cells} == {
+        (4, 1, 0),
+        (4, 1, 1),
+        (2, 2, 0),
+        (2, 2, 1),
+    }
+    report = run_sweep(small, tmp_path, workers=0, progress=False)
+    assert (report.n_computed, report.n_failed) == (4, 0)
+    table = read_results(tmp_path)
+    assert sorted(table["cell"]) == sorted(small.keys)
+    np.testing.assert_array_equal(table["n_params"], [13, 13, 13, 13])
+    assert run_sweep(small, tmp_path, workers=0, progress=False).n_computed == 0
+
+
+def test_subset_errors():
+    spec = _teacher_spec()
+    with pytest.raises(ValueError, match="unknown key 'colour'"):
+        spec.subset(colour="red")
+    with pytest.raises(ValueError, match="no cell"):
+        spec.subset(width=9)
+    with pytest.raises(ValueError, match="n_cells"):
+        spec.subset(0)
+
+
+@pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
+def test_claim_specs_have_20_seeds_and_4_sample_sizes(name):
+    spec = load_spec(ROOT / "sweeps" / f"claims_{name}.toml")
+    assert spec.measurement.name == "merge_tree"
+    assert len({c["seed"] for c in spec.cells}) >= 20
+    assert {c["dataset"] for c in spec.cells} == {"teacher"}
+    assert len({c["samples"] for c in spec.cells}) >= (2 if name == "l2" else 4)
+
+
+@pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
+def test_committed_claim_table_has_every_cell_once(name):
+    spec = load_spec(ROOT / "sweeps" / f"claims_{name}.toml")
+    table = read_results(ROOT / "results" / f"claims_{name}")
+    assert sorted(table["cell"]) == sorted(spec.keys)
+    assert list(table) == spec.columns
+    assert np.all(table["n_minima"] >= table["b0_01"]) and np.all(table["b0_01"] >= 0)
+    assert np.all((table["saturated"] == 0) | (table["saturated"] == 1))
