@@ -29,6 +29,7 @@ Modules (one concern each):
 - :mod:`lossbounds.interop` -- slices in the HDF5 layout of Li et al.'s loss-landscape tools
 - :mod:`lossbounds.sweep` -- resumable sweeps of measured cells (Dask)
 - :mod:`lossbounds.stats` -- bootstrap intervals, paired tests, rank correlations
+- :mod:`lossbounds.claims` -- the measured claims: per-setting estimates, paired tests, bound vs measurement
 - :mod:`lossbounds.plotting` -- plot helpers and the figure saver
 - :mod:`lossbounds.config` -- run-time configuration from the environment (quick mode)
 - :mod:`lossbounds.cli` -- the ``lossbounds`` command
