@@ -492,3 +492,186 @@ def plot_orbit_slice(
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     return ax
+
+
+# ---------------------------------------------------------------------------
+# claims: estimates over seeds, paired tests, bound against measurement (notebooks 05-08)
+# ---------------------------------------------------------------------------
+__all__ += ["plot_estimates", "plot_paired_tests", "plot_bound_vs_measured"]
+
+
+def _outside_legend(ax, title=None):
+    """A legend to the right of the axes, so it never covers data."""
+    ax.legend(fontsize="small", title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+
+
+def _setting_label(values, keys) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in zip(keys, values, strict=True))
+
+
+def _errors(v):
+    """Asymmetric error bars of rows (value, low, high)."""
+    return [v[:, 0] - v[:, 1], v[:, 2] - v[:, 0]]
+
+
+def plot_estimates(
+    estimates, x: str, group=(), ax=None, labels=None, ylabel="", logx=True, spread=0.04
+):
+    """Per-setting estimates with their intervals against one input, one line per group.
+
+    Parameters
+    ----------
+    estimates : sequence of lossbounds.claims.CellEstimate
+        Estimates whose ``setting`` holds ``x`` and the ``group`` columns.
+    x : str
+        The input on the horizontal axis (e.g. ``"samples"``).
+    group : sequence of str
+        Columns whose values define one line each (e.g. ``("width", "hidden_layers")``).
+    ax : matplotlib.axes.Axes, optional
+    labels : dict, optional
+        Group values (a tuple) to the legend label; default ``"width = 4, ..."``.
+    ylabel : str
+        Label of the measured quantity.
+    logx : bool
+        Log-scale horizontal axis.
+    spread : float
+        Horizontal offset between lines (a fraction of a decade when ``logx``,
+        else of the x range), so intervals at one x do not hide each other.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Points are the estimates, bars their intervals; the legend (right of
+        the axes) names every line and the interval level.
+
+    Raises
+    ------
+    ValueError
+        If ``estimates`` is empty.
+    """
+    import numpy as np
+
+    if not estimates:
+        raise ValueError("estimates must hold at least one CellEstimate")
+    ax = new_axis(ax)
+    group = tuple(group)
+    lines: dict[tuple, list] = {}
+    for e in estimates:
+        lines.setdefault(tuple(e.setting[k] for k in group), []).append(e)
+    xs_all = np.array([e.setting[x] for e in estimates], dtype=float)
+    width = 1.0 if logx else max(float(np.ptp(xs_all)), 1.0)
+    for j, (key, items) in enumerate(sorted(lines.items())):
+        items = sorted(items, key=lambda e: e.setting[x])
+        xs = np.array([e.setting[x] for e in items], dtype=float)
+        shift = (j - (len(lines) - 1) / 2) * spread * width
+        xs = xs * 10**shift if logx else xs + shift
+        v = np.array([[e.estimate.value, e.estimate.low, e.estimate.high] for e in items])
+        label = (labels or {}).get(key) or _setting_label(key, group) or ylabel
+        ax.errorbar(
+            xs, v[:, 0], yerr=_errors(v),
+            marker="o", ms=4, capsize=3, label=label,
+        )  # fmt: skip
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    level = round(100 * estimates[0].estimate.confidence)
+    _outside_legend(ax, title=f"mean over seeds, {level} % interval")
+    return ax
+
+
+def plot_paired_tests(tests: dict, ax=None, xlabel="mean difference a - b"):
+    """Forest plot of paired comparisons: mean difference, its interval and the p-value.
+
+    Parameters
+    ----------
+    tests : dict of str to lossbounds.stats.PairedTest
+        Label of each comparison ("a vs b") to its test; drawn top to bottom.
+    ax : matplotlib.axes.Axes, optional
+    xlabel : str
+        Label of the difference axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One row per comparison, the p-value and sign counts in its tick label;
+        a vertical line at zero difference.
+
+    Raises
+    ------
+    ValueError
+        If ``tests`` is empty.
+    """
+    import numpy as np
+
+    if not tests:
+        raise ValueError("tests must hold at least one PairedTest")
+    ax = new_axis(ax)
+    names = list(tests)
+    pos = np.arange(len(names))[::-1]
+    d = np.array([[t.mean_difference.value, t.mean_difference.low, t.mean_difference.high]
+                  for t in tests.values()])  # fmt: skip
+    level = round(100 * next(iter(tests.values())).mean_difference.confidence)
+    ax.errorbar(
+        d[:, 0], pos, xerr=_errors(d), fmt="o", capsize=3,
+        label=f"mean difference, {level} % interval",
+    )  # fmt: skip
+    ax.axvline(0.0, color="k", lw=0.8, ls="--", label="no difference")
+    ticks = [
+        f"{n}\np = {t.pvalue:.2g} ({t.greater}>, {t.less}<, {t.ties}=)" for n, t in tests.items()
+    ]
+    ax.set_yticks(pos)
+    ax.set_yticklabels(ticks, fontsize="small")
+    ax.set_xlabel(xlabel)
+    ax.grid(True, axis="x", alpha=0.3)
+    _outside_legend(ax)
+    return ax
+
+
+def plot_bound_vs_measured(
+    bound, estimates, ax=None, correlation=None, xlabel="log10 bound", ylabel="measured"
+):
+    """Measured complexity (mean and interval per setting) against a bound's value.
+
+    Parameters
+    ----------
+    bound : array_like, shape (k,)
+        The bound of each setting (e.g. log10 of Khovanskii's bound).
+    estimates : sequence of lossbounds.claims.CellEstimate or lossbounds.stats.Estimate
+        The measured estimate of each setting, in the order of ``bound``.
+    ax : matplotlib.axes.Axes, optional
+    correlation : lossbounds.stats.RankCorrelation, optional
+        Shown in the legend label of the points.
+    xlabel, ylabel : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``bound`` and ``estimates`` differ in length.
+    """
+    import numpy as np
+
+    est = [getattr(e, "estimate", e) for e in estimates]
+    x = np.asarray(bound, dtype=float)
+    if x.shape != (len(est),):
+        raise ValueError(f"bound must have one value per estimate ({len(est)}), got {x.shape}")
+    ax = new_axis(ax)
+    v = np.array([[e.value, e.low, e.high] for e in est])
+    label = "settings (mean over seeds, interval)"
+    if correlation is not None:
+        r = correlation.rho
+        label += f"\nSpearman rho = {r.value:.2f} [{r.low:.2f}, {r.high:.2f}]"
+    ax.errorbar(
+        x, v[:, 0], yerr=_errors(v), fmt="o", ms=4, capsize=2,
+        label=label,
+    )  # fmt: skip
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    _outside_legend(ax)
+    return ax

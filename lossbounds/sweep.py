@@ -98,9 +98,9 @@ __all__ = [
     "parse_spec",
     "load_spec",
     "cell_key",
+    "architecture",
     "teacher_architecture",
     "make_data",
-    "architecture",
     "problem",
     "run_cell",
     "SweepReport",
@@ -658,7 +658,7 @@ def _bounds(cell: dict) -> dict:
         **{k: s[k] for k in ("n_params", "chain_length", "chain_degree", "loss_degree")},
         "log10_zell_expression": s["log10_zell_expression"],
         "log10_khovanskii": s["log10_critical_points"],
-        "log10_group_order": s["log10_symmetry_lower"],
+        "log10_group_order": s["log10_group_order"],
     }
 
 

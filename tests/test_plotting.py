@@ -99,6 +99,55 @@ def test_plot_orbit_slice_marks_points_and_draws_the_level():
     plt.close("all")
 
 
+def _estimates():
+    from lossbounds.claims import CellEstimate
+    from lossbounds.stats import Estimate
+
+    out = []
+    for w, k in ((4, 1), (2, 2)):
+        for m in (10, 20, 40):
+            est = Estimate(float(m * k), m * k - 1.0, m * k + 2.0, 20, 0.95)
+            out.append(CellEstimate({"width": w, "hidden_layers": k, "samples": m}, est))
+    return out
+
+
+def test_plot_estimates_draws_one_line_per_group_with_intervals():
+    from lossbounds.plotting import plot_estimates
+
+    ax = plot_estimates(_estimates(), "samples", ("width", "hidden_layers"), ylabel="n")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["width = 2, hidden_layers = 2", "width = 4, hidden_layers = 1"]
+    assert len(ax.containers) == 2 and ax.get_xscale() == "log"
+    # the deep line (sorted first) holds the values m * 2 at its three points
+    y = ax.containers[0].lines[0].get_ydata()
+    assert list(y) == [20.0, 40.0, 80.0]
+    assert ax.get_xlabel() == "samples" and ax.get_ylabel() == "n"
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="at least one"):
+        plot_estimates([], "samples")
+
+
+def test_plot_paired_tests_and_bound_vs_measured():
+    from lossbounds.plotting import plot_bound_vs_measured, plot_paired_tests
+    from lossbounds.stats import paired_test, spearman_ci
+
+    t = paired_test([1.0, 2.0, 3.0, 4.0], [0.0, 0.5, 1.0, 1.0])
+    ax = plot_paired_tests({"deep vs shallow": t})
+    assert "p = " in ax.get_yticklabels()[0].get_text()
+    assert sorted(x.get_text() for x in ax.get_legend().get_texts()) == [
+        "mean difference, 95 % interval",
+        "no difference",
+    ]
+    plt.close(ax.figure)
+    est = _estimates()
+    rho = spearman_ci([1, 2, 3, 4, 5, 6], [e.estimate.value for e in est])
+    ax = plot_bound_vs_measured([1, 2, 3, 4, 5, 6], est, correlation=rho)
+    assert "Spearman rho" in ax.get_legend().get_texts()[0].get_text()
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="one value per estimate"):
+        plot_bound_vs_measured([1, 2], est)
+
+
 def test_plot_orbit_slice_names_the_axes_by_slice_coordinates():
     import numpy as np
 

@@ -1,0 +1,494 @@
+"""The paper's claims, measured: per-setting estimates, paired tests, trends and rank correlations.
+
+A *claim table* is the results table of a sweep (:func:`lossbounds.sweep.read_results`):
+one row per cell, the cell's inputs as columns (``width``, ``hidden_layers``,
+``activation``, ``samples``, ``seed``, ...) and the measurement's outputs. This
+module turns such a table into the statistics a claim needs, using
+:mod:`lossbounds.stats`:
+
+- :func:`cell_estimates`: per setting (the rows sharing the values of the
+  columns ``by``, i.e. the same cell but for its ``seed``), the mean of a
+  measured column with a bootstrap interval over the seeds;
+- :func:`paired_comparison`: two settings measured on the same datasets
+  (rows matched on ``pair_on``, by default ``seed`` and ``samples``), compared
+  with a Wilcoxon signed-rank test;
+- :func:`trends`: per setting, Kendall's test for a monotone trend of a
+  measured column in an ordered input (by default the number of samples m);
+- :func:`bound_vs_measured`: Spearman's rank correlation, with its bootstrap
+  interval, between a bound column and the per-setting mean of a measured
+  column across all settings of the table.
+
+:func:`quick_table` runs a shrunken version of a sweep spec live (in this
+process, into a folder), so notebooks read the committed table at full size
+and exercise the whole pipeline in quick mode.
+
+A table is a ``dict`` of equal-length 1-D numpy arrays (column name to values).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lossbounds.stats import (
+    Estimate,
+    PairedTest,
+    RankCorrelation,
+    TrendTest,
+    bootstrap_ci,
+    paired_test,
+    spearman_ci,
+    trend_test,
+)
+from lossbounds.sweep import RESULTS_FILE, parse_spec, read_results, run_sweep
+
+__all__ = [
+    "load_table",
+    "select",
+    "groups",
+    "CellEstimate",
+    "cell_estimates",
+    "paired_comparison",
+    "trends",
+    "bound_vs_measured",
+    "shrink_spec",
+    "quick_table",
+]
+
+
+def _n_rows(table: Mapping) -> int:
+    """Number of rows of ``table``; ValueError when it is not a table of equal columns."""
+    if not isinstance(table, Mapping) or not table:
+        raise ValueError("table must be a non-empty dict of column name to 1-D array")
+    sizes = {np.asarray(v).shape for v in table.values()}
+    if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+        raise ValueError(f"table columns must be 1-D arrays of one length, got shapes {sizes}")
+    return next(iter(sizes))[0]
+
+
+def _columns(table: Mapping, names, what: str = "column") -> tuple[str, ...]:
+    """``names`` as a tuple of existing column names; ValueError naming the missing ones."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    missing = [c for c in names if c not in table]
+    if missing:
+        raise ValueError(f"{what} {missing} not in the table; columns: {', '.join(table)}")
+    return names
+
+
+def _scalar(value):
+    """A numpy scalar as the plain Python value (so settings print and compare cleanly)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def load_table(path, required: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Read a claim table written by a sweep.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``results.csv`` or the sweep's output folder holding one.
+    required : sequence of str
+        Columns the caller needs.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        As :func:`lossbounds.sweep.read_results` returns it (int64, float64
+        or str columns, rows in file order).
+
+    Raises
+    ------
+    ValueError
+        If the file does not exist, holds no rows, or lacks a required column.
+    """
+    path = Path(path)
+    file = path / RESULTS_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise ValueError(f"path: no results table at {str(file)!r}")
+    table = read_results(file)
+    if not table or _n_rows(table) == 0:
+        raise ValueError(f"path: the table {str(file)!r} holds no rows")
+    _columns(table, required, "required column(s)")
+    return table
+
+
+def select(table: Mapping, **where) -> dict[str, np.ndarray]:
+    """The rows of ``table`` whose columns equal the given values.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        A claim table.
+    **where
+        ``column=value`` (one value) or ``column=[v1, v2, ...]`` (any of them).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The same columns, the matching rows in table order (possibly none).
+
+    Raises
+    ------
+    ValueError
+        If a column is not in the table.
+    """
+    n = _n_rows(table)
+    _columns(table, list(where))
+    keep = np.ones(n, dtype=bool)
+    for col, value in where.items():
+        values = value if isinstance(value, list | tuple | np.ndarray) else [value]
+        keep &= np.isin(np.asarray(table[col]), values)
+    return {k: np.asarray(v)[keep] for k, v in table.items()}
+
+
+def groups(table: Mapping, by: Sequence[str]) -> dict[tuple, np.ndarray]:
+    """Row indices of each setting: the distinct value combinations of the columns ``by``.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        A claim table.
+    by : sequence of str
+        Columns defining a setting (e.g. ``("width", "hidden_layers", "samples")``).
+
+    Returns
+    -------
+    dict of tuple to numpy.ndarray
+        Setting (values in the order of ``by``) to the int indices of its rows,
+        settings sorted by their values.
+
+    Raises
+    ------
+    ValueError
+        If a column is not in the table.
+    """
+    _n_rows(table)
+    by = _columns(table, by, "grouping column(s)")
+    keys = list(zip(*(np.asarray(table[c]).tolist() for c in by), strict=True))
+    out: dict[tuple, list[int]] = {}
+    for i, key in enumerate(keys):
+        out.setdefault(key, []).append(i)
+    return {k: np.asarray(out[k]) for k in sorted(out)}
+
+
+@dataclass(frozen=True)
+class CellEstimate:
+    """The estimate of one measured column in one setting, over its seeds.
+
+    Attributes
+    ----------
+    setting : dict
+        Column name to value for the columns that define the setting.
+    estimate : lossbounds.stats.Estimate
+        The statistic over the seeds with its bootstrap interval; ``n`` seeds.
+    """
+
+    setting: dict
+    estimate: Estimate
+
+    @property
+    def n(self) -> int:
+        """Number of seeds (rows) behind the estimate."""
+        return self.estimate.n
+
+
+def cell_estimates(
+    table: Mapping,
+    column: str,
+    by: Sequence[str],
+    statistic: str = "mean",
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[CellEstimate]:
+    """Per-setting estimate of a measured column with a bootstrap interval over the seeds.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        A claim table.
+    column : str
+        The measured column (numbers; a 0/1 column gives a fraction).
+    by : sequence of str
+        Columns defining a setting; the rows of a setting are its seeds.
+    statistic : {"mean", "median"}
+        Statistic of :func:`lossbounds.stats.bootstrap_ci`.
+    confidence : float
+        Two-sided interval level.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    list of CellEstimate
+        One per setting, in the order of :func:`groups`.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a setting has fewer than two rows, or a value
+        is not finite.
+    """
+    _columns(table, column, "measured column")
+    values = np.asarray(table[column], dtype=np.float64)
+    by = _columns(table, by, "grouping column(s)")
+    out = []
+    for key, rows in groups(table, by).items():
+        setting = dict(zip(by, (_scalar(k) for k in key), strict=True))
+        if rows.size < 2:
+            raise ValueError(f"table: setting {setting} has {rows.size} row; at least 2 needed")
+        est = bootstrap_ci(values[rows], statistic, confidence=confidence, seed=seed)
+        out.append(CellEstimate(setting, est))
+    return out
+
+
+def _paired_values(table, column, setting, pair_on, name):
+    """Values of ``column`` in ``setting``, keyed by the ``pair_on`` values of each row."""
+    rows = select(table, **setting)
+    keys = list(zip(*(rows[c].tolist() for c in pair_on), strict=True))
+    if len(set(keys)) < len(keys):
+        raise ValueError(
+            f"{name}: setting {setting} has several rows per {pair_on} value; "
+            "add the columns that tell them apart to the setting"
+        )
+    return dict(zip(keys, np.asarray(rows[column], dtype=np.float64).tolist(), strict=True))
+
+
+def paired_comparison(
+    table: Mapping,
+    column: str,
+    a: Mapping,
+    b: Mapping,
+    pair_on: Sequence[str] = ("seed", "samples"),
+    alternative: str = "two-sided",
+    seed: int = 0,
+) -> PairedTest:
+    """Compare a measured column between two settings on the same datasets.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        A claim table.
+    column : str
+        The measured column.
+    a, b : dict
+        Column values selecting each setting's rows, e.g.
+        ``{"width": 4, "hidden_layers": 1}`` and ``{"width": 2, "hidden_layers": 2}``.
+    pair_on : sequence of str
+        Columns that identify a dataset; a row of ``a`` is paired with the row
+        of ``b`` with the same values (rows without a partner are dropped).
+    alternative : {"two-sided", "greater", "less"}
+        Alternative for the differences ``a - b``.
+    seed : int
+        Seed of the bootstrap of the mean difference.
+
+    Returns
+    -------
+    lossbounds.stats.PairedTest
+        Wilcoxon signed-rank test of ``a - b`` over the paired datasets.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a setting has two rows with the same
+        ``pair_on`` values, or fewer than two pairs exist.
+    """
+    pair_on = _columns(table, pair_on, "pair_on column(s)")
+    _columns(table, [column, *a, *b])
+    va = _paired_values(table, column, dict(a), pair_on, "a")
+    vb = _paired_values(table, column, dict(b), pair_on, "b")
+    common = sorted(set(va) & set(vb))
+    if len(common) < 2:
+        raise ValueError(
+            f"a and b share {len(common)} dataset(s) on {pair_on}; at least 2 are needed"
+        )
+    x = [va[k] for k in common]
+    y = [vb[k] for k in common]
+    return paired_test(x, y, alternative=alternative, seed=seed)
+
+
+def trends(
+    table: Mapping,
+    column: str,
+    by: Sequence[str],
+    setting: str = "samples",
+    alternative: str = "greater",
+) -> dict[tuple, TrendTest]:
+    """Per setting, Kendall's test for a monotone trend of a measured column in an input.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        A claim table.
+    column : str
+        The measured column.
+    by : sequence of str
+        Columns defining a setting (``setting`` excluded): one test per setting.
+    setting : str
+        The ordered input the trend runs along (default ``samples``, m).
+    alternative : {"two-sided", "greater", "less"}
+        "greater": the measurement grows with ``setting``.
+
+    Returns
+    -------
+    dict of tuple to lossbounds.stats.TrendTest
+        Setting (values of ``by``) to its test, over all its rows (every seed
+        at every value of ``setting``).
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, ``setting`` is in ``by``, or a setting has
+        one value of ``setting`` only.
+    """
+    by = _columns(table, by, "grouping column(s)")
+    _columns(table, [column, setting])
+    if setting in by:
+        raise ValueError(f"setting {setting!r} must not be one of the grouping columns {by}")
+    x = np.asarray(table[setting], dtype=np.float64)
+    y = np.asarray(table[column], dtype=np.float64)
+    return {
+        key: trend_test(x[rows], y[rows], alternative=alternative)
+        for key, rows in groups(table, by).items()
+    }
+
+
+def bound_vs_measured(
+    table: Mapping,
+    bound: str,
+    measured: str,
+    by: Sequence[str],
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> RankCorrelation:
+    """Spearman's rank correlation between a bound and a measured complexity across settings.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        A claim table.
+    bound : str
+        Column of the bound (e.g. ``log10_khovanskii``), one value per setting.
+    measured : str
+        The measured column; its mean over the seeds of each setting is used.
+    by : sequence of str
+        Columns defining a setting (all inputs but the seed).
+    confidence : float
+        Level of the bootstrap interval (resampling settings).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    lossbounds.stats.RankCorrelation
+        rho over the settings, its interval and the p-value of rho = 0.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, the bound differs between rows of one setting,
+        fewer than 3 settings exist, or either side is constant.
+    """
+    _columns(table, [bound, measured])
+    b = np.asarray(table[bound], dtype=np.float64)
+    y = np.asarray(table[measured], dtype=np.float64)
+    xs, ys = [], []
+    for key, rows in groups(table, by).items():
+        if np.ptp(b[rows]) > 1e-9 * max(1.0, np.abs(b[rows]).max()):
+            raise ValueError(f"bound {bound!r} varies within setting {key}; add columns to by")
+        xs.append(b[rows[0]])
+        ys.append(y[rows].mean())
+    return spearman_ci(xs, ys, confidence=confidence, seed=seed)
+
+
+def shrink_spec(data: Mapping, overrides: Mapping, cases: int | None = None) -> dict:
+    """A sweep spec (the parsed TOML) with some keys replaced and fewer cases.
+
+    Parameters
+    ----------
+    data : dict
+        A spec as :func:`lossbounds.sweep.parse_spec` takes it.
+    overrides : dict
+        Key to value: a list becomes an axis, anything else a fixed value; the
+        key is removed from wherever the spec set it (``[fixed]``, ``[axes]``,
+        every ``[[cases]]``).
+    cases : int, optional
+        Keep only the first ``cases`` entries of ``[[cases]]``.
+
+    Returns
+    -------
+    dict
+        A new spec; ``data`` is not modified.
+
+    Raises
+    ------
+    ValueError
+        If ``cases`` is not a positive integer.
+    """
+    if cases is not None and (isinstance(cases, bool) or not isinstance(cases, int) or cases < 1):
+        raise ValueError(f"cases must be a positive integer or None, got {cases!r}")
+    fixed = {k: v for k, v in data.get("fixed", {}).items() if k not in overrides}
+    axes = {k: v for k, v in data.get("axes", {}).items() if k not in overrides}
+    kept = [{k: v for k, v in c.items() if k not in overrides} for c in data.get("cases", [{}])]
+    kept = kept[:cases] if cases is not None else kept
+    for key, value in overrides.items():
+        (axes if isinstance(value, list) else fixed)[key] = value
+    out = {k: v for k, v in data.items() if k not in ("fixed", "axes", "cases")}
+    out.update(fixed=fixed, axes=axes)
+    unique = [dict(t) for t in dict.fromkeys(tuple(sorted(c.items())) for c in kept)]
+    if unique != [{}]:
+        out["cases"] = unique
+    return out
+
+
+def quick_table(
+    spec_path,
+    out,
+    overrides: Mapping,
+    cases: int | None = None,
+    max_cells: int = 8,
+) -> dict[str, np.ndarray]:
+    """Run a shrunken sweep spec live, one cell at a time in this process, and read its table.
+
+    Parameters
+    ----------
+    spec_path : str or pathlib.Path
+        A TOML sweep spec (e.g. ``sweeps/claims_depth_width.toml``).
+    out : str or pathlib.Path
+        Output folder of the small sweep (e.g. a temporary directory).
+    overrides : dict
+        Keys to replace, as :func:`shrink_spec` takes them (e.g.
+        ``{"seed": [0, 1], "samples": [8, 16]}`` and smaller measurement options).
+    cases : int, optional
+        Keep only the first ``cases`` entries of ``[[cases]]``.
+    max_cells : int
+        Refuse a shrunken grid with more cells than this.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The table, as :func:`load_table` reads it.
+
+    Raises
+    ------
+    ValueError
+        If the spec is invalid, the grid has more than ``max_cells`` cells, or
+        a cell fails.
+    """
+    path = Path(spec_path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"spec_path: cannot read a TOML spec at {str(path)!r}: {exc}") from None
+    spec = parse_spec(shrink_spec(data, overrides, cases), path.stem, where=f"quick {path.name}")
+    if len(spec.cells) > max_cells:
+        raise ValueError(
+            f"the shrunken spec has {len(spec.cells)} cells, more than max_cells={max_cells}"
+        )
+    report = run_sweep(spec, out, workers=0, progress=False)
+    if report.n_failed:
+        raise ValueError(f"{report.n_failed} cell(s) of the quick sweep failed; see {out}")
+    return load_table(report.path)
