@@ -24,7 +24,7 @@ import torch
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
 from lossbounds.layout import ParamLayout
-from lossbounds.optimize import basin_census, find_minima
+from lossbounds.optimize import Polishing, basin_census, find_minima
 from lossbounds.surface import LossSurface
 from lossbounds.symmetry import SymmetryGroup, dedup_modulo_group
 
@@ -44,7 +44,9 @@ def main():
     t_census = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    res = find_minima(surf, starts, max_iter=300, trust_iter=50, grad_tol=1e-8, rel_tol=1e-9)
+    res = find_minima(
+        surf, starts, max_iter=300, trust_iter=50, polishing=Polishing(grad_tol=1e-8, rel_tol=1e-9)
+    )
     t_min = time.perf_counter() - t0
     strict = res.labels == "strict_min"
     n_distinct = (

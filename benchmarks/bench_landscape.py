@@ -49,7 +49,8 @@ from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression
 from lossbounds.devices import resolve_device
 from lossbounds.layout import ParamLayout
-from lossbounds.network import MLP, Network
+from lossbounds.modules import to_module
+from lossbounds.network import Network
 from lossbounds.sampling import iter_sample_points
 from lossbounds.surface import LossSurface
 
@@ -189,6 +190,19 @@ def compile_comparison(device, chunk: int) -> None:
         print(f"{name:12s}: {len(thetas) / wall:9.0f} points/s wall, {cpu:.3f} s process CPU")
 
 
+def _optional_runs(args) -> None:
+    """Set the thread count and run the measurements the options ask for."""
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.device is not None:
+        device_throughput(args.device)
+    if args.compile:
+        dev = resolve_device(args.device or "cpu")
+        compile_comparison(dev, 128 if dev.type == "cpu" else 32768)
+    if args.stream:
+        stream_memory(args.stream)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -210,16 +224,7 @@ def main() -> None:
         action="store_true",
         help="also time torch.compile of a plain batched loss (on --device, default cpu)",
     )
-    args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    if args.device is not None:
-        device_throughput(args.device)
-    if args.compile:
-        dev = resolve_device(args.device or "cpu")
-        compile_comparison(dev, 128 if dev.type == "cpu" else 32768)
-    if args.stream:
-        stream_memory(args.stream)
+    _optional_runs(parser.parse_args())
 
     arch = Architecture(N_IN, WIDTH, HIDDEN, M, activation="sigmoid")
     data = make_regression(M, N_IN, noise=0.05, seed=SEED)
@@ -241,7 +246,7 @@ def main() -> None:
     # DataLoader, no accuracy pass.
     X = torch.as_tensor(data.X, dtype=torch.float32)
     y = torch.as_tensor(data.y, dtype=torch.float32)
-    net = MLP(arch, dtype=torch.float32).eval()
+    net = to_module(arch, dtype=torch.float32).eval()
     criterion = torch.nn.MSELoss()
     sub = torch.as_tensor(thetas[:K_LOOP], dtype=torch.float32)
 
@@ -250,7 +255,7 @@ def main() -> None:
         with torch.no_grad():
             for k in range(K_LOOP):
                 torch.nn.utils.vector_to_parameters(sub[k], net.parameters())
-                out[k] = criterion(net(X), y).item()
+                out[k] = criterion(net(X)[:, 0], y).item()
         return out
 
     # vector_to_parameters follows nn.Module parameter order: check it matches the layout

@@ -169,7 +169,7 @@ class PfaffianActivation:
 
     # ------------------------------------------------------------ closed forms
     def sigma_closed_form(self) -> sp.Expr:
-        """sigma as an explicit function of t (Q with the chain substituted)."""
+        """Return sigma as an explicit function of t (Q with the chain substituted)."""
         return self.sigma.subs(dict(zip(self.chain, self.closed_forms, strict=True)))
 
     def on_chain(self, expr) -> sp.Expr:
@@ -177,7 +177,7 @@ class PfaffianActivation:
         return sp.sympify(expr).subs(dict(zip(self.chain, self.closed_forms, strict=True)))
 
     def sigma_derivative(self) -> sp.Expr:
-        """d sigma/dt as a polynomial in (t, g): chain rule through the P_j."""
+        """Return d sigma/dt as a polynomial in (t, g): chain rule through the P_j."""
         return self._sigma_derivative
 
     @cached_property
@@ -217,6 +217,7 @@ class PfaffianActivation:
 
     # ------------------------------------------------------------------- misc
     def __call__(self, x):
+        """Apply sigma to a torch tensor (``torch_fn``)."""
         return self.torch_fn(x)
 
     def latex_table_row(self) -> dict:
@@ -239,7 +240,7 @@ class PfaffianActivation:
 # verification
 # ---------------------------------------------------------------------------
 def _is_zero(expr) -> bool:
-    """True when sympy proves ``expr`` == 0 (simplify, then rewrite in exp)."""
+    """Return True when sympy proves ``expr`` == 0 (simplify, then rewrite in exp)."""
     expr = sp.sympify(expr)
     if sp.simplify(expr) == 0:
         return True
@@ -261,6 +262,21 @@ def _numerically_zero(expr, points=(-1.7, -0.4, 0.3, 1.1, 2.3)) -> bool:
 
 
 def _verify(name, chain, derivatives, sigma, closed_forms, flip) -> None:
+    """Raise ``ValueError`` naming ``name`` unless the activation's data are consistent.
+
+    Checks the sizes and symbols, that every P_j and sigma are polynomials of a
+    triangular chain, that the closed forms solve g_j' = P_j, and the declared flip.
+    """
+    _verify_symbols(name, chain, derivatives, closed_forms, flip)
+    sigma = _verify_polynomials(name, chain, derivatives, sigma)
+    subs = dict(zip(chain, closed_forms, strict=True))
+    _verify_closed_forms(name, chain, derivatives, closed_forms, subs)
+    if flip is not None:
+        _verify_flip(name, sigma.subs(subs), flip)
+
+
+def _verify_symbols(name, chain, derivatives, closed_forms, flip) -> None:
+    """Check the lengths, that the chain is distinct symbols other than t, and the flip kind."""
     k = len(chain)
     if k == 0:
         raise ValueError(f"activation {name!r}: the chain must have at least one element")
@@ -275,6 +291,10 @@ def _verify(name, chain, derivatives, sigma, closed_forms, flip) -> None:
         )
     if flip not in FLIPS:
         raise ValueError(f"activation {name!r}: flip must be one of {FLIPS}, got {flip!r}")
+
+
+def _verify_polynomials(name, chain, derivatives, sigma) -> sp.Expr:
+    """Check that P_j is polynomial in (t, g_1..g_j) and sigma in (t, g); return sigma."""
     allowed_all = {T, *chain}
     for j, (g, p) in enumerate(zip(chain, derivatives, strict=True), start=1):
         p = sp.sympify(p)
@@ -295,7 +315,11 @@ def _verify(name, chain, derivatives, sigma, closed_forms, flip) -> None:
         raise ValueError(
             f"activation {name!r}: sigma = {sigma} is not a polynomial in t and the chain"
         )
-    subs = dict(zip(chain, closed_forms, strict=True))
+    return sigma
+
+
+def _verify_closed_forms(name, chain, derivatives, closed_forms, subs) -> None:
+    """Check that each closed form is a function of t with d/dt g_j = P_j on the chain."""
     for j, (g, c, p) in enumerate(zip(chain, closed_forms, derivatives, strict=True), start=1):
         c = sp.sympify(c)
         if c.free_symbols - {T}:
@@ -308,14 +332,14 @@ def _verify(name, chain, derivatives, sigma, closed_forms, flip) -> None:
                 f"activation {name!r}: d/dt {g} = {sp.simplify(sp.diff(c, T))} does not equal "
                 f"P_{j} = {p} on the chain (difference {sp.simplify(diff)})"
             )
-    if flip is not None:
-        s = sigma.subs(subs)
-        s_neg = s.subs(T, -T)
-        target = {"odd": -s, "sigmoid": 1 - s, "even": s, "shift_odd": s - T}[flip]
-        if not _numerically_zero(s_neg - target) or not _is_zero(s_neg - target):
-            raise ValueError(
-                f"activation {name!r}: the declared flip symmetry {flip!r} does not hold"
-            )
+
+
+def _verify_flip(name, s, flip) -> None:
+    """Check the declared flip identity of the closed-form sigma ``s``."""
+    s_neg = s.subs(T, -T)
+    target = {"odd": -s, "sigmoid": 1 - s, "even": s, "shift_odd": s - T}[flip]
+    if not _numerically_zero(s_neg - target) or not _is_zero(s_neg - target):
+        raise ValueError(f"activation {name!r}: the declared flip symmetry {flip!r} does not hold")
 
 
 # ---------------------------------------------------------------------------

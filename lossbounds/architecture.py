@@ -58,7 +58,7 @@ def _is_concrete(value) -> bool:
 
 
 def _widths(widths, width, hidden_layers) -> tuple:
-    """The per-layer widths from ``widths`` or from ``width`` and ``hidden_layers``.
+    """Resolve the per-layer widths from ``widths`` or ``width`` and ``hidden_layers``.
 
     Returns ``(widths, hidden_layers)``: one width per hidden layer, or
     ``(h,)`` when ``hidden_layers`` is symbolic.
@@ -189,6 +189,7 @@ class Architecture:
         self.__post_init__()
 
     def __post_init__(self):
+        """Validate the fields and normalise the activation and its chain."""
         act = get_activation(self.activation)
         if get_activation(act.name, chain=act.chain_name) is not act:
             raise ValueError(
@@ -230,6 +231,7 @@ class Architecture:
             )
 
     def __repr__(self) -> str:
+        """Show the sizes as given (width and depth, or per-layer widths)."""
         if self.equal_widths:
             sizes = f"width={self.widths[0]!r}, hidden_layers={self.hidden_layers!r}"
         else:
@@ -282,7 +284,7 @@ class Architecture:
 # matched deep and shallow networks
 # ---------------------------------------------------------------------------
 def width_for_params(n_inputs: int, hidden_layers: int, target: int) -> int:
-    """The width h whose parameter count N is closest to ``target``.
+    """Return the width h whose parameter count N is closest to ``target``.
 
     N = h(n+1) + (K-1) h(h+1) + h + 1 (no skips) for h = 1..target; ties go
     to the smaller width.

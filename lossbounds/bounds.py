@@ -30,11 +30,15 @@ Khovanskii, non-degenerate critical points (a proven, constant-free bound)
     Non-degenerate critical points include the strict local minima at which
     the Hessian is non-singular (Morse minima).
 
-Symmetry, lower bound
-    Hidden-unit permutations and sign flips leave L unchanged; the group has
-    order (2^h h!)^{L-1} with a sign flip and (h!)^{L-1} without. Around a
-    strict local minimiser with |G| distinct orbit points, b_0(S) >= |G| for c
-    slightly above the minimum (proved in notebook 03).
+Symmetry group order
+    Hidden-unit permutations and sign (or shift) flips leave L unchanged. The
+    order |G| of that group depends on the activation's flip kind (odd, even,
+    sigmoid-like, shift-odd), the skips, the l2 term and the widths: see
+    :func:`lossbounds.symmetry.symmetry_group_order` and docs/symmetry.md.
+    |G| bounds b_0(S) from below only under the proposition's hypotheses (a
+    certified strict local minimum with a free orbit, c slightly above the
+    minimum; :func:`lossbounds.symmetry.lower_bound_certificate`); elsewhere
+    it is only the group's order, reported as ``group_order``.
 
 The numbers are astronomically large, so everything is returned as log2 (and
 log10), never as the bound itself. Each formula is written once, as a sympy
@@ -240,14 +244,14 @@ _KHOVANSKII = (
 
 
 def _substitute(terms, values: dict) -> BoundTerms:
-    """The terms with the placeholders replaced by sympy values (exact log2)."""
+    """Replace the placeholders of the terms by sympy values (exact log2)."""
     rule = {k: sp.sympify(v) for k, v in values.items()}
     return BoundTerms(*(t.xreplace(rule).replace(_LG, lambda x: sp.log(x, 2)) for t in terms))
 
 
 @lru_cache(maxsize=2)
 def _lambdified(name: str):
-    """numpy function of the placeholders returning the three terms of ``name``."""
+    """Lambdify the three terms of ``name`` into a numpy function of the placeholders."""
     terms, args = {
         "zell": (_ZELL, (_N, _ELL, _ALPHA, _BETA, _S, _C)),
         "khovanskii": (_KHOVANSKII, (_N, _ELL, _ALPHA, _BETA)),
@@ -501,7 +505,7 @@ def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
 # ---------------------------------------------------------------------------
 @lru_cache(maxsize=64)
 def _format_function(activation, output, loss, l2, skip, chain="default"):
-    """numpy function (n, h, K, m) -> (N, ell, alpha, beta) from the symbolic format.
+    """Lambdify the symbolic format into a numpy function (n, h, K, m) -> (N, ell, alpha, beta).
 
     The closed forms come from :func:`lossbounds.formats.loss_format` on an
     architecture with symbolic sizes (derived and proved there, not retyped
@@ -530,7 +534,7 @@ def bounds_for_architectures(
     constant=1.0,
     chain="default",
 ) -> dict:
-    """Formats, Zell's expression and Khovanskii's bound of many architectures (vectorised).
+    """Compute formats, Zell's expression and Khovanskii's bound of many architectures.
 
     Parameters
     ----------
@@ -617,7 +621,7 @@ def chain_bounds(arch, s=2, constant=1.0) -> dict:
 
 
 def smallest_format(arch, s=2, constant=1.0) -> dict:
-    """The chain whose format gives the smallest Khovanskii bound, and its numbers.
+    """Find the chain whose format gives the smallest Khovanskii bound, and its numbers.
 
     Khovanskii's count is constant-free, so it can rank the chains; Zell's
     expression is reported beside it (its ranking can depend on C). Every valid
@@ -680,7 +684,7 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
 # ---------------------------------------------------------------------------
 # summary (CLI)
 # ---------------------------------------------------------------------------
-#: Above this many decimal digits, ``symmetry_lower`` is given as its exact
+#: Above this many decimal digits, ``group_order`` is given as its exact
 #: closed form instead (Python refuses int->str beyond 4300 digits by default).
 _MAX_DIGITS = 4000
 
@@ -701,10 +705,12 @@ def bound_summary(arch, constant=1.0) -> dict:
     dict
         The keys of ``loss_format(arch).as_dict()`` plus ``log2_zell_expression``,
         ``log10_zell_expression``, ``log2_critical_points``,
-        ``log10_critical_points``, ``symmetry_lower`` (|G| as an exact
+        ``log10_critical_points``, ``group_order`` (|G| as an exact
         decimal string; for |G| above 4000 digits its exact closed form such as
-        ``'2^2000 * (1000!)^2'``), ``log2_symmetry_lower`` and
-        ``log10_symmetry_lower``.
+        ``'2^2000 * (1000!)^2'``), ``log2_group_order`` and
+        ``log10_group_order``. |G| is the symmetry group's order, a lower
+        bound on b_0 only under the hypotheses of
+        :func:`lossbounds.symmetry.lower_bound_certificate`.
     """
     from lossbounds.formats import loss_format
 
@@ -716,8 +722,8 @@ def bound_summary(arch, constant=1.0) -> dict:
         sym = symmetry_description(arch)
     out = {**fmt.as_dict(), **_bound_record(_numeric_tuple(fmt), constant=constant)}
     out.update(
-        symmetry_lower=sym,
-        log2_symmetry_lower=lg,
-        log10_symmetry_lower=lg * LOG10_2,
+        group_order=sym,
+        log2_group_order=lg,
+        log10_group_order=lg * LOG10_2,
     )
     return out

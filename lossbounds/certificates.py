@@ -3,9 +3,10 @@
 :func:`expand_chain` builds the loss's Pfaffian chain of a concrete network
 element by element as sparse polynomials over QQ and reads the format off the
 expanded polynomials (to compare with :func:`lossbounds.formats.loss_format`);
-:func:`numeric_certificate` evaluates the same chain on a float64 torch
-network and compares its derivative polynomials with autograd. Network and
-parameter order are those of :mod:`lossbounds.formats`.
+:func:`numeric_certificate` evaluates the same chain on the float64 forward
+pass of :class:`lossbounds.network.Network` and compares its derivative
+polynomials with autograd. The parameter order is that of
+:class:`lossbounds.layout.ParamLayout`.
 """
 
 from __future__ import annotations
@@ -173,12 +174,15 @@ class ChainExpansion:
         return PfaffianFormat(k, len(self.chain), alpha, degree(restrict(self.loss)))
 
     def as_expr(self, p) -> sp.Expr:
-        """A ring element as a sympy expression (constants substituted)."""
+        """Convert a ring element to a sympy expression (constants substituted)."""
         return p.as_expr().subs(self.constants)
 
     def evaluate(self, p, values) -> float:
-        """Evaluate a ring element in float64 at ``values`` (one per ring generator but
-        the constants, in the order theta, chain, x, y, lambda)."""
+        """Evaluate a ring element in float64 at ``values``.
+
+        ``values`` holds one number per ring generator but the constants, in
+        the order theta, chain, x, y, lambda.
+        """
         import numpy as np
 
         if not p:
@@ -195,7 +199,7 @@ class ChainExpansion:
 
 
 def _parameter_blocks(arch: Architecture) -> list:
-    """theta cut into ``(name, shape, symbols)`` blocks, in the module's parameter order."""
+    """Cut theta into ``(name, shape, symbols)`` blocks, in the layout's parameter order."""
     hs = (arch.n_inputs, *arch.widths)  # W_l is (h_l, h_{l-1})
     shapes = []
     for layer in range(1, arch.hidden_layers + 1):
@@ -263,7 +267,7 @@ class _RingChain:
         return [self.blk[name][i * cols : (i + 1) * cols] for i in range(rows)]
 
     def _before(self, deps) -> list:
-        """The chain symbols any of ``deps`` (lists of chain symbols) holds, in chain order."""
+        """Collect the chain symbols any of ``deps`` (lists of chain symbols) holds, in order."""
         return sorted({s for d in deps for s in d}, key=self.chain.index)
 
     def _add_unit(self, key, A, terms_list, deps):
@@ -295,7 +299,7 @@ class _RingChain:
         return u_new, deps_new
 
     def _sample_loss(self, k):
-        """The loss polynomial of sample k (its chain elements are added on the way)."""
+        """Build the loss polynomial of sample k (adding its chain elements on the way)."""
         u = [self.sym[s] for s in self.x[k]]
         deps: list = [[] for _ in u]
         for layer in range(1, self.arch.hidden_layers + 1):
@@ -307,7 +311,7 @@ class _RingChain:
         return _apply(self.loss_terms, [z, *o, self.sym[self.y[k]]], self.R)
 
     def loss(self):
-        """The training loss: mean over samples (plus lambda ||theta||^2)."""
+        """Build the training loss: mean over samples (plus lambda ||theta||^2)."""
         m = self.arch.n_samples
         loss = sum((self._sample_loss(k) for k in range(m)), self.R.zero)
         loss *= self.R(sp.Rational(1, m))
@@ -329,7 +333,7 @@ class _RingChain:
         return self._memo[key, j]
 
     def d_element(self, f, j):
-        """d f / d theta_j of the chain element f, as a ring element."""
+        """Return d f / d theta_j of the chain element f, as a ring element."""
         P, key = self.rule[f]
         return P * self._d_argument(key, j)
 
@@ -379,55 +383,47 @@ def expand_chain(arch: Architecture) -> ChainExpansion:
 # ---------------------------------------------------------------------------
 # numeric certificate: the same chain on a real torch float64 network
 # ---------------------------------------------------------------------------
-def _random_point(expansion: ChainExpansion, seed: int, scale: float):
-    """Seeded theta (requires grad), inputs (m, n), targets (m,) and theta's blocks."""
+def _random_point(arch: Architecture, n_params: int, seed: int, scale: float):
+    """Seeded theta of shape (N,) (requires grad), inputs (m, n) and targets (m,), float64."""
     import torch
 
-    arch = expansion.arch
     gen = torch.Generator().manual_seed(seed)
     dt = torch.float64
-    N = len(expansion.theta)
-    theta = (scale * torch.randn(N, generator=gen, dtype=dt)).requires_grad_(True)
+    theta = (scale * torch.randn(n_params, generator=gen, dtype=dt)).requires_grad_(True)
     xs = torch.randn(arch.n_samples, arch.n_inputs, generator=gen, dtype=dt)
     if arch.loss == "bce":
         ys = torch.randint(0, 2, (arch.n_samples,), generator=gen).to(dt)
     else:
         ys = torch.randn(arch.n_samples, generator=gen, dtype=dt)
-    params, pos = {}, 0
-    for name, shape, syms in expansion.blocks:
-        params[name] = theta[pos : pos + len(syms)].reshape(shape)
-        pos += len(syms)
-    return theta, xs, ys, params
+    return theta, xs, ys
 
 
-def _torch_chain(arch: Architecture, params: dict, xs):
-    """The chain values (chain order) and the outputs z, shape (m,), of the torch network."""
-    import torch
+def _torch_chain(arch: Architecture, theta, xs):
+    """Chain values (scalar tensors, chain order) and the outputs z, shape (m,).
+
+    The pre-activations come from :meth:`lossbounds.network.Network.trace`;
+    each chain element is the activation's (or the head's) torch chain function
+    applied to them, in the order sample, layer, unit, chain index, then the
+    head elements of that sample.
+    """
+    from lossbounds.network import Network
 
     act = arch.pfaffian_activation
     head, _ = head_chain(arch.output, arch.loss)
-    values, zs = [], []
+    pre, z = Network(arch).trace(theta[None, :], xs)
+    hidden = [[fn(a[0]) for fn in act.torch_chain] for a in pre]  # per layer: (h_l, m) each
+    out = [fn(z[0]) for fn in head.torch_chain] if head is not None else []
+    values = []
     for k in range(arch.n_samples):
-        u = xs[k]
-        for layer in range(1, arch.hidden_layers + 1):
-            a = params[f"W{layer}"] @ u + params[f"b{layer}"]
-            for i in range(a.shape[0]):
-                values.extend(fn(a[i]) for fn in act.torch_chain)
-            u_new = act.torch_fn(a)
-            if layer >= 2 and arch.skip == "identity":
-                u_new = u_new + u
-            elif layer >= 2 and arch.skip == "projection":
-                u_new = u_new + params[f"P{layer}"] @ u
-            u = u_new
-        z = params["v"] @ u + params["c"][0]
-        zs.append(z)
-        if head is not None:
-            values.extend(fn(z) for fn in head.torch_chain)
-    return values, torch.stack(zs)
+        for layer in hidden:
+            for i in range(layer[0].shape[0]):
+                values.extend(g[i, k] for g in layer)
+        values.extend(g[k] for g in out)
+    return values, z[0]
 
 
 def _torch_loss(arch: Architecture, z, ys, theta, lam):
-    """The training loss computed by torch directly (BCE from the logits)."""
+    """Compute the training loss with torch directly (BCE from the logits)."""
     import torch
 
     if arch.output == "linear":
@@ -463,8 +459,8 @@ def numeric_certificate(expansion: ChainExpansion, seed: int = 0, scale: float =
     import torch
 
     arch = expansion.arch
-    theta, xs, ys, params = _random_point(expansion, seed, scale)
-    values, z = _torch_chain(arch, params, xs)
+    theta, xs, ys = _random_point(arch, len(expansion.theta), seed, scale)
+    values, z = _torch_chain(arch, theta, xs)
     loss = _torch_loss(arch, z, ys, theta, lam)
     point = [
         *theta.detach().tolist(),

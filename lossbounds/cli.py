@@ -6,7 +6,7 @@ Sub-commands
 ``bound``   The format plus Zell's expression (a bound only for C at least Zell's
             unknown constant), Khovanskii's bound on non-degenerate critical points
             and the symmetry group order |G|. Keys: ``log2_zell_expression``,
-            ``log10_zell_expression``, ``log2_critical_points``, ...
+            ``log10_zell_expression``, ``log2_critical_points``, ..., ``group_order``.
 ``sweep``   Measure every cell of a sweep spec (TOML) into a resumable results table
             (exit status 1 when some cells failed).
 
@@ -191,7 +191,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _add_sweep_parser(sub) -> None:
-    """The ``sweep`` sub-command (see :func:`lossbounds.sweep.run_sweep`)."""
+    """Run the ``sweep`` sub-command (see :func:`lossbounds.sweep.run_sweep`)."""
     p = sub.add_parser("sweep", help="measure every cell of a sweep spec into DIR/results.csv")
     p.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see sweeps/example.toml)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumed)")

@@ -301,7 +301,7 @@ class _Target:
         return self.fn(x.to(self.surface.device)).to(x.device)
 
     def use_lm(self, opts: MergeOptions) -> bool:
-        lm_ok = self.surface is not None and self.surface.arch.loss == "mse"
+        lm_ok = self.surface is not None and self.surface.loss == "mse"
         if opts.descent == "lm" and not lm_ok:
             raise ValueError("descent='lm' needs f to be a LossSurface with the MSE loss")
         return opts.descent == "lm" or (opts.descent == "auto" and lm_ok)

@@ -66,6 +66,7 @@ class Dataset:
     theta: np.ndarray | None = None
 
     def __post_init__(self):
+        """Convert X and y to float64 arrays and check their shapes."""
         X = np.asarray(self.X, dtype=np.float64)
         y = np.asarray(self.y, dtype=np.float64)
         check_data(X, y)
@@ -109,7 +110,7 @@ def check_data(X, y) -> None:
 
 
 def make_regression(m: int, n: int = 1, noise: float = 0.05, seed: int = 0) -> Dataset:
-    """A smooth regression target: y = sin(pi * <x, w>) + noise, w = (1, ..., 1)/sqrt(n).
+    """Make a smooth regression target: y = sin(pi <x, w>) + noise, w = (1, ..., 1)/sqrt(n).
 
     Parameters
     ----------
@@ -312,7 +313,7 @@ def load_dataset(
     name: str, m: int | None = None, n_features: int | None = None, positive_class=None,
     seed: int = 0,
 ) -> Dataset:  # fmt: skip
-    """A real dataset bundled with scikit-learn (no download), standardised and subsampled.
+    """Load a dataset bundled with scikit-learn (no download), standardised and subsampled.
 
     Steps: load ``sklearn.datasets.load_<name>()``; keep ``m`` rows drawn
     without replacement by ``numpy.random.default_rng(seed)`` (in their

@@ -55,7 +55,7 @@ def _bad_device(device, why: str) -> ValueError:
 
 
 def resolve_device(device=None) -> torch.device:
-    """The ``torch.device`` a ``device`` argument names.
+    """Return the ``torch.device`` a ``device`` argument names.
 
     Parameters
     ----------

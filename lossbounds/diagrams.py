@@ -83,7 +83,7 @@ def betti_numbers(diagrams, c: float, min_persistence: float = 0.0) -> np.ndarra
 
 
 def persistent_betti_numbers(diagrams, low: float, high: float) -> np.ndarray:
-    """Persistent Betti numbers: classes alive at ``low`` that survive to ``high``.
+    """Count persistent Betti numbers: classes alive at ``low`` that survive to ``high``.
 
     Counts bars with ``birth <= low`` and ``death > high`` (``low <= high``):
     the rank of the map from the homology of the sublevel set at ``low`` to
@@ -146,7 +146,7 @@ def betti_curve(diagrams, levels, min_persistence: float = 0.0) -> np.ndarray:
 
 
 def count_long_bars(diagrams, threshold: float) -> np.ndarray:
-    """Number of bars of length ``>= threshold`` per dimension (infinite bars count).
+    """Count the bars of length ``>= threshold`` per dimension (infinite bars count).
 
     ``threshold=np.inf`` counts the essential (never dying) classes only.
 

@@ -90,7 +90,7 @@ _L2_DEGREE = 2
 # format
 # ---------------------------------------------------------------------------
 def _plain(value):
-    """int for an integer value, a (simplified) sympy expression otherwise."""
+    """Return an int for an integer value, a (simplified) sympy expression otherwise."""
     value = sp.sympify(value)
     if value.is_Integer:
         return int(value)
@@ -209,7 +209,7 @@ def _t_logsigmoid(x):
 
 
 def head_chain(output: str, loss: str):
-    """The output's chain and the per-sample loss polynomial.
+    """Return the output's chain and the per-sample loss polynomial.
 
     Returns ``(chain, loss_polynomial)``: ``chain`` is a
     :class:`~lossbounds.activations.PfaffianActivation` whose chain elements,
@@ -255,7 +255,7 @@ class _Undecided(Exception):
 
 
 def _poly_max(j: sp.Symbol):
-    """max over polynomials in the integer j >= 0, proved by coefficient signs.
+    """Build a max over polynomials in the integer j >= 0, proved by coefficient signs.
 
     a >= b for all j >= 0 when every coefficient of a - b is >= 0. If neither
     a - b nor b - a has that property, :class:`_Undecided` is raised (the
@@ -284,14 +284,14 @@ _LMAX = 14  # concrete layers computed to guess the closed form (then proved)
 
 
 def _concrete_alpha_beta(rows, head, loss_poly, l2, K):
-    """alpha and beta of a concrete network with the first K rows of the recurrence."""
+    """Return alpha and beta of a concrete network from the first K recurrence rows."""
     max_D = max(r.chain_derivative for r in rows[:K])
     alpha, beta = _head(rows[K - 1], max_D, head, loss_poly, l2, max)
     return alpha, beta
 
 
 def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=None, K=None):
-    """alpha and beta as functions of the number of hidden layers K, proved by induction.
+    """Return alpha and beta as functions of the number of hidden layers K (by induction).
 
     The recurrence is run for K = 1.._LMAX. From a starting layer l0 >= 2 on,
     each column of the recurrence (d_a, E, D, beta_sigma, du, dgu) is fitted by
@@ -372,7 +372,7 @@ def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=No
 
 
 def _with_exceptions(formula, K, values: dict):
-    """``formula``, or a Piecewise with the small K where it does not hold."""
+    """Return ``formula``, or a Piecewise with the small K where it does not hold."""
     branches = [(v, sp.Eq(K, k)) for k, v in sorted(values.items()) if formula.subs(K, k) != v]
     if not branches:
         return formula
@@ -381,7 +381,7 @@ def _with_exceptions(formula, K, values: dict):
 
 # ------------------------------------------------------------- public API
 def layer_degrees(arch: Architecture) -> list[LayerDegrees]:
-    """The recurrence table, one row per hidden layer (concrete hidden_layers only)."""
+    """Tabulate the recurrence, one row per hidden layer (concrete hidden_layers only)."""
     if not _is_concrete(arch.hidden_layers):
         raise ValueError("layer_degrees needs a concrete hidden_layers")
     return _hidden_layers(arch.pfaffian_activation, arch.skip, arch.hidden_layers)
@@ -406,7 +406,7 @@ def _n_params(arch: Architecture):
 
 
 def _chain_length(arch: Architecture):
-    """m * (k sum_l h_l + output elements): k chain elements per hidden unit and sample."""
+    """Return m (k sum_l h_l + output elements): k chain elements per hidden unit and sample."""
     head, _ = head_chain(arch.output, arch.loss)
     K = arch.hidden_layers
     units = sum(arch.widths) if _is_concrete(K) else arch.width * K

@@ -46,7 +46,7 @@ def _h5py():
 
 
 def _coordinates(name: str, values) -> np.ndarray:
-    """A non-empty, finite 1-D float64 array, or ValueError naming ``name``."""
+    """Return a non-empty, finite 1-D float64 array, or raise ValueError naming ``name``."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {arr.shape}")

@@ -64,6 +64,7 @@ class Block:
 
     @property
     def size(self) -> int:
+        """Number of parameters in the block."""
         return self.stop - self.start
 
 
@@ -130,6 +131,7 @@ class ParamLayout:
         return self.widths[0]
 
     def __repr__(self) -> str:
+        """Show N and the blocks with their shapes."""
         parts = ", ".join(f"{b.name}{list(b.shape)}" for b in self.blocks.values())
         return f"ParamLayout(N={self.n_params}: {parts})"
 
@@ -144,7 +146,7 @@ class ParamLayout:
         return theta
 
     def unflatten(self, theta) -> dict:
-        """Views of the blocks of ``theta`` (numpy or torch, shape (..., N)).
+        """Return views of the blocks of ``theta`` (numpy or torch, shape (..., N)).
 
         Returns
         -------
@@ -180,7 +182,7 @@ class ParamLayout:
         return np.concatenate(parts, axis=-1)
 
     def weight_rows(self) -> list[tuple[int, int, int]]:
-        """The "filters" of Li et al.: (start, stop, n_rows) of each weight matrix.
+        """Return the "filters" of Li et al.: (start, stop, n_rows) of each weight matrix.
 
         Every block ``W_l``, ``P_l`` (rows = units) and ``v`` (one row: the
         output unit) is listed; biases (``b_l``, ``c``) are not.

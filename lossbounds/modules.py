@@ -135,6 +135,7 @@ class Activation(nn.Module):
         return get_activation(self.name).torch_fn(t)
 
     def extra_repr(self) -> str:
+        """Name the activation in the module's repr."""
         return repr(self.name)
 
 
@@ -182,6 +183,7 @@ class Residual(nn.Module):
         return out + (u if self.projection is None else self.projection(u))
 
     def extra_repr(self) -> str:
+        """Name the skip kind in the module's repr."""
         return f"skip={self.skip!r}"
 
 
@@ -233,7 +235,7 @@ def _leaves(module: nn.Module, path: str):
 
 
 def _not_pfaffian_reason(key: str) -> str:
-    """The catalogue's reason why activation ``key`` is refused."""
+    """Return the catalogue's reason why activation ``key`` is refused."""
     try:
         get_activation(key)
     except ValueError as exc:
@@ -242,7 +244,7 @@ def _not_pfaffian_reason(key: str) -> str:
 
 
 def _refusal(path: str, module: nn.Module) -> ValueError:
-    """The ValueError for an unsupported piece, naming it and why."""
+    """Build the ValueError for an unsupported piece, naming it and why."""
     where = f"module {path} ({module!r})"
     kind = type(module)
     if kind in _NOT_PFAFFIAN_MODULES:
@@ -429,7 +431,7 @@ def describe_module(model: nn.Module) -> ModuleDescription:
 
 
 def from_module(model: nn.Module, n_samples: int, loss: str = "mse", l2: bool = False):
-    """The :class:`~lossbounds.architecture.Architecture` of a supported network.
+    """Return the :class:`~lossbounds.architecture.Architecture` of a supported network.
 
     Parameters
     ----------
@@ -463,7 +465,7 @@ def from_module(model: nn.Module, n_samples: int, loss: str = "mse", l2: bool = 
 # building a module
 # ---------------------------------------------------------------------------
 def _activation_module(name: str, dtype) -> nn.Module:
-    """The torch module of a catalogue activation (standard modules where torch has one)."""
+    """Return the torch module of a catalogue activation (a standard one where torch has it)."""
     if name == "softplus":
         return nn.Softplus(beta=1.0, threshold=_SOFTPLUS_THRESHOLD.get(dtype, 40.0))
     standard = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "swish": nn.SiLU, "gelu": nn.GELU}
@@ -471,7 +473,7 @@ def _activation_module(name: str, dtype) -> nn.Module:
 
 
 def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
-    """The network of an architecture as an ``nn.Sequential`` of standard modules.
+    """Build the network of an architecture as an ``nn.Sequential`` of standard modules.
 
     Parameters
     ----------
@@ -556,6 +558,7 @@ class ModuleLayout:
         self.n_params = int(sum(self.sizes))
 
     def __repr__(self) -> str:
+        """Show the parameter names and shapes."""
         parts = ", ".join(f"{n}{list(s)}" for n, s in zip(self.names, self.shapes, strict=True))
         return f"ModuleLayout(N={self.n_params}: {parts})"
 
@@ -577,7 +580,7 @@ class ModuleLayout:
         }
 
     def weight_rows(self) -> list[tuple[int, int, int]]:
-        """The "filters" of Li et al.: (start, stop, n_rows) of every parameter of 2+ dims.
+        """Return the "filters" of Li et al.: (start, stop, n_rows) of every 2+-dim parameter.
 
         One row per entry of the first axis (an output unit of ``nn.Linear``).
         """
@@ -599,7 +602,7 @@ class ModuleLayout:
 
 
 def _without_final_sigmoid(module: nn.Module) -> nn.Module | None:
-    """The module minus a final ``nn.Sigmoid`` (same parameter names), or None."""
+    """Return the module minus a final ``nn.Sigmoid`` (same parameter names), or None."""
     if not isinstance(module, nn.Sequential) or len(module) == 0:
         return None
     items = list(module._modules.items())
@@ -648,7 +651,7 @@ class ModuleNetwork:
         self.output = "linear" if self._logit_model is None else "sigmoid"
 
     def _forward(self, thetas, X, logits: bool = False, fast: bool = False) -> torch.Tensor:
-        """Outputs (K, m) of thetas (K, N) on X (m, n); ``fast`` is accepted and ignored."""
+        """Compute outputs (K, m) of thetas (K, N) on X (m, n); ``fast`` is ignored."""
         module = self._logit_model if (logits and self._logit_model is not None) else self.model
         m = X.shape[0]
 
@@ -666,7 +669,7 @@ class ModuleNetwork:
         return vmap(one)(self.layout.check(thetas, "thetas"))
 
     def forward(self, thetas: torch.Tensor, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """Outputs of K networks on m inputs.
+        """Compute the outputs of K networks on m inputs.
 
         Parameters
         ----------
@@ -687,7 +690,7 @@ class ModuleNetwork:
 
 
 def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, device=None):
-    """The training loss of a module as a batched function of flat parameters.
+    """Return the training loss of a module as a batched function of flat parameters.
 
     ``mse``: (1/m) sum_k (f(x_k) - y_k)^2; ``bce``: (1/m) sum_k [softplus(z_k)
     - y_k z_k] with z_k the output before the final sigmoid; plus

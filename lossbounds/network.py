@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from lossbounds.activations import get_activation
 from lossbounds.devices import resolve_device
 from lossbounds.layout import ParamLayout
 
-__all__ = ["Network", "MLP", "forward", "forward_numpy"]
+__all__ = ["Network", "forward", "forward_numpy"]
 
 # In-place kernels for the catalogue activations, used by the no-grad fast path
 # of Network.forward (a fresh (K, h, m) tensor per operation costs page faults
@@ -92,7 +91,7 @@ class Network:
             )
 
     def forward(self, thetas: torch.Tensor, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """Outputs of K networks on m inputs.
+        """Compute the outputs of K networks on m inputs.
 
         Parameters
         ----------
@@ -180,7 +179,7 @@ class Network:
         return a.copy_(self.activation.torch_fn(a)) if kernel is None else kernel(a)
 
     def _pass(self, thetas, X, buffers=None, pre=None):
-        """The layer loop: logit z of shape (K, m).
+        """Run the layer loop and return the logit z of shape (K, m).
 
         ``buffers`` (from :meth:`_work_buffers`) selects in-place evaluation
         into them (layer l into the contiguous (K, h_l, m) head of buffer
@@ -207,60 +206,6 @@ class Network:
             u = new
         z = torch.bmm(p["v"][:, None, :], u, out=buffers[2] if inplace else None)[:, 0, :]
         return z.add_(p["c"]) if inplace else z + p["c"]
-
-
-class MLP(nn.Module):
-    """The same network as an ordinary ``nn.Module`` (one parameter vector at a time).
-
-    The per-point reference for :class:`Network`: load a flat vector (layout of
-    :class:`~lossbounds.layout.ParamLayout`) with :meth:`set_flat`, call it on
-    inputs of shape (m, n).
-    """
-
-    def __init__(self, arch, dtype=torch.float64):
-        super().__init__()
-        self.arch = arch
-        self.layout = ParamLayout(arch)
-        self.activation = get_activation(arch.activation)
-        hs = (self.layout.n_inputs, *self.layout.widths)
-        pairs = list(zip(hs[:-1], hs[1:], strict=True))  # (fan_in, width) of each layer
-        self.hidden = nn.ModuleList([nn.Linear(f, h, dtype=dtype) for f, h in pairs])
-        self.proj = nn.ModuleList(
-            [nn.Linear(f, h, bias=False, dtype=dtype) for f, h in pairs[1:]]
-            if arch.skip == "projection"
-            else []
-        )
-        self.out = nn.Linear(hs[-1], 1, dtype=dtype)
-
-    @torch.no_grad()
-    def set_flat(self, theta) -> MLP:
-        """Copy a flat vector of shape (N,) (numpy or torch) into the parameters."""
-        theta = torch.as_tensor(theta, dtype=self.out.weight.dtype)
-        p = self.layout.unflatten(self.layout.check(theta))
-        for i, lin in enumerate(self.hidden, start=1):
-            lin.weight.copy_(p[f"W{i}"])
-            lin.bias.copy_(p[f"b{i}"])
-        for i, lin in enumerate(self.proj, start=2):
-            lin.weight.copy_(p[f"P{i}"])
-        self.out.weight.copy_(p["v"][None, :])
-        self.out.bias.copy_(p["c"])
-        return self
-
-    def forward(self, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """Outputs of shape (m,) for inputs ``X`` of shape (m, n)."""
-        act = self.activation.torch_fn
-        u = act(self.hidden[0](X))
-        for i in range(1, len(self.hidden)):
-            new = act(self.hidden[i](u))
-            if self.arch.skip == "identity":
-                new = new + u
-            elif self.arch.skip == "projection":
-                new = new + self.proj[i - 1](u)
-            u = new
-        z = self.out(u)[:, 0]
-        if self.arch.output == "sigmoid" and not logits:
-            return torch.sigmoid(z)
-        return z
 
 
 def forward(

@@ -16,7 +16,7 @@ per-start scipy minimisers and the batched linear solves of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -30,6 +30,9 @@ __all__ = [
     "classify_hessian",
     "CLASSES",
     "MinimaResult",
+    "Polishing",
+    "DEFAULT_POLISHING",
+    "CENSUS_POLISHING",
     "polish",
     "find_minima",
     "minimize_lm",
@@ -103,7 +106,7 @@ class MinimaResult:
     labels: np.ndarray
 
     def counts(self) -> dict:
-        """Number of end points per label."""
+        """Count the end points per label."""
         keys, n = np.unique(self.labels, return_counts=True)
         return {str(k): int(c) for k, c in zip(keys, n, strict=True)}
 
@@ -177,7 +180,7 @@ def polish(
 
 
 def _adam(surface: LossSurface, X: np.ndarray, steps: int, lr: float, progress: bool):
-    """``steps`` steps of batched Adam on all rows of X at once."""
+    """Run ``steps`` steps of batched Adam on all rows of X at once."""
     t = torch.tensor(X, dtype=torch.float64, device=surface.device, requires_grad=True)
     opt = torch.optim.Adam([t], lr=lr)
     for _ in tqdm(range(steps), disable=not progress, desc="adam"):
@@ -200,6 +203,39 @@ def _scipy_descent(surface: LossSurface, X: np.ndarray, method: str, options: di
     return X
 
 
+@dataclass(frozen=True)
+class Polishing:
+    """The final :func:`polish` stage of :func:`find_minima` and :func:`basin_census`.
+
+    The fields are the keyword arguments of :func:`polish` (which validates
+    them); the defaults are those of :func:`polish` and :func:`find_minima`.
+
+    Attributes
+    ----------
+    newton_steps : int
+        Newton steps per point (>= 0).
+    newton_max_step : float
+        Longest Newton step kept (> 0).
+    grad_tol : float
+        Gradient norm up to which a point is critical.
+    rel_tol, abs_tol : float
+        Eigenvalue tolerances of :func:`classify_hessian`.
+    """
+
+    newton_steps: int = 8
+    newton_max_step: float = 0.5
+    grad_tol: float = 1e-6
+    rel_tol: float = 1e-6
+    abs_tol: float = 1e-12
+
+
+#: The polishing of :func:`find_minima`: the defaults of :func:`polish`.
+DEFAULT_POLISHING = Polishing()
+
+#: The polishing of :func:`basin_census`: two Newton steps and strict tolerances.
+CENSUS_POLISHING = Polishing(newton_steps=2, grad_tol=1e-8, rel_tol=1e-9)
+
+
 def find_minima(
     surface: LossSurface,
     starts,
@@ -208,11 +244,7 @@ def find_minima(
     lr: float = 0.05,
     max_iter: int = 500,
     trust_iter: int = 100,
-    newton_steps: int = 8,
-    newton_max_step: float = 0.5,
-    grad_tol: float = 1e-6,
-    rel_tol: float = 1e-6,
-    abs_tol: float = 1e-12,
+    polishing: Polishing = DEFAULT_POLISHING,
     progress: bool = False,
 ) -> MinimaResult:
     """Minimise the loss from many starts (float64) and classify the end points.
@@ -236,8 +268,8 @@ def find_minima(
         L-BFGS iteration limit per start.
     trust_iter : int
         Trust-region Newton iteration limit per start (0 to skip).
-    newton_steps, newton_max_step, grad_tol, rel_tol, abs_tol
-        Passed to :func:`polish`.
+    polishing : Polishing
+        Keyword arguments of the final :func:`polish` (default :data:`DEFAULT_POLISHING`).
     progress : bool
         tqdm bars.
 
@@ -259,9 +291,7 @@ def find_minima(
         # exact-Hessian trust region: quadratic convergence in ill-conditioned valleys
         opts = {"maxiter": trust_iter, "gtol": 1e-13}
         X = _scipy_descent(surface, X, "trust-exact", opts, progress)
-    return polish(
-        surface, X, newton_steps, newton_max_step, grad_tol, rel_tol, abs_tol, progress=progress
-    )
+    return polish(surface, X, **asdict(polishing), progress=progress)
 
 
 def _lm_value(surface: LossSurface, theta: torch.Tensor) -> torch.Tensor:
@@ -345,7 +375,7 @@ def minimize_lm(
     Parameters
     ----------
     surface : LossSurface
-        With ``arch.loss == "mse"``.
+        With ``surface.loss == "mse"``.
     starts : array, shape (K, N)
         Starting points.
     max_iter : int
@@ -371,9 +401,9 @@ def minimize_lm(
     ValueError
         For a BCE loss, bad ``starts`` shape or bad numeric options.
     """
-    if surface.arch.loss != "mse":
+    if surface.loss != "mse":
         raise ValueError(
-            f"surface.arch.loss must be 'mse' (a least-squares problem), got {surface.arch.loss!r}"
+            f"surface.loss must be 'mse' (a least-squares problem), got {surface.loss!r}"
         )
     max_iter = check_int("max_iter", max_iter, 1)
     newton_iter = check_int("newton_iter", newton_iter, 0)
@@ -427,7 +457,7 @@ class CensusResult:
         return np.bincount(self.assignment, minlength=self.n_distinct)
 
     def best(self) -> np.ndarray:
-        """The distinct strict minimum of lowest loss, shape (N,).
+        """Return the distinct strict minimum of lowest loss, shape (N,).
 
         Raises
         ------
@@ -445,18 +475,16 @@ def basin_census(
     group: SymmetryGroup | None = None,
     lm_iter: int = 50,
     newton_iter: int = 60,
-    newton_steps: int = 2,
-    grad_tol: float = 1e-8,
-    rel_tol: float = 1e-9,
+    polishing: Polishing = CENSUS_POLISHING,
     dedup_tol: float = 1e-4,
     progress: bool = False,
 ) -> CensusResult:
     """Distinct strict local minima modulo the symmetry group, from many starts.
 
     Steps: :func:`minimize_lm` on all starts (batched); :func:`polish` with
-    ``newton_steps`` Newton steps classifies each end point by its Hessian;
-    the points labelled ``"strict_min"`` (gradient norm <= ``grad_tol``, all
-    Hessian eigenvalues above ``rel_tol`` times the largest) are deduplicated
+    ``polishing`` classifies each end point by its Hessian; the points
+    labelled ``"strict_min"`` (gradient norm <= ``polishing.grad_tol``, all
+    Hessian eigenvalues above ``polishing.rel_tol`` times the largest) are deduplicated
     modulo G with :func:`dedup_modulo_group` (distance ``dedup_tol``),
     visiting them by ascending loss.
 
@@ -466,13 +494,14 @@ def basin_census(
         MSE loss.
     starts : array, shape (K, N)
     group : lossbounds.symmetry.SymmetryGroup, optional
-        Default ``SymmetryGroup(surface.arch, l2=surface.l2)`` (l2-aware).
+        Default :meth:`LossSurface.symmetry_group` (``SymmetryGroup(surface.arch,
+        l2=surface.l2)``, l2-aware; a ``ValueError`` for a surface without an
+        architecture, see :meth:`LossSurface.from_module`).
     lm_iter, newton_iter : int
         Iterations of the two stages of :func:`minimize_lm`.
-    newton_steps : int
-        Newton polishing steps of :func:`polish`.
-    grad_tol, rel_tol : float
-        Criticality and Hessian tolerances of the classification.
+    polishing : Polishing
+        Newton steps and classification tolerances of :func:`polish` (default
+        :data:`CENSUS_POLISHING`: 2 steps, ``grad_tol=1e-8``, ``rel_tol=1e-9``).
     dedup_tol : float
         Euclidean tolerance of the deduplication (> 0).
     progress : bool
@@ -482,13 +511,11 @@ def basin_census(
     -------
     CensusResult
     """
-    group = SymmetryGroup(surface.arch, l2=surface.l2) if group is None else group
+    group = surface.symmetry_group() if group is None else group
     points, _ = minimize_lm(
         surface, starts, max_iter=lm_iter, newton_iter=newton_iter, progress=progress
     )
-    res = polish(
-        surface, points, newton_steps, grad_tol=grad_tol, rel_tol=rel_tol, progress=progress
-    )
+    res = polish(surface, points, **asdict(polishing), progress=progress)
     strict = np.flatnonzero(res.labels == "strict_min")
     if strict.size:
         order = np.argsort(res.losses[strict], kind="stable")

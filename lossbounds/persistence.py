@@ -338,7 +338,7 @@ def graph_persistence(
     edge_values=None,
     coeff: int = 2,
 ) -> list[np.ndarray]:
-    """Persistence of the lower-star filtration of a graph (flag complex above H0).
+    """Compute persistence of the lower-star filtration of a graph (flag complex above H0).
 
     H0 is computed by our own union-find on a minimum spanning tree (elder
     rule: when two components merge, the one with the higher minimum dies).
@@ -488,6 +488,18 @@ def default_k(maxdim: int) -> int:
     return 10 if int(maxdim) == 0 else 40
 
 
+def _check_graph_method(method, k, radius, knn_device) -> None:
+    """Raise ``ValueError`` for an unknown ``method`` or an argument it does not use."""
+    if method not in ("knn", "radius", "delaunay"):
+        raise ValueError(f"method must be 'knn', 'radius' or 'delaunay', got {method!r}")
+    if method != "knn" and k is not None:
+        raise ValueError(f"k is only used by method='knn', got k={k} with method={method!r}")
+    if method != "radius" and radius is not None:
+        raise ValueError(f"radius is only used by method='radius', got method={method!r}")
+    if method != "knn" and knn_device is not None:
+        raise ValueError(f"knn_device is only used by method='knn', got method={method!r}")
+
+
 def neighbourhood_graph(
     points,
     k: int | None = None,
@@ -553,14 +565,7 @@ def neighbourhood_graph(
     if n < 2:
         raise ValueError(f"points must hold at least 2 samples, got {n}")
     _check_finite("points", pts)
-    if method not in ("knn", "radius", "delaunay"):
-        raise ValueError(f"method must be 'knn', 'radius' or 'delaunay', got {method!r}")
-    if method != "knn" and k is not None:
-        raise ValueError(f"k is only used by method='knn', got k={k} with method={method!r}")
-    if method != "radius" and radius is not None:
-        raise ValueError(f"radius is only used by method='radius', got method={method!r}")
-    if method != "knn" and knn_device is not None:
-        raise ValueError(f"knn_device is only used by method='knn', got method={method!r}")
+    _check_graph_method(method, k, radius, knn_device)
     if method == "delaunay":
         return _delaunay_edges(pts)
     if method == "radius":
@@ -613,7 +618,7 @@ def _knn_edges(pts: np.ndarray, k: int, approx: float, workers: int, mutual: boo
 
 
 def _knn_edges_torch(pts: np.ndarray, k: int, device, mutual: bool) -> np.ndarray:
-    """kNN edges from exact float64 distances and ``torch.topk`` on ``device``, in row chunks."""
+    """Find kNN edges from exact float64 distances and ``torch.topk`` on ``device`` (row chunks)."""
     import torch
 
     from lossbounds.devices import evaluate_chunked, pairwise_chunk_rows, resolve_device
@@ -742,7 +747,7 @@ def sample_persistence(
 
 
 def _ripser_subset(n: int, maxdim: int, max_vertices, too_large: str, seed: int):
-    """Indices of the samples kept for ripser (all of them, or a sorted random subset)."""
+    """Pick the samples kept for ripser (all of them, or a sorted random subset)."""
     limit = ripser_max_vertices(maxdim)
     cap = limit if max_vertices is None else max_vertices
     if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or not 2 <= cap <= limit:

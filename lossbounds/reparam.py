@@ -42,7 +42,7 @@ def _check(arch, activation: str) -> ParamLayout:
 
 
 def tanh_sigmoid_matrix(arch) -> np.ndarray:
-    """The linear map ``theta_sigmoid = A @ theta_tanh``.
+    """Return the linear map ``theta_sigmoid = A @ theta_tanh``.
 
     Parameters
     ----------

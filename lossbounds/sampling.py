@@ -116,7 +116,7 @@ def sample_points(n_points: int, dim: int, **kwargs) -> np.ndarray:
 def sample_hessian_shaped(
     theta, hessian, n_points: int, seed: int = 0, scales=(1e-8, 1e-1)
 ) -> np.ndarray:
-    """Samples around a strict minimum, shaped by its Hessian.
+    """Draw samples around a strict minimum, shaped by its Hessian.
 
     Points ``theta + V diag(lambda)^{-1/2} sqrt(2 e) u`` with ``u`` uniform in
     the unit ball (scrambled Sobol) and ``e`` log-uniform in ``scales``, where

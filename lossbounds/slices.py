@@ -35,7 +35,7 @@ _BIAS = ("zero", "theta", "random")
 def random_direction(
     layout, theta, rng, normalization: str = "filter", bias: str = "zero"
 ) -> np.ndarray:
-    """A random direction in parameter space, optionally filter-normalised.
+    """Draw a random direction in parameter space, optionally filter-normalised.
 
     Parameters
     ----------
@@ -344,7 +344,7 @@ def slice_persistence(
     long_fraction: float = 0.05,
     maxdim: int = 1,
 ) -> list[dict]:
-    """Persistent homology of sublevel sets on random 2-D slices through a point.
+    """Compute persistent homology of sublevel sets on random 2-D slices through a point.
 
     Slice j is :func:`plane` through ``theta`` with filter-normalised
     directions of seeds ``seed + 2 j`` and ``seed + 2 j + 1``, on a

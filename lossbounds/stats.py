@@ -88,10 +88,11 @@ class Estimate:
     confidence: float
 
     def __str__(self) -> str:
+        """Show the value and the interval to 3 significant digits."""
         return f"{self.value:.3g} [{self.low:.3g}, {self.high:.3g}]"
 
     def excludes(self, x: float) -> bool:
-        """True when ``x`` lies outside the interval."""
+        """Return True when ``x`` lies outside the interval."""
         return bool(x < self.low or x > self.high)
 
 

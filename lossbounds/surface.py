@@ -11,7 +11,9 @@ pass of :class:`lossbounds.network.Network`, in chunks (memory bounded by the
 chunk, never by K), and gives gradients, Hessians and, for MSE, residuals
 and their Jacobians. The data, the network's buffers and every evaluation live
 on the surface's ``device`` (see :mod:`lossbounds.devices`); points go in and
-results come out as host arrays.
+results come out as host arrays. :meth:`LossSurface.from_module` does the same
+for a user's ``torch.nn.Module`` (through :class:`lossbounds.modules.ModuleNetwork`),
+with theta in the order of ``parameters_to_vector(model.parameters())``.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
+from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
 from lossbounds.data import check_data
 from lossbounds.devices import default_chunk_size, evaluate_chunked, resolve_device
+from lossbounds.layout import ParamLayout
+from lossbounds.modules import ModuleNetwork
+from lossbounds.modules import from_module as _arch_of_module
 from lossbounds.network import Network
+from lossbounds.symmetry import SymmetryGroup
 
 __all__ = ["LossSurface"]
 
@@ -34,7 +41,7 @@ _LOSSES = ("mse", "bce")
 
 
 def _is_transformed(t: torch.Tensor) -> bool:
-    """True inside torch.func transforms (vmap, grad, jacfwd), where out= buffers fail."""
+    """Tell whether ``t`` is inside a torch.func transform, where out= buffers fail."""
     try:
         return bool(torch._C._functorch.is_functorch_wrapped_tensor(t))
     except AttributeError:  # pragma: no cover - older torch: no functorch wrappers
@@ -45,12 +52,38 @@ def _check_chunk_size(chunk_size) -> int:
     return check_int("chunk_size", chunk_size, 1)
 
 
+def _check_xy(X, y, loss: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Finite float64 data (m, n) and (m,); targets in [0, 1] for "bce" (``name`` its key)."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    check_data(X, y)
+    if loss == "bce" and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"y must lie in [0, 1] for {name}='bce'")
+    return X, y
+
+
+def _param_layout(arch, module_layout) -> ParamLayout:
+    """Return the ParamLayout of a described module, checked to be its parameter order."""
+    layout = ParamLayout(arch)
+    blocks = [(b.start, b.stop) for b in layout.blocks.values()]
+    params = [(a, a + n) for a, n in zip(module_layout.starts, module_layout.sizes, strict=True)]
+    if blocks != params:  # pragma: no cover - from_module only describes ParamLayout order
+        raise ValueError(f"module parameters {params} are not in ParamLayout order {blocks}")
+    return layout
+
+
+def _widest(layout) -> int:
+    """Widest layer of a layout (ParamLayout widths; else the longest first axis)."""
+    widths = getattr(layout, "widths", None)
+    return int(max(widths)) if widths else max(s[0] for s in layout.shapes)
+
+
 class LossSurface:
     """The training loss of an architecture on a dataset, as a function of flat theta.
 
     Parameters
     ----------
-    arch : lossbounds.formats.Architecture
+    arch : lossbounds.architecture.Architecture
         Network and loss (``arch.loss`` in {"mse", "bce"}; "bce" needs
         ``arch.output == "sigmoid"``). ``arch.n_samples`` is informational:
         the data fix m.
@@ -77,10 +110,19 @@ class LossSurface:
 
     Attributes
     ----------
+    arch : Architecture or None
+        The architecture; None for a surface of a module the package cannot
+        describe (see :meth:`from_module`), where the methods that need it
+        (:meth:`symmetry_group`) raise ``ValueError``.
+    loss : {"mse", "bce"}
+        The loss.
     n_params : int
         N.
-    network : lossbounds.network.Network
+    network : lossbounds.network.Network or lossbounds.modules.ModuleNetwork
         The batched network.
+    layout : lossbounds.layout.ParamLayout or lossbounds.modules.ModuleLayout
+        Where the weights and biases are in theta (a ``ModuleLayout`` only
+        when ``arch`` is None).
     device : torch.device
         The resolved device.
 
@@ -101,47 +143,154 @@ class LossSurface:
         chunk_size: int | None = None,
         device="cpu",
     ):
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        check_data(X, y)
+        if arch.loss not in _LOSSES:
+            raise ValueError(f"arch.loss must be one of {_LOSSES}, got {arch.loss!r}")
+        X, y = _check_xy(X, y, arch.loss, "arch.loss")
         if X.shape[1] != arch.n_inputs:
             raise ValueError(
                 f"X must have arch.n_inputs = {arch.n_inputs} columns, got {X.shape[1]}"
             )
-        if arch.loss not in _LOSSES:
-            raise ValueError(f"arch.loss must be one of {_LOSSES}, got {arch.loss!r}")
-        if arch.loss == "bce":
-            if arch.output != "sigmoid":
-                raise ValueError("arch.loss='bce' needs arch.output='sigmoid' (probabilities)")
-            if y.min() < 0 or y.max() > 1:
-                raise ValueError("y must lie in [0, 1] for arch.loss='bce'")
+        if arch.loss == "bce" and arch.output != "sigmoid":
+            raise ValueError("arch.loss='bce' needs arch.output='sigmoid' (probabilities)")
         if l2 is None:
             if getattr(arch, "l2", False):
                 raise ValueError("arch.l2 is True: pass the coefficient l2 > 0 explicitly")
             l2 = 0.0
-        l2 = check_nonnegative("l2", l2)
+        network = Network(arch)
+        self._setup(arch, network, network.layout, arch.loss, (X, y), l2, dtype)
+        self._set_device(device, chunk_size)
+
+    def _setup(self, arch, network, layout, loss, data, l2, dtype) -> None:
+        """Attributes shared by both constructors (checked data ``(X, y)`` as float64)."""
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.arch = arch
-        self.l2 = l2
+        self.loss = loss
+        self.l2 = check_nonnegative("l2", l2)
         self.dtype = dtype
-        self.device = resolve_device(device)
-        self.network = Network(arch)
-        self.layout = self.network.layout
-        self.n_params = self.layout.n_params
+        self.network = network
+        self.layout = layout
+        self.n_params = layout.n_params
+        self.X_np, self.y_np = data
+        self._no_arch = ""
+
+    def _set_device(self, device, chunk_size) -> None:
+        """Set the device, the chunk size (default for the device) and the data tensors on it."""
+        self.device = dev = resolve_device(device)
         if chunk_size is None:
-            chunk_size = default_chunk_size(
-                self.device, self.n_params, X.shape[0], max(self.layout.widths)
-            )
+            chunk_size = default_chunk_size(dev, self.n_params, self.m, _widest(self.layout))
         self.chunk_size = _check_chunk_size(chunk_size)
-        self.X_np, self.y_np = X, y
         # Built eagerly: a tensor first created inside a torch.func transform would
         # be captured at that transform's level and break later calls.
-        dev = self.device
+        X, y = self.X_np, self.y_np
         self._data = {
             dt: (torch.as_tensor(X, dtype=dt, device=dev), torch.as_tensor(y, dtype=dt, device=dev))
             for dt in _DTYPES
         }
+
+    @classmethod
+    def from_module(
+        cls, model, X, y, loss: str = "mse", l2: float = 0.0, dtype=torch.float64,
+        chunk_size: int | None = None, device="cpu",
+    ) -> LossSurface:  # fmt: skip
+        """Build the loss surface of a user's ``torch.nn.Module`` on a dataset.
+
+        The loss of the module as a function of its flat parameter vector, in
+        the order of ``torch.nn.utils.parameters_to_vector(model.parameters())``,
+        evaluated through :class:`lossbounds.modules.ModuleNetwork`
+        (``torch.func.functional_call`` under ``vmap``: the module's own
+        forward code). Values, gradients, Hessians, residuals, slices and
+        sampling work for any module whose output for inputs (m, n) has m
+        entries. When :func:`lossbounds.modules.from_module` describes the
+        module, ``arch`` is its Architecture (formats, bounds, the symmetry
+        group and :func:`lossbounds.optimize.basin_census` with the default
+        group work, and ``layout`` is its ParamLayout); otherwise ``arch`` is
+        None and ``layout`` a :class:`~lossbounds.modules.ModuleLayout`
+        (weights: parameters of 2+ dimensions; biases: 1-D ``*.bias``).
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The network (not modified; its parameter values are not used
+            except to check once that it runs on ``X``). Its train/eval mode
+            and buffers are used as they are (buffers must be on ``device``).
+        X : array, shape (m, n)
+            Inputs, finite.
+        y : array, shape (m,)
+            Targets, finite (in [0, 1] for "bce").
+        loss : {"mse", "bce"}
+            "bce" needs a module ending with ``nn.Sigmoid`` (the loss is taken
+            on the output before it, as for the built-in surfaces).
+        l2 : float
+            Coefficient lambda >= 0 of ``lambda * ||theta||^2``.
+        dtype : torch.float32 or torch.float64
+            Precision of :meth:`__call__`.
+        chunk_size : int, optional
+            Default number of parameter vectors evaluated at once (>= 1);
+            default as for the built-in surfaces.
+        device : str or torch.device
+            As for the built-in surfaces.
+
+        Returns
+        -------
+        LossSurface
+
+        Raises
+        ------
+        ValueError
+            For a bad ``loss``, data, ``l2``, ``dtype``, ``chunk_size`` or
+            ``device``; for "bce" without a final ``nn.Sigmoid``; when the
+            module fails on ``X`` or does not return one scalar per row (with
+            torch's message).
+        """
+        if loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+        X, y = _check_xy(X, y, loss, "loss")
+        network = ModuleNetwork(model)
+        if loss == "bce" and network.output != "sigmoid":
+            raise ValueError("loss='bce' needs a module ending with nn.Sigmoid (probabilities)")
+        l2 = check_nonnegative("l2", l2)
+        try:
+            arch, reason = _arch_of_module(model, X.shape[0], loss=loss, l2=l2 > 0), ""
+        except ValueError as err:
+            arch, reason = None, str(err)
+        layout = network.layout if arch is None else _param_layout(arch, network.layout)
+        self = cls.__new__(cls)
+        self._setup(arch, network, layout, loss, (X, y), l2, dtype)
+        self._no_arch = reason
+        self._set_device(device, chunk_size)
+        self._probe(model)
+        return self
+
+    def _probe(self, model) -> None:
+        """Evaluate the module's own parameters once: a clear error if it fails on X."""
+        theta = parameters_to_vector(model.parameters()).detach()
+        try:
+            with torch.no_grad():
+                self.losses(theta[None].to(device=self.device, dtype=self.dtype))
+        except (RuntimeError, ValueError, TypeError, IndexError) as err:
+            raise ValueError(f"model failed on X of shape {self.X_np.shape}: {err}") from None
+
+    def symmetry_group(self):
+        """Return the hidden-unit symmetry group of the architecture, l2-aware.
+
+        Returns
+        -------
+        lossbounds.symmetry.SymmetryGroup
+            ``SymmetryGroup(self.arch, l2=self.l2)``.
+
+        Raises
+        ------
+        ValueError
+            If the surface has no architecture (a module the package cannot
+            describe), or from ``SymmetryGroup`` (e.g. unequal widths).
+        """
+        if self.arch is None:
+            raise ValueError(
+                "this surface has no Architecture, so no symmetry group: "
+                f"{self._no_arch or 'arch is None'}"
+            )
+        return SymmetryGroup(self.arch, l2=self.l2)
 
     @property
     def m(self) -> int:
@@ -165,7 +314,7 @@ class LossSurface:
         fast = not (torch.is_grad_enabled() and thetas.requires_grad) and not _is_transformed(
             thetas
         )
-        if self.arch.loss == "bce":
+        if self.loss == "bce":
             z = self.network._forward(thetas, X, logits=True, fast=fast)
             # softplus(z) - y z = -[y log s(z) + (1-y) log(1-s(z))], stable for large |z|
             per = torch.logaddexp(z, torch.zeros_like(z)) - y * z
@@ -346,9 +495,9 @@ class LossSurface:
 
     # ------------------------------------------------------ least squares
     def _check_mse(self) -> None:
-        if self.arch.loss != "mse":
+        if self.loss != "mse":
             raise ValueError(
-                f"arch.loss must be 'mse' (a least-squares problem), got {self.arch.loss!r}"
+                f"the surface's loss must be 'mse' (a least-squares problem), got {self.loss!r}"
             )
 
     def _residuals_t(self, thetas: torch.Tensor) -> torch.Tensor:
@@ -375,7 +524,7 @@ class LossSurface:
         Raises
         ------
         ValueError
-            If ``arch.loss`` is not "mse" or ``thetas`` has the wrong shape.
+            If the loss is not "mse" or ``thetas`` has the wrong shape.
         """
         self._check_mse()
         t = self._as_points(thetas, torch.float64)

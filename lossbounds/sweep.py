@@ -98,9 +98,9 @@ __all__ = [
     "parse_spec",
     "load_spec",
     "cell_key",
+    "architecture",
     "teacher_architecture",
     "make_data",
-    "architecture",
     "problem",
     "run_cell",
     "SweepReport",
@@ -217,7 +217,7 @@ MEASUREMENTS: dict[str, Measurement] = {}
 
 
 def measurement(name: str, outputs, options=None, check=None):
-    """Decorator registering ``func(cell) -> dict`` as the measurement ``name``.
+    """Register ``func(cell) -> dict`` as the measurement ``name`` (a decorator).
 
     Parameters
     ----------
@@ -291,7 +291,7 @@ class SweepSpec:
         return [cell_key(c) for c in self.cells]
 
     def subset(self, n_cells: int | None = None, **where) -> SweepSpec:
-        """A smaller spec: the cells matching ``where``, the first ``n_cells`` of them.
+        """Return a smaller spec: the first ``n_cells`` cells matching ``where``.
 
         For a quick live version of a committed spec, e.g. in a notebook::
 
@@ -349,7 +349,7 @@ def _table(data, section, where):
 
 
 def _sections(data: dict, where: str):
-    """fixed (dict), axes (dict of lists), cases (list of dicts), checked for shape."""
+    """Return fixed (dict), axes (dict of lists), cases (list of dicts), checked for shape."""
     unknown = sorted(set(data) - set(_TOP_LEVEL))
     if unknown:
         raise ValueError(
@@ -393,8 +393,10 @@ def _check_value(accepted, key, value, where):
 
 
 def _check_cell(cell: dict, meas: Measurement, where: str) -> None:
-    """Refuse a cell whose architecture is invalid (e.g. a skip with one hidden layer)
-    or that the measurement cannot take."""
+    """Refuse a cell whose architecture (or teacher) is invalid, or that ``meas`` cannot take.
+
+    E.g. a skip with one hidden layer, or a census of a BCE loss.
+    """
     try:
         architecture(cell)
         if cell["dataset"] == "teacher":
@@ -509,7 +511,7 @@ def cell_key(cell: dict) -> str:
 
 
 def architecture(cell: dict):
-    """The :class:`~lossbounds.architecture.Architecture` of a cell (``l2`` > 0 turns the term on)."""
+    """Return the cell's :class:`~lossbounds.architecture.Architecture` (l2 term on if l2 > 0)."""
     return Architecture(
         n_inputs=cell["inputs"],
         width=cell["width"],
@@ -524,7 +526,7 @@ def architecture(cell: dict):
 
 
 def teacher_architecture(cell: dict):
-    """The teacher of a ``dataset = "teacher"`` cell: its own width, depth and activation.
+    """Return the teacher of a ``dataset = "teacher"`` cell (its own width, depth, activation).
 
     ``Architecture(inputs, teacher_width, teacher_layers, samples,
     activation=teacher_activation)`` with a linear output and no skip; it does
@@ -541,7 +543,7 @@ def teacher_architecture(cell: dict):
 
 
 def make_data(cell: dict):
-    """The seeded dataset of a cell (see :func:`problem`)."""
+    """Return the seeded dataset of a cell (see :func:`problem`)."""
     m, noise, seed = cell["samples"], cell["noise"], cell["seed"]
     if cell["dataset"] == "teacher":
         return make_teacher_student(teacher_architecture(cell), m, noise=noise, seed=seed)
@@ -658,7 +660,7 @@ def _bounds(cell: dict) -> dict:
         **{k: s[k] for k in ("n_params", "chain_length", "chain_degree", "loss_degree")},
         "log10_zell_expression": s["log10_zell_expression"],
         "log10_khovanskii": s["log10_critical_points"],
-        "log10_group_order": s["log10_symmetry_lower"],
+        "log10_group_order": s["log10_group_order"],
     }
 
 
@@ -707,13 +709,13 @@ _START_OPTIONS = {
 
 
 def _starts(cell: dict, arch, stream: int) -> np.ndarray:
-    """Starts ``ParamLayout(arch).init`` (n_starts, N) seeded ``[seed, start_seed, stream]``."""
+    """Return ``ParamLayout(arch).init`` starts (n_starts, N), seeded [seed, start_seed, stream]."""
     rng = np.random.default_rng([cell["seed"], cell["start_seed"], stream])
     return ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
 
 
 def _least_squares(cell: dict) -> None:
-    """The census minimises least squares: refuse other losses."""
+    """Refuse losses other than least squares (the census minimises least squares)."""
     if cell["loss"] != "mse":
         raise ValueError(f"the census needs loss 'mse' (least squares), got {cell['loss']!r}")
 
@@ -782,7 +784,7 @@ _MERGE_OUTPUTS = (
 
 
 def _tree_summary(tree, scale: float) -> dict:
-    """The measured columns of a merge tree (``scale`` the loss scale, var(y))."""
+    """Return the measured columns of a merge tree (``scale`` the loss scale, var(y))."""
     S, k = len(tree.start_minimum), len(tree.minima_values)
     hit = tree.hits[tree.hits > 0]
     sat = tree.saturation
@@ -991,7 +993,7 @@ def _in_process(cells, meas):
 
 
 def _cluster(stack, workers, scheduler):
-    """A dask Client on a new LocalCluster (closed with ``stack``) or on ``scheduler``."""
+    """Return a dask Client on a new LocalCluster (closed with ``stack``) or on ``scheduler``."""
     import dask
     from dask.distributed import Client, LocalCluster
 

@@ -147,7 +147,7 @@ def _concrete(value):
 
 
 def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructure:
-    """The structure of the symmetry group (see the module docstring).
+    """Return the structure of the symmetry group (see the module docstring).
 
     Parameters
     ----------
@@ -197,7 +197,7 @@ def _structure_of(arch, l2: bool = False) -> GroupStructure:
 
 
 def _structures_of(arch) -> list[GroupStructure]:
-    """The group as a product of structures: one for equal widths, one per layer otherwise.
+    """Split the group into structures: one for equal widths, one per layer otherwise.
 
     Unequal widths admit no skips (Architecture refuses them), so the group is
     the direct product of the single-layer groups of widths h_1, ..., h_H:
@@ -242,7 +242,7 @@ def log2_symmetry_group_order(arch) -> float:
 
 
 def symmetry_description(arch) -> str:
-    """The group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``.
+    """Write the group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``.
 
     Unequal widths give one factorial per distinct width, in layer order, e.g.
     ``'2^9 * 5! * 4!'`` for widths (5, 4).
@@ -274,6 +274,7 @@ class GroupElement:
     flips: np.ndarray
 
     def __post_init__(self):
+        """Store perms as int64 and flips as bool arrays."""
         object.__setattr__(self, "perms", np.asarray(self.perms, dtype=np.int64))
         object.__setattr__(self, "flips", np.asarray(self.flips, dtype=bool))
 
@@ -332,6 +333,7 @@ class SymmetryGroup:
         self.order = self.structure.order
 
     def __repr__(self) -> str:
+        """Show the order, the flip kind, the skip and the sizes."""
         return (
             f"SymmetryGroup(order={self.order}, flip={self.flip_kind!r}, "
             f"skip={self.arch.skip!r}, h={self.h}, H={self.H})"
@@ -339,7 +341,7 @@ class SymmetryGroup:
 
     # -------------------------------------------------------------- elements
     def identity(self) -> GroupElement:
-        """The neutral element."""
+        """Return the neutral element."""
         return GroupElement(
             np.tile(np.arange(self.h), (self.H, 1)), np.zeros((self.H, self.h), dtype=bool)
         )
@@ -369,7 +371,7 @@ class SymmetryGroup:
             )
 
     def random_element(self, rng) -> GroupElement:
-        """A uniformly random element (``rng``: numpy Generator or seed)."""
+        """Draw a uniformly random element (``rng``: numpy Generator or seed)."""
         rng = np.random.default_rng(rng)
         h, H = self.h, self.H
         if self.tied:
@@ -482,7 +484,7 @@ class SymmetryGroup:
         return np.stack([self.apply(theta, g) for g in self.elements()])
 
     def orbit_size(self, theta, tol: float = 1e-6, max_order: int = 100_000) -> int:
-        """Number of distinct points of the orbit of ``theta``.
+        """Count the distinct points of the orbit of ``theta``.
 
         Greedy count: the orbit points are visited in :meth:`elements` order and
         each point not yet within ``tol`` (Euclidean) of a visited point starts
@@ -518,7 +520,7 @@ class SymmetryGroup:
         return count
 
     def canonical(self, theta) -> np.ndarray:
-        """A canonical representative of the orbit of ``theta`` (shape (N,)).
+        """Return a canonical representative of the orbit of ``theta`` (shape (N,)).
 
         Layer by layer in order l = 1..H (a flip of layer l can move the
         biases of later layers), or layer 1 for the tied residual stream: in a

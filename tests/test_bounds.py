@@ -353,11 +353,11 @@ def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_gro
     with pytest.raises(ValueError, match="n_params"):
         bounds.bound_summary(Architecture(_n, 3, 1, 10))
     s = bounds.bound_summary(_arch(3000, 1, "tanh", n_samples=2))
-    assert s["symmetry_lower"] == "2^3000 * 3000!"
+    assert s["group_order"] == "2^3000 * 3000!"
     direct = 3000 + math.fsum(math.log2(i) for i in range(2, 3001))
-    assert s["log2_symmetry_lower"] == pytest.approx(direct, rel=1e-13)
+    assert s["log2_group_order"] == pytest.approx(direct, rel=1e-13)
     small = bounds.bound_summary(_arch(5, 2, "swish"))
-    assert small["symmetry_lower"] == str(120**2)
+    assert small["group_order"] == str(120**2)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ KEYS = {
     "log10_zell_expression",
     "log2_critical_points",
     "log10_critical_points",
-    "symmetry_lower",
-    "log2_symmetry_lower",
+    "group_order",
+    "log2_group_order",
 }
 
 
@@ -47,8 +47,8 @@ def test_bound_json_keys_and_values(capsys):
     assert data["log2_critical_points"] == pytest.approx(math.log2(crit), rel=1e-14)
     assert data["log10_critical_points"] == pytest.approx(math.log10(crit), rel=1e-14)
     # |G| = 2^3 * 3! = 48 for one sigmoid layer of width 3
-    assert data["symmetry_lower"] == "48"
-    assert data["log2_symmetry_lower"] == pytest.approx(math.log2(48), rel=1e-14)
+    assert data["group_order"] == "48"
+    assert data["log2_group_order"] == pytest.approx(math.log2(48), rel=1e-14)
 
 
 def test_bound_constant_shifts_by_n_plus_ell(capsys):
@@ -62,7 +62,7 @@ def test_bound_constant_shifts_by_n_plus_ell(capsys):
 
 def test_bound_deep_symmetry_string_is_exact(capsys):
     data = _json(capsys, [*BASE[:-2], "--samples", "5", "--hidden-layers", "3", "--json"])
-    assert data["symmetry_lower"] == str(48**3)
+    assert data["group_order"] == str(48**3)
 
 
 def test_bound_table_lists_every_key(capsys):
@@ -70,8 +70,8 @@ def test_bound_table_lists_every_key(capsys):
     out = capsys.readouterr().out
     rows = dict(line.split() for line in out.strip().splitlines())
     assert KEYS <= set(rows)
-    assert rows["symmetry_lower"] == "48"
-    assert rows["log2_symmetry_lower"] == f"{math.log2(48):.6f}"  # fixed format
+    assert rows["group_order"] == "48"
+    assert rows["log2_group_order"] == f"{math.log2(48):.6f}"  # fixed format
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_bound_with_widths(capsys):
     data = _json(capsys, ["bound", "--inputs", "3", "--widths", "5,4", "--samples", "2", "--json"])
     # N = (3+1)5 + (5+1)4 + (4+1) = 49, ell = 2 (5 + 4) = 18, |G| = 2^5 5! 2^4 4!
     assert (data["n_params"], data["chain_length"]) == (49, 18)
-    assert data["symmetry_lower"] == str(2**9 * 120 * 24)
+    assert data["group_order"] == str(2**9 * 120 * 24)
     short = _json(capsys, ["bound", "--inputs", "3", "--width", "4", "--hidden-layers", "2",
                            "--samples", "2", "--json"])  # fmt: skip
     same = _json(capsys, ["bound", "--inputs", "3", "--widths", "4,4", "--samples", "2", "--json"])

@@ -24,6 +24,7 @@ from lossbounds.connectivity import (
     tilted_double_wells,
 )
 from lossbounds.data import make_teacher_student
+from lossbounds.modules import to_module
 from lossbounds.persistence import graph_persistence, grid_persistence, sample_persistence
 from lossbounds.surface import LossSurface
 from lossbounds.symmetry import SymmetryGroup
@@ -180,6 +181,31 @@ def test_group_quotient_of_the_tiny_network():
     orbit = SymmetryGroup(arch, l2=1e-3).orbit(quotient.minima[0])
     for m in plain.minima:
         assert np.min(np.linalg.norm(orbit - m, axis=1)) < 1e-5
+
+
+class _TanhUnit(torch.nn.Module):
+    """The tiny network written as a custom module (one the package cannot describe)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(1, 1, dtype=torch.float64)
+        self.b = torch.nn.Linear(1, 1, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.b(torch.tanh(self.a(x)))
+
+
+@pytest.mark.parametrize("module", ["sequential", "custom"])
+def test_merge_tree_of_a_module_surface_equals_the_built_in_one(module):
+    arch, surf = _tiny_net()
+    model = to_module(arch) if module == "sequential" else _TanhUnit()
+    msurf = LossSurface.from_module(model, surf.X_np, surf.y_np, l2=1e-3)
+    assert (msurf.arch is None) == (module == "custom")
+    starts = qmc.Sobol(4, seed=0).random(64) * 6 - 3
+    ref = merge_tree(surf, starts, box=3.0, check_bands=0)
+    got = merge_tree(msurf, starts, box=3.0, check_bands=0)  # LM descent: an MSE surface
+    assert len(got.minima) == len(ref.minima) == 2
+    _same_diagram(got.diagram(), ref.diagram(), tol=1e-9)
 
 
 # ----------------------------------------------------------------------------

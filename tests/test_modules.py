@@ -466,16 +466,15 @@ def test_module_loss_checks_arguments():
 # torch.func / batched double backward through vmap may script helpers (torch's deprecation).
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_module_network_drops_into_loss_surface():
-    """Duck-typing: a LossSurface whose network is swapped for a ModuleNetwork gives the
-    same filter-normalised plane, gradient and Hessian (what LossSurface.from_module will use)."""
+    """LossSurface.from_module (a ModuleNetwork inside) gives the built-in surface's
+    filter-normalised plane, gradient and Hessian, here for BCE on a sigmoid output."""
     arch = Architecture(2, 3, 2, 9, activation="tanh", output="sigmoid", loss="bce")
     rng = np.random.default_rng(8)
     X, y = rng.standard_normal((9, 2)), (rng.random(9) < 0.5).astype(float)
     theta = ParamLayout(arch).init(3)
     ref = LossSurface(arch, X, y)
-    swapped = LossSurface(arch, X, y)
-    swapped.network = ModuleNetwork(to_module(arch))
-    swapped.layout = swapped.network.layout
+    swapped = LossSurface.from_module(to_module(arch), X, y, loss="bce")
+    assert isinstance(swapped.network, ModuleNetwork) and swapped.arch == arch
     a, b = plane(ref, theta, res=5, seed=2), plane(swapped, theta, res=5, seed=2)
     np.testing.assert_allclose(b.values, a.values, rtol=0, atol=1e-12)
     np.testing.assert_allclose(swapped.gradient(theta), ref.gradient(theta), rtol=0, atol=1e-12)

@@ -1,4 +1,4 @@
-"""Tests for lossbounds.network: the batched forward pass, its trace, the per-point module."""
+"""Tests for lossbounds.network: the batched forward pass and its trace."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,8 @@ from _nets import ACTIVATIONS, OUTPUTS, SKIPS, arch_of, data
 
 from lossbounds.architecture import Architecture
 from lossbounds.layout import ParamLayout
-from lossbounds.network import MLP, Network, forward, forward_numpy
+from lossbounds.modules import to_module
+from lossbounds.network import Network, forward, forward_numpy
 
 
 def test_forward_by_hand_single_unit():
@@ -44,10 +45,9 @@ def test_batched_forward_equals_per_point_module(act, skip, output):
     X = data()
     batched = forward_numpy(arch, thetas, X)
     assert batched.shape == (6, X.shape[0])
-    net = MLP(arch)
     Xt = torch.as_tensor(X)
-    with torch.no_grad():
-        loop = np.stack([net.set_flat(t)(Xt).numpy() for t in thetas])
+    with torch.no_grad():  # per point: the network as an ordinary nn.Sequential
+        loop = np.stack([to_module(arch, theta=t)(Xt)[:, 0].numpy() for t in thetas])
     np.testing.assert_allclose(batched, loop, rtol=0, atol=1e-12)
     # the autograd path (no buffers, no in-place kernels) gives the same values
     t = torch.tensor(thetas, requires_grad=True)
@@ -156,10 +156,11 @@ def test_unequal_widths_forward_equals_per_point_module(widths, act, output):
     arch = Architecture(n_inputs=2, widths=widths, n_samples=5, activation=act, output=output)
     thetas = ParamLayout(arch).init(0, scale=1.5, n_points=6)
     X = data()
-    net, Xt = MLP(arch), torch.as_tensor(X)
-    assert [lin.weight.shape[0] for lin in net.hidden] == list(widths)
-    with torch.no_grad():
-        loop = np.stack([net.set_flat(t)(Xt).numpy() for t in thetas])
+    Xt = torch.as_tensor(X)
+    linears = [mod for mod in to_module(arch) if isinstance(mod, torch.nn.Linear)]
+    assert [lin.out_features for lin in linears[:-1]] == list(widths)
+    with torch.no_grad():  # per point: the network as an ordinary nn.Sequential
+        loop = np.stack([to_module(arch, theta=t)(Xt)[:, 0].numpy() for t in thetas])
     np.testing.assert_allclose(forward_numpy(arch, thetas, X), loop, rtol=0, atol=1e-12)
     t = torch.tensor(thetas, requires_grad=True)
     grad_path = Network(arch).forward(t, Xt).detach().numpy()

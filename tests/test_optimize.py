@@ -11,7 +11,10 @@ import torch
 
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_regression, make_teacher_student
+from lossbounds.modules import to_module
 from lossbounds.optimize import (
+    CENSUS_POLISHING,
+    Polishing,
     basin_census,
     classify_hessian,
     find_minima,
@@ -95,7 +98,9 @@ def test_teacher_student_strict_minimum_and_dedup():
 def test_batched_descent_lowers_the_loss(surface_of):
     S, _ = surface_of()
     starts = S.layout.init(6, n_points=4)
-    res = find_minima(S, starts, method="gd", gd_steps=50, lr=0.05, newton_steps=0, trust_iter=0)
+    res = find_minima(
+        S, starts, method="gd", gd_steps=50, lr=0.05, polishing=Polishing(0), trust_iter=0
+    )
     assert res.points.shape == starts.shape and res.eigenvalues.shape == (4, S.n_params)
     assert np.all(res.losses < S(starts))
     assert set(res.labels) <= {"strict_min", "degenerate", "saddle", "max", "not_critical"}
@@ -200,10 +205,35 @@ def test_census_distinct_losses_are_sorted_and_hits_add_up():
 def test_census_without_strict_minimum_has_no_best():
     arch, ds, surf = _problem(h=2, K=1, m=30, noise=0.0)
     starts = np.random.default_rng(8).normal(size=(2, surf.n_params))
-    census = basin_census(surf, starts, lm_iter=1, newton_iter=0, newton_steps=0, grad_tol=1e-300)
+    census = basin_census(
+        surf, starts, lm_iter=1, newton_iter=0, polishing=Polishing(0, grad_tol=1e-300)
+    )
     assert census.n_distinct == 0
     with pytest.raises(ValueError, match="no strict minimum"):
         census.best()
+
+
+def test_census_of_a_module_surface_equals_the_built_in_census():
+    arch, ds, surf = _problem(h=3, K=1, m=40, noise=0.05, l2=1e-3, seed=6)
+    model = to_module(arch)  # what a user writes: Linear(1, 3), Tanh, Linear(3, 1)
+    msurf = LossSurface.from_module(model, ds.X, ds.y, l2=1e-3)
+    starts = np.random.default_rng(7).normal(scale=2.0, size=(8, surf.n_params))
+    ref, got = basin_census(surf, starts), basin_census(msurf, starts)
+    assert got.group_order == ref.group_order == 48  # 2^3 3!
+    assert got.n_distinct == ref.n_distinct >= 1
+    np.testing.assert_allclose(got.distinct_losses, ref.distinct_losses, rtol=0, atol=1e-10)
+    assert got.hits.tolist() == ref.hits.tolist()
+    assert np.all(got.minima.eigenvalues[got.strict] > 0)
+
+
+def test_census_of_a_surface_without_architecture_needs_a_group():
+    rng = np.random.default_rng(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)
+    ).double()
+    surf = LossSurface.from_module(model, rng.normal(size=(9, 2)), rng.normal(size=9))
+    with pytest.raises(ValueError, match="no Architecture, so no symmetry group.*relu"):
+        basin_census(surf, rng.normal(size=(2, surf.n_params)))
 
 
 def test_lm_bad_input():
@@ -223,3 +253,9 @@ def test_lm_bad_input():
         minimize_lm(surf, np.zeros((1, surf.n_params)), newton_iter=-1)
     with pytest.raises(ValueError, match="mu0"):
         minimize_lm(surf, np.zeros((1, surf.n_params)), mu0=0.0)
+
+
+def test_polishing_defaults_are_the_documented_ones():
+    # find_minima's default polishing is polish's own defaults; the census's is stricter
+    assert Polishing() == Polishing(8, 0.5, 1e-6, 1e-6, 1e-12)
+    assert CENSUS_POLISHING == Polishing(2, 0.5, 1e-8, 1e-9, 1e-12)

@@ -50,3 +50,13 @@ def test_every_runtime_dependency_is_pinned():
     names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in deps}
     missing = names - set(_constraints())
     assert not missing, f"not pinned in constraints.txt: {sorted(missing)}"
+
+
+def test_package_docstring_lists_every_module_once():
+    import lossbounds
+
+    listed = re.findall(r"^- :mod:`lossbounds\.(\w+)`", lossbounds.__doc__, flags=re.M)
+    package = Path(lossbounds.__file__).parent
+    modules = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
+    assert sorted(listed) == modules
+    assert len(listed) == len(set(listed))

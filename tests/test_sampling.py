@@ -10,6 +10,7 @@ from lossbounds.sampling import (
     sample_loss,
     sample_points,
 )
+from lossbounds.surface import LossSurface
 
 
 def test_samples_in_box_and_ball():
@@ -43,6 +44,24 @@ def test_sample_loss_streams(surface_of):
         S, 100, return_points=False, region="ball", radius=3.0, seed=2, dtype=torch.float64
     )
     np.testing.assert_allclose(only, S(pts), rtol=0, atol=1e-12)
+
+
+def test_sample_loss_of_a_module_surface():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1)
+    ).double()
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(8, 2)), rng.normal(size=8)
+    S = LossSurface.from_module(model, X, y)
+    pts, vals = sample_loss(S, 40, region="box", low=-2.0, high=2.0, seed=3, dtype=torch.float64)
+    assert pts.shape == (40, 13) and np.abs(pts).max() <= 2.0
+    with torch.no_grad():  # per point: load the vector into the module, evaluate
+        ref = []
+        for p in torch.as_tensor(pts):
+            torch.nn.utils.vector_to_parameters(p, model.parameters())
+            ref.append(((model(torch.as_tensor(X))[:, 0] - torch.as_tensor(y)) ** 2).mean())
+    np.testing.assert_allclose(vals, np.array(ref), rtol=0, atol=1e-10)
 
 
 def test_bad_input():

@@ -1,32 +1,49 @@
 """Tests for lossbounds.surface: batched losses, streaming, derivatives, residuals."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from lossbounds.architecture import Architecture
 from lossbounds.data import make_teacher_student
+from lossbounds.devices import default_chunk_size
 from lossbounds.layout import ParamLayout
-from lossbounds.network import MLP
+from lossbounds.modules import ModuleLayout, to_module
+from lossbounds.slices import plane
 from lossbounds.surface import LossSurface
 
 
+def module_loop(model, X, y, thetas, loss="mse", l2=0.0):
+    """Per-point reference: load each vector into the module, run it, write the loss out.
+
+    Returns the losses (K,) and their gradients (K, N) by autograd on the
+    module's own parameters.
+    """
+    net = copy.deepcopy(model)
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    vals, grads = [], []
+    for t in torch.as_tensor(np.asarray(thetas)):
+        nn.utils.vector_to_parameters(t, net.parameters())
+        net.zero_grad()
+        f = net(X).reshape(-1)
+        if loss == "bce":
+            val = -torch.mean(y * torch.log(f) + (1 - y) * torch.log(1 - f))
+        else:
+            val = torch.mean((f - y) ** 2)
+        val = val + l2 * sum((p**2).sum() for p in net.parameters())
+        val.backward()
+        vals.append(val.item())
+        grads.append(nn.utils.parameters_to_vector(p.grad for p in net.parameters()).numpy())
+    return np.array(vals), np.stack(grads)
+
+
 def loop_losses(surface, thetas):
-    """Per-point reference: nn.Module forward and the loss written out by hand."""
-    arch = surface.arch
-    net = MLP(arch)
-    X = torch.as_tensor(surface.X_np)
-    y = surface.y_np
-    out = []
-    with torch.no_grad():
-        for t in thetas:
-            f = net.set_flat(t)(X).numpy()
-            if arch.loss == "bce":
-                val = -np.mean(y * np.log(f) + (1 - y) * np.log(1 - f))
-            else:
-                val = np.mean((f - y) ** 2)
-            out.append(val + (surface.l2 * np.sum(t**2)))
-    return np.array(out)
+    """Per-point reference of a built-in surface: its network as a module (``to_module``)."""
+    model = to_module(surface.arch)
+    return module_loop(model, surface.X_np, surface.y_np, thetas, surface.loss, surface.l2)[0]
 
 
 # ------------------------------------------------------------- values
@@ -217,3 +234,185 @@ def test_unequal_widths_losses_gradients_and_hessians():
     np.testing.assert_allclose(surface.hessian(thetas[0]), ref_hess, rtol=0, atol=1e-11)
     _, _, hess = surface.hessians(thetas[:2])
     np.testing.assert_allclose(hess[0], ref_hess, rtol=0, atol=1e-11)
+
+
+# ------------------------------------------------------------ from_module
+F64 = torch.float64
+
+
+class _GatedBlock(nn.Module):
+    """A block the package cannot describe: a ReLU gate beside a tanh path."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(3, 5, dtype=F64)
+        self.b = nn.Linear(3, 5, dtype=F64)
+        self.head = nn.Linear(5, 1, bias=False, dtype=F64)
+        self.scale = nn.Parameter(torch.tensor([0.7], dtype=F64))
+
+    def forward(self, x):
+        return self.scale * self.head(torch.tanh(self.a(x)) * torch.relu(self.b(x)))[:, 0]
+
+
+def _user_models():
+    torch.manual_seed(0)
+    return {
+        "sequential": nn.Sequential(
+            nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 1)
+        ).to(F64),
+        "sigmoid": nn.Sequential(nn.Linear(3, 4), nn.SiLU(), nn.Linear(4, 1), nn.Sigmoid()).to(F64),
+        "gated": _GatedBlock(),
+        "relu": nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 1)).to(F64),
+    }
+
+
+def _module_data(loss="mse", m=11):
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((m, 3))
+    y = (rng.random(m) < 0.5).astype(float) if loss == "bce" else rng.standard_normal(m)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "name,loss,l2",
+    [
+        ("sequential", "mse", 0.0),
+        ("sequential", "mse", 0.05),
+        ("sigmoid", "bce", 0.0),
+        ("gated", "mse", 0.0),
+        ("relu", "mse", 0.02),
+    ],
+)
+def test_from_module_equals_per_point_module_loop(name, loss, l2):
+    model = _user_models()[name]
+    X, y = _module_data(loss)
+    S = LossSurface.from_module(model, X, y, loss=loss, l2=l2)
+    N = sum(p.numel() for p in model.parameters())
+    assert S.n_params == N and S.loss == loss and S.l2 == l2
+    thetas = np.random.default_rng(1).standard_normal((7, N))
+    ref_vals, ref_grads = module_loop(model, X, y, thetas, loss, l2)
+    np.testing.assert_allclose(S(thetas), ref_vals, rtol=0, atol=1e-10)
+    vals, grads = S.gradients(thetas)
+    np.testing.assert_allclose(vals, ref_vals, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(grads, ref_grads, rtol=0, atol=1e-10)
+    val, g = S.value_and_grad(thetas[3])
+    assert abs(val - ref_vals[3]) < 1e-10
+    np.testing.assert_allclose(g, ref_grads[3], rtol=0, atol=1e-10)
+    # at the module's own parameters: the module's own loss
+    own = nn.utils.parameters_to_vector(model.parameters()).detach().numpy()
+    assert abs(S(own) - module_loop(model, X, y, own[None], loss, l2)[0][0]) < 1e-10
+
+
+def test_from_module_of_a_described_sequential_is_the_built_in_surface():
+    model = _user_models()["sequential"]
+    X, y = _module_data()
+    S = LossSurface.from_module(model, X, y, l2=0.05)
+    arch = Architecture(3, 4, 2, 11, activation="tanh", l2=True)
+    assert S.arch == arch
+    assert isinstance(S.layout, ParamLayout) and S.layout.n_params == 41
+    ref = LossSurface(arch, X, y, l2=0.05)
+    assert S.symmetry_group().order == ref.symmetry_group().order == (2**4 * 24) ** 2
+    thetas = S.layout.init(2, scale=1.5, n_points=3)
+    # a second network code (lossbounds.network.Network) gives the same Hessians
+    _, g_ref, H_ref = ref.hessians(thetas)
+    _, g, H = S.hessians(thetas)
+    np.testing.assert_allclose(g, g_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(H, H_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(S.hessian(thetas[0]), H_ref[0], rtol=0, atol=1e-10)
+    r, J = S.residual_jacobians(thetas)
+    r_ref, J_ref = ref.residual_jacobians(thetas)
+    np.testing.assert_allclose(r, r_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(J, J_ref, rtol=0, atol=1e-12)
+    a, b = plane(S, thetas[0], res=5, seed=4), plane(ref, thetas[0], res=5, seed=4)
+    np.testing.assert_array_equal(a.d1, b.d1)
+    np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")
+def test_from_module_without_architecture():
+    model = _user_models()["gated"]
+    X, y = _module_data()
+    S = LossSurface.from_module(model, X, y)
+    assert S.arch is None and isinstance(S.layout, ModuleLayout)
+    with pytest.raises(ValueError, match="(?s)no Architecture.*custom container"):
+        S.symmetry_group()
+    # torch's order: the block's own parameter (scale) first, then a, b, head.
+    # Filters: rows of a.weight, b.weight, head.weight; the scale (1-D, not a bias) is kept
+    assert S.layout.weight_rows() == [(1, 16, 5), (21, 36, 5), (41, 46, 1)]
+    theta = np.random.default_rng(2).standard_normal(S.n_params)
+    sl = plane(S, theta, res=5, seed=1)
+    assert sl.betas[2] == 0.0
+    assert sl.d1[S.layout.bias_mask()].tolist() == [0.0] * 10
+    assert sl.d1[0] != 0.0
+    np.testing.assert_allclose(
+        np.linalg.norm(sl.d1[1:16].reshape(5, 3), axis=1),
+        np.linalg.norm(theta[1:16].reshape(5, 3), axis=1),
+    )
+    ref = module_loop(model, X, y, theta[None] + sl.alphas[:, None] * sl.d1[None])[0]
+    np.testing.assert_allclose(sl.values[:, 2], ref, rtol=0, atol=1e-10)
+    # Hessian: central differences of the per-point loop's gradients
+    grad = lambda t: module_loop(model, X, y, t[None])[1][0]  # noqa: E731
+    np.testing.assert_allclose(S.hessian(theta), _fd(grad, theta), atol=1e-6)
+    r = S.residuals(theta)
+    with torch.no_grad():
+        nn.utils.vector_to_parameters(torch.as_tensor(theta), model.parameters())
+        f = model(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(r, f - y, rtol=0, atol=1e-12)
+
+
+def test_from_module_float32():
+    model = _user_models()["relu"]
+    X, y = _module_data()
+    S = LossSurface.from_module(model, X, y, dtype=torch.float32)
+    thetas = np.random.default_rng(0).standard_normal((4, S.n_params))
+    v = S(thetas)
+    assert v.dtype == np.float32
+    np.testing.assert_allclose(v, module_loop(model, X, y, thetas)[0], rtol=1e-5)
+
+
+def test_from_module_bad_input():
+    models = _user_models()
+    X, y = _module_data()
+    with pytest.raises(ValueError, match="loss must be one of"):
+        LossSurface.from_module(models["sequential"], X, y, loss="mae")
+    with pytest.raises(ValueError, match="needs a module ending with nn.Sigmoid"):
+        LossSurface.from_module(models["sequential"], X, (y > 0).astype(float), loss="bce")
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 1\] for loss='bce'"):
+        LossSurface.from_module(models["sigmoid"], X, y, loss="bce")
+    with pytest.raises(ValueError, match="l2 must be a finite number >= 0"):
+        LossSurface.from_module(models["sequential"], X, y, l2=-1.0)
+    with pytest.raises(ValueError, match="model must be a torch.nn.Module"):
+        LossSurface.from_module(lambda x: x, X, y)
+    with pytest.raises(ValueError, match=r"model failed on X of shape \(11, 2\)"):
+        LossSurface.from_module(models["gated"], X[:, :2], y)
+    wide = nn.Sequential(nn.Linear(3, 2)).to(F64)
+    with pytest.raises(ValueError, match="one scalar per input row"):
+        LossSurface.from_module(wide, X, y)
+    with pytest.raises(ValueError, match="dtype"):
+        LossSurface.from_module(models["sequential"], X, y, dtype=torch.int64)
+    with pytest.raises(ValueError, match="chunk_size"):
+        LossSurface.from_module(models["sequential"], X, y, chunk_size=0)
+
+
+def test_from_module_device_and_default_chunk_size():
+    models = _user_models()
+    X, y = _module_data()
+    S = LossSurface.from_module(models["gated"], X, y)  # widest layer: 5 units
+    assert S.device.type == "cpu" and S.chunk_size == default_chunk_size("cpu", 46, 11, 5)
+    D = LossSurface.from_module(models["sequential"], X, y, device="cpu")
+    assert D.chunk_size == LossSurface(D.arch, X, y).chunk_size
+    with pytest.raises(ValueError, match="device must be one of"):
+        LossSurface.from_module(models["sequential"], X, y, device="tpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["sequential", "gated"])
+def test_from_module_on_cuda_equals_cpu(name):
+    model = _user_models()[name]
+    X, y = _module_data()
+    G = LossSurface.from_module(copy.deepcopy(model).cuda(), X, y, l2=0.01, device="cuda")
+    C = LossSurface.from_module(model, X, y, l2=0.01)
+    thetas = np.random.default_rng(4).standard_normal((5, C.n_params))
+    np.testing.assert_allclose(G(thetas), C(thetas), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(G.gradients(thetas)[1], C.gradients(thetas)[1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(G.hessian(thetas[0]), C.hessian(thetas[0]), rtol=0, atol=1e-10)
