@@ -72,7 +72,7 @@ __all__ = [
 
 
 def _n_rows(table: Mapping) -> int:
-    """Number of rows of ``table``; ValueError when it is not a table of equal columns."""
+    """Count the rows of ``table``; ValueError when it is not a table of equal columns."""
     if not isinstance(table, Mapping) or not table:
         raise ValueError("table must be a non-empty dict of column name to 1-D array")
     sizes = {np.asarray(v).shape for v in table.values()}
@@ -91,7 +91,7 @@ def _columns(table: Mapping, names, what: str = "column") -> tuple[str, ...]:
 
 
 def _scalar(value):
-    """A numpy scalar as the plain Python value (so settings print and compare cleanly)."""
+    """Return a numpy scalar as the plain Python value (settings print and compare cleanly)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -128,7 +128,7 @@ def load_table(path, required: Sequence[str] = ()) -> dict[str, np.ndarray]:
 
 
 def select(table: Mapping, **where) -> dict[str, np.ndarray]:
-    """The rows of ``table`` whose columns equal the given values.
+    """Select the rows of ``table`` whose columns equal the given values.
 
     Parameters
     ----------
@@ -187,7 +187,7 @@ def groups(table: Mapping, by: Sequence[str]) -> dict[tuple, np.ndarray]:
 
 
 def common_datasets(table: Mapping, by: Sequence[str], pair_on=("seed",)) -> list[tuple]:
-    """The datasets every setting was measured on, checking that the design is paired.
+    """Return the datasets every setting was measured on, checking the paired design.
 
     Parameters
     ----------
@@ -405,7 +405,7 @@ def paired_comparison(
 
 
 def direction(test, alpha: float = 0.05) -> int:
-    """The direction a test establishes at level ``alpha``: +1, -1 or 0 (none).
+    """Return the direction a test establishes at level ``alpha``: +1, -1 or 0 (none).
 
     Parameters
     ----------
@@ -565,7 +565,7 @@ def bound_vs_measured(
 
 
 def _pick_cases(kept: list, cases) -> list:
-    """The entries of ``kept`` chosen by ``cases`` (see :func:`shrink_spec`)."""
+    """Return the entries of ``kept`` chosen by ``cases`` (see :func:`shrink_spec`)."""
     if cases is None:
         return kept
     if isinstance(cases, int) and not isinstance(cases, bool) and cases >= 1:
@@ -582,7 +582,7 @@ def _pick_cases(kept: list, cases) -> list:
 
 
 def shrink_spec(data: Mapping, overrides: Mapping, cases=None) -> dict:
-    """A sweep spec (the parsed TOML) with some keys replaced and fewer cases.
+    """Return a sweep spec (the parsed TOML) with some keys replaced and fewer cases.
 
     Parameters
     ----------

@@ -501,7 +501,7 @@ __all__ += ["plot_estimates", "plot_paired_tests", "plot_bound_vs_measured"]
 
 
 def _outside_legend(ax, title=None):
-    """A legend to the right of the axes, so it never covers data."""
+    """Put the legend to the right of the axes, so it never covers data."""
     ax.legend(fontsize="small", title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 
 
