@@ -126,7 +126,7 @@ def plot_bound_curves(
 
 
 def plot_bound_terms(labels, terms, ax=None, names=("sign", "chain", "degree"), ylabel="log2 term"):
-    """Grouped bars of the three terms of a log2 bound, on a log axis.
+    """Draw grouped bars of the three terms of a log2 bound, on a log axis.
 
     Parameters
     ----------
@@ -170,7 +170,7 @@ def plot_bound_gap(
     certified=None,
     legend_loc="best",
 ):
-    """An upper-bound expression and the symmetry group's order (both log10) against a size.
+    """Plot an upper-bound expression and the symmetry group's order (log10) against a size.
 
     Nothing is shaded between the curves: the group's order is a lower
     bound on b0(S_c) only at levels just above a certified strict minimum
@@ -249,7 +249,7 @@ def _inf_level(diagrams, inf_level):
 
 
 def plot_diagram(diagrams, ax=None, dims=None, inf_level=None, markersize=12):
-    """Persistence diagram: one marker per bar at (birth, death), all dimensions.
+    """Plot a persistence diagram: one marker per bar at (birth, death), all dimensions.
 
     Parameters
     ----------
@@ -441,7 +441,7 @@ def plot_orbit_slice(
     n_levels=24,
     axis_labels=("a (along d1)", "b (along d2)"),
 ):
-    """A 2-D slice of the loss as filled contours of log10(L - baseline), sublevel boundary and points.
+    """Plot a 2-D slice as filled contours of log10(L - baseline), a sublevel boundary and points.
 
     Parameters
     ----------
