@@ -25,9 +25,11 @@ networks):
    image, FIRE steps); all images of all bands are evaluated in one batched
    call of ``f`` per iteration. With a small group the band ends at the image
    ``g m_j`` of the second minimum nearest to ``m_i``.
-3. **Saddles.** Each climbing image is refined by eigenvector-following
-   Newton steps (ascend along the lowest Hessian mode, descend along the
-   others) to an index-1 saddle (gradient below ``grad_tol``, exactly one
+3. **Saddles.** Each climbing image is refined by batched partitioned
+   rational-function optimisation (P-RFO, Baker 1986: eigenvector following
+   with a trust radius, uphill along the Hessian mode that continues the
+   band's tangent, downhill along all others) to an index-1 saddle (gradient
+   below ``grad_tol``, exactly one
    negative Hessian eigenvalue). Its two sides are descended (from
    ``s +- push * v``, ``v`` the negative mode) to the minima it joins; a
    minimum reached this way that was not known is added. A refined saddle
@@ -105,7 +107,7 @@ class MergeOptions:
     descent_tol : float
         Gradient norm below which gradient descent hands over to Newton (> 0).
     newton_steps : int
-        Largest number of Newton iterations, for minima and for saddles (>= 0).
+        Largest number of Newton iterations polishing minima (>= 0).
     max_step : float
         Longest step of any descent or Newton iteration (Euclidean, > 0).
     grad_tol : float
@@ -133,6 +135,11 @@ class MergeOptions:
         Initial FIRE time step (> 0; the largest is ten times it).
     climb_after : int
         Iterations before the highest image starts climbing (>= 0).
+    saddle_steps : int
+        Largest number of P-RFO iterations refining a band maximum to an
+        index-1 saddle (>= 0).
+    trust_radius : float
+        Initial trust radius of the P-RFO steps (> 0; capped by ``max_step``).
     push : float
         Distance from a saddle along its negative mode where the descents to
         the minima it joins start (> 0).
@@ -178,6 +185,8 @@ class MergeOptions:
     neb_dt: float = 0.1
     climb_after: int = 30
     # saddles, checks, run time
+    saddle_steps: int = 100
+    trust_radius: float = 0.1
     push: float = 1e-2
     check_bands: int = 8
     box: float | None = None
@@ -409,6 +418,91 @@ def _newton(fn, X: torch.Tensor, opts: MergeOptions, saddle: bool, desc: str):
 
 
 # ---------------------------------------------------------------------------
+# index-1 saddles: partitioned rational-function optimisation
+# ---------------------------------------------------------------------------
+def _rfo_shift(lam: torch.Tensor, F: torch.Tensor) -> torch.Tensor:
+    """RFO shift per row: the root ``s < min(lam, 0)`` of ``s = sum_i F_i^2 / (s - lam_i)``.
+
+    ``lam`` (B, n) are Hessian eigenvalues (``inf`` for excluded modes) and
+    ``F`` (B, n) the gradient in the eigenbasis. ``s - sum F^2 / (s - lam)``
+    increases on ``(-inf, min lam)``; its root lies in ``[hi - |F|, hi]``
+    with ``hi = min(min lam, 0)`` and is found by bisection, shape (B,).
+    """
+    hi = lam.amin(dim=1).clamp(max=0.0)
+    lo = hi - F.norm(dim=1)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        h = mid - (F * F / (mid[:, None] - lam)).sum(dim=1)
+        hi, lo = torch.where(h > 0, mid, hi), torch.where(h > 0, lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _prfo_step(lam, V, g, mode, trust):
+    """P-RFO step (Baker 1986): maximise along eigenvector ``mode``, minimise along the rest.
+
+    ``lam`` (B, d) ascending eigenvalues, ``V`` (B, d, d) eigenvectors,
+    ``g`` (B, d) gradients, ``mode`` (B,) followed mode, ``trust`` (B,)
+    longest step. Returns the steps (B, d) and the change of ``f``
+    predicted by the quadratic model (B,). Near-zero eigenvalues are
+    harmless: the RFO shift keeps every denominator away from zero.
+    """
+    b = torch.arange(lam.shape[0])
+    F = (V.transpose(1, 2) @ g[..., None])[..., 0]
+    lk, fk = lam[b, mode], F[b, mode]
+    lam_o, F_o = lam.clone(), F.clone()
+    lam_o[b, mode], F_o[b, mode] = torch.inf, 0.0
+    shift = _rfo_shift(lam_o, F_o)
+    coef = -F_o / (lam_o - shift[:, None]).clamp_min(1e-300)
+    up = 0.5 * lk + 0.5 * torch.sqrt(lk * lk + 4.0 * fk * fk)
+    coef[b, mode] = -fk / (lk - up).clamp_max(-1e-300)
+    n = coef.norm(dim=1).clamp_min(1e-300)
+    coef = coef * torch.clamp(trust / n, max=1.0)[:, None]
+    pred = (F * coef).sum(dim=1) + 0.5 * (lam * coef * coef).sum(dim=1)
+    return (V @ coef[..., None])[..., 0], pred
+
+
+def _prfo(fn, X: torch.Tensor, T: torch.Tensor, opts: MergeOptions):
+    """Batched P-RFO search of index-1 saddles from points X (B, d), uphill along T (B, d).
+
+    At every step the followed mode is the Hessian eigenvector with the
+    largest overlap with the previous one (with ``T``, the band's tangent,
+    at the first step). A step is kept when the ratio of the actual to the
+    predicted change of ``f`` is within 0.5 of 1 or the gradient norm
+    drops; the trust radius (from ``trust_radius``, at most ``max_step``)
+    doubles after a good full-length step, halves after a poor kept one and
+    is quartered after a rejected one; a point stops when its gradient norm
+    is below ``grad_tol`` or its trust radius below 1e-12. Returns points
+    (B, d), values (B,), gradient norms (B,) and Hessian spectra (B, d),
+    ascending, all numpy.
+    """
+    X = _clamp(X.detach().clone(), opts.box)
+    v, g = _value_grad(fn, X)
+    ref = T / T.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    trust = torch.full((X.shape[0],), min(opts.trust_radius, opts.max_step), dtype=_F64)
+    for _ in tqdm(range(opts.saddle_steps), disable=not opts.progress, desc="P-RFO"):
+        act = torch.nonzero((g.norm(dim=1) > opts.grad_tol) & (trust > 1e-12)).flatten()
+        if act.numel() == 0:
+            break
+        lam, V = torch.linalg.eigh(_hessians(fn, X[act]))
+        mode = (V.transpose(1, 2) @ ref[act, :, None])[..., 0].abs().argmax(dim=1)
+        step, pred = _prfo_step(lam, V, g[act], mode, trust[act])
+        xn = _clamp(X[act] + step, opts.box)
+        vn, gn = _value_grad(fn, xn)
+        dev = ((vn - v[act]) / torch.where(pred == 0, 1e-300, pred) - 1.0).abs()
+        finite = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
+        ok = finite & ((dev < 0.5) | (gn.norm(dim=1) < g[act].norm(dim=1)))
+        full = step.norm(dim=1) >= 0.99 * trust[act]
+        grow = torch.clamp(2.0 * trust[act], max=opts.max_step)
+        t = torch.where(ok & (dev < 0.25) & full, grow, trust[act])
+        trust[act] = torch.where(ok, torch.where(dev > 0.5, 0.5 * t, t), 0.25 * t)
+        idx = act[ok]
+        X[idx], v[idx], g[idx] = xn[ok], vn[ok], gn[ok]
+        ref[act] = V[torch.arange(act.numel()), :, mode]
+    lam = torch.linalg.eigvalsh(_hessians(fn, X)) if X.shape[0] else torch.zeros(0, X.shape[1])
+    return X.numpy(), v.numpy(), g.norm(dim=1).numpy(), lam.numpy()
+
+
+# ---------------------------------------------------------------------------
 # nudged elastic bands
 # ---------------------------------------------------------------------------
 def _tangents(R: torch.Tensor, E: torch.Tensor):
@@ -485,11 +579,20 @@ class _Fire:
         return _cap(dt[:, None, None] * v, cap[:, None, None])
 
 
-def _neb(fn, A: torch.Tensor, Z: torch.Tensor, n_images: int, opts: MergeOptions, desc: str):
+def _neb(
+    fn,
+    A: torch.Tensor,
+    Z: torch.Tensor,
+    n_images: int,
+    opts: MergeOptions,
+    desc: str,
+    with_tangent: bool = False,
+):
     """Climbing-image NEB between rows of A and Z (B, d), all bands batched.
 
     Returns the highest image of every band (B, d), its value (B,) and
-    whether the band converged (B,), numpy.
+    whether the band converged (B,), numpy; with ``with_tangent`` also the
+    unit tangent of the band at the highest image (B, d).
     """
     B, d = A.shape
     t = torch.linspace(0.0, 1.0, n_images + 2, dtype=_F64)[1:-1]
@@ -518,8 +621,13 @@ def _neb(fn, A: torch.Tensor, Z: torch.Tensor, n_images: int, opts: MergeOptions
     with torch.no_grad():
         E = fn(R.reshape(-1, d)).reshape(B, n_images)
     E = torch.nan_to_num(E, nan=np.inf)
-    top = E.argmax(dim=1)
-    return R[torch.arange(B), top].numpy(), E.max(dim=1).values.numpy(), (~active).numpy()
+    top, b = E.argmax(dim=1), torch.arange(B)
+    out = (R[b, top].numpy(), E.max(dim=1).values.numpy(), (~active).numpy())
+    if not with_tangent:
+        return out
+    Ef = torch.cat([EA[:, None], torch.nan_to_num(E, posinf=1e300), EZ[:, None]], dim=1)
+    tau = _tangents(torch.cat([A[:, None], R, Z[:, None]], dim=1), Ef)[0]
+    return (*out, tau[b, top].numpy())
 
 
 # ---------------------------------------------------------------------------
@@ -744,8 +852,10 @@ def _run_pairs(fn, cat: _Catalogue, pairs, n_images: int, opts: MergeOptions, en
     d = cat.points.shape[1]
     A = torch.as_tensor(cat.points[pairs[:, 0]], dtype=_F64)
     Z = torch.as_tensor(np.stack([cat.align(i, j) for i, j in pairs]), dtype=_F64)
-    top, band_max, conv = _neb(fn, A, Z, n_images, opts, f"bands ({n_images} images)")
-    S, sval, sgn, lam = _newton(fn, torch.as_tensor(top), opts, True, "saddles")
+    top, band_max, conv, tau = _neb(
+        fn, A, Z, n_images, opts, f"bands ({n_images} images)", with_tangent=True
+    )
+    S, sval, sgn, lam = _prfo(fn, torch.as_tensor(top), torch.as_tensor(tau), opts)
     neg, _ = _index(lam, opts) if len(lam) else (np.zeros(0, int), None)
     refined = (sgn <= opts.grad_tol) & (neg == 1) & np.isfinite(sval)
     S = np.where(refined[:, None], S, top)
