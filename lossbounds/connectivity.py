@@ -137,9 +137,12 @@ class MergeOptions:
         Iterations before the highest image starts climbing (>= 0).
     saddle_steps : int
         Largest number of P-RFO iterations refining a band maximum to an
-        index-1 saddle (>= 0).
+        index-1 saddle, per attempt (>= 0; a failed attempt following the
+        band's tangent is retried following the lowest mode).
     trust_radius : float
-        Initial trust radius of the P-RFO steps (> 0; capped by ``max_step``).
+        Initial trust radius of the P-RFO steps (> 0).
+    max_trust : float
+        Largest trust radius of the P-RFO steps (> 0; ``max_step`` caps it too).
     push : float
         Distance from a saddle along its negative mode where the descents to
         the minima it joins start (> 0).
@@ -185,8 +188,9 @@ class MergeOptions:
     neb_dt: float = 0.1
     climb_after: int = 30
     # saddles, checks, run time
-    saddle_steps: int = 100
-    trust_radius: float = 0.1
+    saddle_steps: int = 300
+    trust_radius: float = 0.05
+    max_trust: float = 0.1
     push: float = 1e-2
     check_bands: int = 8
     box: float | None = None
@@ -461,15 +465,15 @@ def _prfo_step(lam, V, g, mode, trust):
     return (V @ coef[..., None])[..., 0], pred
 
 
-def _prfo(fn, X: torch.Tensor, T: torch.Tensor, opts: MergeOptions):
+def _prfo(fn, X: torch.Tensor, T: torch.Tensor, opts: MergeOptions, lowest: bool = False):
     """Batched P-RFO search of index-1 saddles from points X (B, d), uphill along T (B, d).
 
     At every step the followed mode is the Hessian eigenvector with the
     largest overlap with the previous one (with ``T``, the band's tangent,
-    at the first step). A step is kept when the ratio of the actual to the
+    at the first step), or with ``lowest`` always the lowest one. A step is kept when the ratio of the actual to the
     predicted change of ``f`` is within 0.5 of 1 or the gradient norm
     drops; the trust radius (from ``trust_radius``, at most ``max_step``)
-    doubles after a good full-length step, halves after a poor kept one and
+    doubles after a good full-length step (up to ``max_trust``), halves after a poor kept one and
     is quartered after a rejected one; a point stops when its gradient norm
     is below ``grad_tol`` or its trust radius below 1e-12. Returns points
     (B, d), values (B,), gradient norms (B,) and Hessian spectra (B, d),
@@ -478,13 +482,16 @@ def _prfo(fn, X: torch.Tensor, T: torch.Tensor, opts: MergeOptions):
     X = _clamp(X.detach().clone(), opts.box)
     v, g = _value_grad(fn, X)
     ref = T / T.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    trust = torch.full((X.shape[0],), min(opts.trust_radius, opts.max_step), dtype=_F64)
+    top = min(opts.max_trust, opts.max_step)
+    trust = torch.full((X.shape[0],), min(opts.trust_radius, top), dtype=_F64)
     for _ in tqdm(range(opts.saddle_steps), disable=not opts.progress, desc="P-RFO"):
         act = torch.nonzero((g.norm(dim=1) > opts.grad_tol) & (trust > 1e-12)).flatten()
         if act.numel() == 0:
             break
         lam, V = torch.linalg.eigh(_hessians(fn, X[act]))
         mode = (V.transpose(1, 2) @ ref[act, :, None])[..., 0].abs().argmax(dim=1)
+        if lowest:
+            mode = torch.zeros_like(mode)
         step, pred = _prfo_step(lam, V, g[act], mode, trust[act])
         xn = _clamp(X[act] + step, opts.box)
         vn, gn = _value_grad(fn, xn)
@@ -492,7 +499,7 @@ def _prfo(fn, X: torch.Tensor, T: torch.Tensor, opts: MergeOptions):
         finite = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
         ok = finite & ((dev < 0.5) | (gn.norm(dim=1) < g[act].norm(dim=1)))
         full = step.norm(dim=1) >= 0.99 * trust[act]
-        grow = torch.clamp(2.0 * trust[act], max=opts.max_step)
+        grow = torch.clamp(2.0 * trust[act], max=top)
         t = torch.where(ok & (dev < 0.25) & full, grow, trust[act])
         trust[act] = torch.where(ok, torch.where(dev > 0.5, 0.5 * t, t), 0.25 * t)
         idx = act[ok]
@@ -500,6 +507,35 @@ def _prfo(fn, X: torch.Tensor, T: torch.Tensor, opts: MergeOptions):
         ref[act] = V[torch.arange(act.numel()), :, mode]
     lam = torch.linalg.eigvalsh(_hessians(fn, X)) if X.shape[0] else torch.zeros(0, X.shape[1])
     return X.numpy(), v.numpy(), g.norm(dim=1).numpy(), lam.numpy()
+
+
+def _refine_saddles(fn, top: np.ndarray, tau: np.ndarray, opts: MergeOptions):
+    """Index-1 saddles from band maxima ``top`` (B, d) with band tangents ``tau`` (B, d).
+
+    P-RFO following the mode of the tangent first; points where that did not
+    reach an index-1 saddle are retried from ``top`` following the lowest
+    mode. Returns points, values, gradient norms, spectra (as :func:`_prfo`)
+    and whether each point is an index-1 saddle (B,).
+    """
+    out = _prfo(fn, torch.as_tensor(top), torch.as_tensor(tau), opts)
+    ok = _is_saddle(out, opts)
+    retry = np.flatnonzero(~ok)
+    if retry.size:
+        T = torch.as_tensor(tau[retry])
+        again = _prfo(fn, torch.as_tensor(top[retry]), T, opts, lowest=True)
+        better = _is_saddle(again, opts)
+        for a, b in zip(out, again, strict=True):
+            a[retry[better]] = b[better]
+        ok[retry[better]] = True
+    return (*out, ok)
+
+
+def _is_saddle(out, opts: MergeOptions) -> np.ndarray:
+    """Converged (gradient <= ``grad_tol``), finite, exactly one negative eigenvalue."""
+    _, values, gnorm, lam = out
+    if len(lam) == 0:
+        return np.zeros(0, dtype=bool)
+    return (gnorm <= opts.grad_tol) & (_index(lam, opts)[0] == 1) & np.isfinite(values)
 
 
 # ---------------------------------------------------------------------------
@@ -855,9 +891,8 @@ def _run_pairs(fn, cat: _Catalogue, pairs, n_images: int, opts: MergeOptions, en
     top, band_max, conv, tau = _neb(
         fn, A, Z, n_images, opts, f"bands ({n_images} images)", with_tangent=True
     )
-    S, sval, sgn, lam = _prfo(fn, torch.as_tensor(top), torch.as_tensor(tau), opts)
+    S, sval, _, lam, refined = _refine_saddles(fn, top, tau, opts)
     neg, _ = _index(lam, opts) if len(lam) else (np.zeros(0, int), None)
-    refined = (sgn <= opts.grad_tol) & (neg == 1) & np.isfinite(sval)
     S = np.where(refined[:, None], S, top)
     sval = np.where(refined, sval, band_max)
     joined = np.full((len(pairs), 2), -1)
