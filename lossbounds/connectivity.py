@@ -354,11 +354,10 @@ def _gradient_descent(fn, X: torch.Tensor, opts: MergeOptions, desc: str) -> tor
     return X
 
 
-def _newton_step(lam, V, g, saddle: bool, opts: MergeOptions, reg) -> torch.Tensor:
-    """Regularised saddle-free Newton step (eigenvector following to index 1 if ``saddle``).
+def _newton_step(lam, V, g, opts: MergeOptions, reg) -> torch.Tensor:
+    """Regularised saddle-free Newton step towards a minimum.
 
-    Along every Hessian eigenvector the step is ``-g_i / (|lambda_i| + r)``
-    (uphill ``+g_0 / (|lambda_0| + r)`` along the lowest one for saddles),
+    Along every Hessian eigenvector the step is ``-g_i / (|lambda_i| + r)``,
     with ``r = reg * max |lambda|`` per point and ``|lambda_i|`` clamped to
     ``abs_tol``: flat directions give bounded steps, and a large ``reg``
     turns the step into a short gradient step.
@@ -367,26 +366,22 @@ def _newton_step(lam, V, g, saddle: bool, opts: MergeOptions, reg) -> torch.Tens
     denom = lam.abs().clamp_min(opts.abs_tol) + reg[:, None] * scale
     comp = (V.transpose(1, 2) @ g[..., None])[..., 0]
     coef = -comp / denom
-    if saddle:
-        coef[:, 0] = comp[:, 0] / denom[:, 0]  # uphill along the lowest mode
     return _cap((V @ coef[..., None])[..., 0], opts.max_step)
 
 
-def _improves(v, gnorm, vn, gn, saddle: bool) -> torch.Tensor:
+def _improves(v, gnorm, vn, gn) -> torch.Tensor:
     """Whether new points (values vn, gradients gn) improve on old ones (v, gnorm)."""
     ok = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
     shorter = gn.norm(dim=1) < gnorm
-    if saddle:
-        return ok & shorter
     flat = vn <= v + 1e-13 * (1.0 + v.abs())
     return ok & ((vn < v) | (flat & shorter))
 
 
-def _newton(fn, X: torch.Tensor, opts: MergeOptions, saddle: bool, desc: str):
-    """Batched Levenberg-damped Newton polish of minima (of index-1 saddles if ``saddle``).
+def _newton(fn, X: torch.Tensor, opts: MergeOptions, desc: str):
+    """Batched Levenberg-damped Newton polish of minima.
 
-    A step is kept when it lowers the value (minima; or keeps it within
-    rounding and lowers the gradient) or the gradient norm (saddles). Per
+    A step is kept when it lowers the value (or keeps it within rounding
+    and lowers the gradient norm). Per
     Hessian, up to four regularisations ``reg, 10 reg, 100 reg, 1000 reg``
     are tried (shorter, more gradient-like steps); after a success ``reg``
     is the successful one divided by 10 (down to 1e-12), after four
@@ -408,10 +403,10 @@ def _newton(fn, X: torch.Tensor, opts: MergeOptions, saddle: bool, desc: str):
             if sub.numel() == 0:
                 break
             pts, r = act[sub], reg[act[sub]] * factor
-            step = _newton_step(lam[sub], V[sub], g[pts], saddle, opts, r)
+            step = _newton_step(lam[sub], V[sub], g[pts], opts, r)
             xn = _clamp(X[pts] + step, opts.box)
             vn, gn = _value_grad(fn, xn)
-            ok = _improves(v[pts], g[pts].norm(dim=1), vn, gn, saddle)
+            ok = _improves(v[pts], g[pts].norm(dim=1), vn, gn)
             idx = pts[ok]
             X[idx], v[idx], g[idx] = xn[ok], vn[ok], gn[ok]
             reg[idx] = torch.clamp(r[ok] * 0.1, min=1e-12)
@@ -817,7 +812,7 @@ class Saddles:
     index : numpy.ndarray of int, shape (E,)
         Number of negative Hessian eigenvalues at ``points``.
     refined : numpy.ndarray of bool, shape (E,)
-        Newton refinement reached an index-1 saddle (gradient <= ``grad_tol``).
+        P-RFO refinement reached an index-1 saddle (gradient <= ``grad_tol``).
     band_max : numpy.ndarray, shape (E,)
         Highest value among the band's images.
     fallback : numpy.ndarray of bool, shape (E,)
@@ -872,7 +867,7 @@ def _saddle_ends(fn, cat: _Catalogue, S: np.ndarray, opts: MergeOptions, discove
     St = torch.as_tensor(S, dtype=_F64)
     v0 = torch.linalg.eigh(_hessians(fn, St))[1][:, :, 0]
     X = torch.cat([St + opts.push * v0, St - opts.push * v0])
-    P, vals, gn, lam = _newton(fn, _descend(fn, X, opts, "saddle ends"), opts, False, "ends")
+    P, vals, gn, lam = _newton(fn, _descend(fn, X, opts, "saddle ends"), opts, "ends")
     neg, zero = _index(lam, opts)
     is_min = (gn <= opts.grad_tol) & (neg == 0) & (zero == 0)
     ends = np.full(len(P), -1)
@@ -1197,7 +1192,7 @@ def _check_input(fn, starts, group) -> torch.Tensor:
 
 def _find_minima(fn, X: torch.Tensor, group, opts: MergeOptions):
     """Descend all starts; return the catalogue, start -> minimum, hits and rejections."""
-    P, vals, gn, lam = _newton(fn, _descend(fn, X, opts, "descent"), opts, False, "newton")
+    P, vals, gn, lam = _newton(fn, _descend(fn, X, opts, "descent"), opts, "newton")
     neg, zero = _index(lam, opts)
     converged = gn <= opts.grad_tol
     is_min = converged & (neg == 0) & (zero == 0)
