@@ -25,11 +25,9 @@ networks):
    image, FIRE steps); all images of all bands are evaluated in one batched
    call of ``f`` per iteration. With a small group the band ends at the image
    ``g m_j`` of the second minimum nearest to ``m_i``.
-3. **Saddles.** Each climbing image is refined by batched partitioned
-   rational-function optimisation (P-RFO, Baker 1986: eigenvector following
-   with a trust radius, uphill along the Hessian mode that continues the
-   band's tangent, downhill along all others) to an index-1 saddle (gradient
-   below ``grad_tol``, exactly one
+3. **Saddles.** Each climbing image is refined by eigenvector-following
+   Newton steps (ascend along the lowest Hessian mode, descend along the
+   others) to an index-1 saddle (gradient below ``grad_tol``, exactly one
    negative Hessian eigenvalue). Its two sides are descended (from
    ``s +- push * v``, ``v`` the negative mode) to the minima it joins; a
    minimum reached this way that was not known is added. A refined saddle
@@ -107,7 +105,7 @@ class MergeOptions:
     descent_tol : float
         Gradient norm below which gradient descent hands over to Newton (> 0).
     newton_steps : int
-        Largest number of Newton iterations polishing minima (>= 0).
+        Largest number of Newton iterations, for minima and for saddles (>= 0).
     max_step : float
         Longest step of any descent or Newton iteration (Euclidean, > 0).
     grad_tol : float
@@ -135,14 +133,6 @@ class MergeOptions:
         Initial FIRE time step (> 0; the largest is ten times it).
     climb_after : int
         Iterations before the highest image starts climbing (>= 0).
-    saddle_steps : int
-        Largest number of P-RFO iterations refining a band maximum to an
-        index-1 saddle, per attempt (>= 0; a failed attempt following the
-        band's tangent is retried following the lowest mode).
-    trust_radius : float
-        Initial trust radius of the P-RFO steps (> 0).
-    max_trust : float
-        Largest trust radius of the P-RFO steps (> 0; ``max_step`` caps it too).
     push : float
         Distance from a saddle along its negative mode where the descents to
         the minima it joins start (> 0).
@@ -188,9 +178,6 @@ class MergeOptions:
     neb_dt: float = 0.1
     climb_after: int = 30
     # saddles, checks, run time
-    saddle_steps: int = 300
-    trust_radius: float = 0.05
-    max_trust: float = 0.1
     push: float = 1e-2
     check_bands: int = 8
     box: float | None = None
@@ -199,7 +186,6 @@ class MergeOptions:
     progress: bool = False
 
     def __post_init__(self):
-        """Check every option and raise ValueError naming the bad one."""
         if self.descent not in ("auto", "gd", "lm"):
             raise ValueError(f"descent must be 'auto', 'gd' or 'lm', got {self.descent!r}")
         minimum = {
@@ -355,10 +341,11 @@ def _gradient_descent(fn, X: torch.Tensor, opts: MergeOptions, desc: str) -> tor
     return X
 
 
-def _newton_step(lam, V, g, opts: MergeOptions, reg) -> torch.Tensor:
-    """Regularised saddle-free Newton step towards a minimum.
+def _newton_step(lam, V, g, saddle: bool, opts: MergeOptions, reg) -> torch.Tensor:
+    """Regularised saddle-free Newton step (eigenvector following to index 1 if ``saddle``).
 
-    Along every Hessian eigenvector the step is ``-g_i / (|lambda_i| + r)``,
+    Along every Hessian eigenvector the step is ``-g_i / (|lambda_i| + r)``
+    (uphill ``+g_0 / (|lambda_0| + r)`` along the lowest one for saddles),
     with ``r = reg * max |lambda|`` per point and ``|lambda_i|`` clamped to
     ``abs_tol``: flat directions give bounded steps, and a large ``reg``
     turns the step into a short gradient step.
@@ -367,22 +354,26 @@ def _newton_step(lam, V, g, opts: MergeOptions, reg) -> torch.Tensor:
     denom = lam.abs().clamp_min(opts.abs_tol) + reg[:, None] * scale
     comp = (V.transpose(1, 2) @ g[..., None])[..., 0]
     coef = -comp / denom
+    if saddle:
+        coef[:, 0] = comp[:, 0] / denom[:, 0]  # uphill along the lowest mode
     return _cap((V @ coef[..., None])[..., 0], opts.max_step)
 
 
-def _improves(v, gnorm, vn, gn) -> torch.Tensor:
+def _improves(v, gnorm, vn, gn, saddle: bool) -> torch.Tensor:
     """Whether new points (values vn, gradients gn) improve on old ones (v, gnorm)."""
     ok = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
     shorter = gn.norm(dim=1) < gnorm
+    if saddle:
+        return ok & shorter
     flat = vn <= v + 1e-13 * (1.0 + v.abs())
     return ok & ((vn < v) | (flat & shorter))
 
 
-def _newton(fn, X: torch.Tensor, opts: MergeOptions, desc: str):
-    """Batched Levenberg-damped Newton polish of minima.
+def _newton(fn, X: torch.Tensor, opts: MergeOptions, saddle: bool, desc: str):
+    """Batched Levenberg-damped Newton polish of minima (of index-1 saddles if ``saddle``).
 
-    A step is kept when it lowers the value (or keeps it within rounding
-    and lowers the gradient norm). Per
+    A step is kept when it lowers the value (minima; or keeps it within
+    rounding and lowers the gradient) or the gradient norm (saddles). Per
     Hessian, up to four regularisations ``reg, 10 reg, 100 reg, 1000 reg``
     are tried (shorter, more gradient-like steps); after a success ``reg``
     is the successful one divided by 10 (down to 1e-12), after four
@@ -404,10 +395,10 @@ def _newton(fn, X: torch.Tensor, opts: MergeOptions, desc: str):
             if sub.numel() == 0:
                 break
             pts, r = act[sub], reg[act[sub]] * factor
-            step = _newton_step(lam[sub], V[sub], g[pts], opts, r)
+            step = _newton_step(lam[sub], V[sub], g[pts], saddle, opts, r)
             xn = _clamp(X[pts] + step, opts.box)
             vn, gn = _value_grad(fn, xn)
-            ok = _improves(v[pts], g[pts].norm(dim=1), vn, gn)
+            ok = _improves(v[pts], g[pts].norm(dim=1), vn, gn, saddle)
             idx = pts[ok]
             X[idx], v[idx], g[idx] = xn[ok], vn[ok], gn[ok]
             reg[idx] = torch.clamp(r[ok] * 0.1, min=1e-12)
@@ -415,123 +406,6 @@ def _newton(fn, X: torch.Tensor, opts: MergeOptions, desc: str):
         reg[act[todo]] *= 1e4
     lam = torch.linalg.eigvalsh(_hessians(fn, X)) if X.shape[0] else torch.zeros(0, X.shape[1])
     return X.numpy(), v.numpy(), g.norm(dim=1).numpy(), lam.numpy()
-
-
-# ---------------------------------------------------------------------------
-# index-1 saddles: partitioned rational-function optimisation
-# ---------------------------------------------------------------------------
-def _rfo_shift(lam: torch.Tensor, F: torch.Tensor) -> torch.Tensor:
-    """RFO shift per row: the root ``s < min(lam, 0)`` of ``s = sum_i F_i^2 / (s - lam_i)``.
-
-    ``lam`` (B, n) are Hessian eigenvalues (``inf`` for excluded modes) and
-    ``F`` (B, n) the gradient in the eigenbasis. ``s - sum F^2 / (s - lam)``
-    increases on ``(-inf, min lam)``; its root lies in ``[hi - |F|, hi]``
-    with ``hi = min(min lam, 0)`` and is found by bisection, shape (B,).
-    """
-    hi = lam.amin(dim=1).clamp(max=0.0)
-    lo = hi - F.norm(dim=1)
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        h = mid - (F * F / (mid[:, None] - lam)).sum(dim=1)
-        hi, lo = torch.where(h > 0, mid, hi), torch.where(h > 0, lo, mid)
-    return 0.5 * (lo + hi)
-
-
-def _prfo_step(lam, V, g, mode, trust):
-    """P-RFO step (Baker 1986): maximise along eigenvector ``mode``, minimise along the rest.
-
-    ``lam`` (B, d) ascending eigenvalues, ``V`` (B, d, d) eigenvectors,
-    ``g`` (B, d) gradients, ``mode`` (B,) followed mode, ``trust`` (B,)
-    longest step. Returns the steps (B, d) and the change of ``f``
-    predicted by the quadratic model (B,). Near-zero eigenvalues are
-    harmless: the RFO shift keeps every denominator away from zero.
-    """
-    b = torch.arange(lam.shape[0])
-    F = (V.transpose(1, 2) @ g[..., None])[..., 0]
-    lk, fk = lam[b, mode], F[b, mode]
-    lam_o, F_o = lam.clone(), F.clone()
-    lam_o[b, mode], F_o[b, mode] = torch.inf, 0.0
-    shift = _rfo_shift(lam_o, F_o)
-    coef = -F_o / (lam_o - shift[:, None]).clamp_min(1e-300)
-    up = 0.5 * lk + 0.5 * torch.sqrt(lk * lk + 4.0 * fk * fk)
-    coef[b, mode] = -fk / (lk - up).clamp_max(-1e-300)
-    n = coef.norm(dim=1).clamp_min(1e-300)
-    coef = coef * torch.clamp(trust / n, max=1.0)[:, None]
-    pred = (F * coef).sum(dim=1) + 0.5 * (lam * coef * coef).sum(dim=1)
-    return (V @ coef[..., None])[..., 0], pred
-
-
-def _prfo(fn, X: torch.Tensor, T: torch.Tensor, opts: MergeOptions, lowest: bool = False):
-    """Batched P-RFO search of index-1 saddles from points X (B, d), uphill along T (B, d).
-
-    At every step the followed mode is the Hessian eigenvector with the
-    largest overlap with the previous one (with ``T``, the band's tangent,
-    at the first step), or with ``lowest`` always the lowest one. A step is kept when the ratio of the actual to the
-    predicted change of ``f`` is within 0.5 of 1 or the gradient norm
-    drops; the trust radius (from ``trust_radius``, at most ``max_step``)
-    doubles after a good full-length step (up to ``max_trust``), halves after a poor kept one and
-    is quartered after a rejected one; a point stops when its gradient norm
-    is below ``grad_tol`` or its trust radius below 1e-12. Returns points
-    (B, d), values (B,), gradient norms (B,) and Hessian spectra (B, d),
-    ascending, all numpy.
-    """
-    X = _clamp(X.detach().clone(), opts.box)
-    v, g = _value_grad(fn, X)
-    ref = T / T.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    top = min(opts.max_trust, opts.max_step)
-    trust = torch.full((X.shape[0],), min(opts.trust_radius, top), dtype=_F64)
-    for _ in tqdm(range(opts.saddle_steps), disable=not opts.progress, desc="P-RFO"):
-        act = torch.nonzero((g.norm(dim=1) > opts.grad_tol) & (trust > 1e-12)).flatten()
-        if act.numel() == 0:
-            break
-        lam, V = torch.linalg.eigh(_hessians(fn, X[act]))
-        mode = (V.transpose(1, 2) @ ref[act, :, None])[..., 0].abs().argmax(dim=1)
-        if lowest:
-            mode = torch.zeros_like(mode)
-        step, pred = _prfo_step(lam, V, g[act], mode, trust[act])
-        xn = _clamp(X[act] + step, opts.box)
-        vn, gn = _value_grad(fn, xn)
-        dev = ((vn - v[act]) / torch.where(pred == 0, 1e-300, pred) - 1.0).abs()
-        finite = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
-        ok = finite & ((dev < 0.5) | (gn.norm(dim=1) < g[act].norm(dim=1)))
-        full = step.norm(dim=1) >= 0.99 * trust[act]
-        grow = torch.clamp(2.0 * trust[act], max=top)
-        t = torch.where(ok & (dev < 0.25) & full, grow, trust[act])
-        trust[act] = torch.where(ok, torch.where(dev > 0.5, 0.5 * t, t), 0.25 * t)
-        idx = act[ok]
-        X[idx], v[idx], g[idx] = xn[ok], vn[ok], gn[ok]
-        ref[act] = V[torch.arange(act.numel()), :, mode]
-    lam = torch.linalg.eigvalsh(_hessians(fn, X)) if X.shape[0] else torch.zeros(0, X.shape[1])
-    return X.numpy(), v.numpy(), g.norm(dim=1).numpy(), lam.numpy()
-
-
-def _refine_saddles(fn, top: np.ndarray, tau: np.ndarray, opts: MergeOptions):
-    """Index-1 saddles from band maxima ``top`` (B, d) with band tangents ``tau`` (B, d).
-
-    P-RFO following the mode of the tangent first; points where that did not
-    reach an index-1 saddle are retried from ``top`` following the lowest
-    mode. Returns points, values, gradient norms, spectra (as :func:`_prfo`)
-    and whether each point is an index-1 saddle (B,).
-    """
-    out = _prfo(fn, torch.as_tensor(top), torch.as_tensor(tau), opts)
-    ok = _is_saddle(out, opts)
-    retry = np.flatnonzero(~ok)
-    if retry.size:
-        T = torch.as_tensor(tau[retry])
-        again = _prfo(fn, torch.as_tensor(top[retry]), T, opts, lowest=True)
-        better = _is_saddle(again, opts)
-        for a, b in zip(out, again, strict=True):
-            a[retry[better]] = b[better]
-        ok[retry[better]] = True
-    return (*out, ok)
-
-
-def _is_saddle(out, opts: MergeOptions) -> np.ndarray:
-    """Converged (gradient <= ``grad_tol``), finite, exactly one negative eigenvalue."""
-    _, values, gnorm, lam = out
-    if len(lam) == 0:
-        return np.zeros(0, dtype=bool)
-    return (gnorm <= opts.grad_tol) & (_index(lam, opts)[0] == 1) & np.isfinite(values)
 
 
 # ---------------------------------------------------------------------------
@@ -611,20 +485,11 @@ class _Fire:
         return _cap(dt[:, None, None] * v, cap[:, None, None])
 
 
-def _neb(
-    fn,
-    A: torch.Tensor,
-    Z: torch.Tensor,
-    n_images: int,
-    opts: MergeOptions,
-    desc: str,
-    with_tangent: bool = False,
-):
+def _neb(fn, A: torch.Tensor, Z: torch.Tensor, n_images: int, opts: MergeOptions, desc: str):
     """Climbing-image NEB between rows of A and Z (B, d), all bands batched.
 
     Returns the highest image of every band (B, d), its value (B,) and
-    whether the band converged (B,), numpy; with ``with_tangent`` also the
-    unit tangent of the band at the highest image (B, d).
+    whether the band converged (B,), numpy.
     """
     B, d = A.shape
     t = torch.linspace(0.0, 1.0, n_images + 2, dtype=_F64)[1:-1]
@@ -653,13 +518,8 @@ def _neb(
     with torch.no_grad():
         E = fn(R.reshape(-1, d)).reshape(B, n_images)
     E = torch.nan_to_num(E, nan=np.inf)
-    top, b = E.argmax(dim=1), torch.arange(B)
-    out = (R[b, top].numpy(), E.max(dim=1).values.numpy(), (~active).numpy())
-    if not with_tangent:
-        return out
-    Ef = torch.cat([EA[:, None], torch.nan_to_num(E, posinf=1e300), EZ[:, None]], dim=1)
-    tau = _tangents(torch.cat([A[:, None], R, Z[:, None]], dim=1), Ef)[0]
-    return (*out, tau[b, top].numpy())
+    top = E.argmax(dim=1)
+    return R[torch.arange(B), top].numpy(), E.max(dim=1).values.numpy(), (~active).numpy()
 
 
 # ---------------------------------------------------------------------------
@@ -707,7 +567,7 @@ class _Catalogue:
         return -1
 
     def align(self, i: int, j: int) -> np.ndarray:
-        """Return the image of minimum j nearest to minimum i (exact orbit for small groups)."""
+        """The image of minimum j nearest to minimum i (exact orbit when the group is small)."""
         if not self.exact:
             return self.points[j]
         orb = self.orbit(j)
@@ -715,7 +575,7 @@ class _Catalogue:
 
 
 def _dedup(P: np.ndarray, values: np.ndarray, group, opts: MergeOptions):
-    """Return representatives (R,) and the class of every point (K,), greedy by value."""
+    """Representatives (R,) and class of every point (K,), greedy in ascending value."""
     order = np.argsort(values, kind="stable")
     if group is not None:
         return dedup_modulo_group(
@@ -813,7 +673,7 @@ class Saddles:
     index : numpy.ndarray of int, shape (E,)
         Number of negative Hessian eigenvalues at ``points``.
     refined : numpy.ndarray of bool, shape (E,)
-        P-RFO refinement reached an index-1 saddle (gradient <= ``grad_tol``).
+        Newton refinement reached an index-1 saddle (gradient <= ``grad_tol``).
     band_max : numpy.ndarray, shape (E,)
         Highest value among the band's images.
     fallback : numpy.ndarray of bool, shape (E,)
@@ -839,7 +699,6 @@ class Saddles:
 
     @classmethod
     def concat(cls, parts: list[Saddles], d: int) -> Saddles:
-        """Join the rows of several ``Saddles`` (points of dimension ``d``)."""
         if not parts:
             empty = np.empty(0)
             return cls(
@@ -869,7 +728,7 @@ def _saddle_ends(fn, cat: _Catalogue, S: np.ndarray, opts: MergeOptions, discove
     St = torch.as_tensor(S, dtype=_F64)
     v0 = torch.linalg.eigh(_hessians(fn, St))[1][:, :, 0]
     X = torch.cat([St + opts.push * v0, St - opts.push * v0])
-    P, vals, gn, lam = _newton(fn, _descend(fn, X, opts, "saddle ends"), opts, "ends")
+    P, vals, gn, lam = _newton(fn, _descend(fn, X, opts, "saddle ends"), opts, False, "ends")
     neg, zero = _index(lam, opts)
     is_min = (gn <= opts.grad_tol) & (neg == 0) & (zero == 0)
     ends = np.full(len(P), -1)
@@ -885,11 +744,10 @@ def _run_pairs(fn, cat: _Catalogue, pairs, n_images: int, opts: MergeOptions, en
     d = cat.points.shape[1]
     A = torch.as_tensor(cat.points[pairs[:, 0]], dtype=_F64)
     Z = torch.as_tensor(np.stack([cat.align(i, j) for i, j in pairs]), dtype=_F64)
-    top, band_max, conv, tau = _neb(
-        fn, A, Z, n_images, opts, f"bands ({n_images} images)", with_tangent=True
-    )
-    S, sval, _, lam, refined = _refine_saddles(fn, top, tau, opts)
+    top, band_max, conv = _neb(fn, A, Z, n_images, opts, f"bands ({n_images} images)")
+    S, sval, sgn, lam = _newton(fn, torch.as_tensor(top), opts, True, "saddles")
     neg, _ = _index(lam, opts) if len(lam) else (np.zeros(0, int), None)
+    refined = (sgn <= opts.grad_tol) & (neg == 1) & np.isfinite(sval)
     S = np.where(refined[:, None], S, top)
     sval = np.where(refined, sval, band_max)
     joined = np.full((len(pairs), 2), -1)
@@ -1049,13 +907,13 @@ class MergeTree:
         return int(np.unique(self.saddles.distinct[self.saddles.refined]).size)
 
     def n_minima_below(self, c):
-        """Count the minima with value <= c (float or array -> int or array)."""
+        """Number of minima with value <= c (float or array -> int or array)."""
         lv = _levels(c, "c")
         out = (self.minima_values[None, :] <= lv.reshape(-1, 1)).sum(axis=1)
         return int(out[0]) if lv.ndim == 0 else out.reshape(lv.shape)
 
     def n_saddles_below(self, c):
-        """Count the distinct refined index-1 saddles with value <= c (modulo the group)."""
+        """Number of distinct refined index-1 saddles with value <= c (modulo the group)."""
         lv = _levels(c, "c")
         s = self.saddles
         _, first = np.unique(s.distinct[s.refined], return_index=True)
@@ -1105,7 +963,7 @@ def _count_alive(dgm: np.ndarray, c, name: str):
 
 
 def _leaf_order(n: int, children: dict, roots: list, height: dict) -> dict:
-    """Place every tree node on the x axis: leaves in depth-first order, parents centred."""
+    """x position of every tree node: leaves in depth-first order, parents centred."""
     x, pos = {}, 0
     for root in sorted(roots, key=lambda r: height[r]):
         stack = [root]
@@ -1156,7 +1014,7 @@ def _plot_tree(tree: MergeTree, ax, color):
 # the pipeline
 # ---------------------------------------------------------------------------
 def _check_input(fn, starts, group) -> torch.Tensor:
-    """Convert the starts to a float64 tensor (S, d) and probe ``fn`` on them once."""
+    """Starts as a float64 tensor (S, d); probe ``fn`` on them once."""
     try:
         X = np.asarray(starts, dtype=np.float64)
     except (TypeError, ValueError):
@@ -1194,7 +1052,7 @@ def _check_input(fn, starts, group) -> torch.Tensor:
 
 def _find_minima(fn, X: torch.Tensor, group, opts: MergeOptions):
     """Descend all starts; return the catalogue, start -> minimum, hits and rejections."""
-    P, vals, gn, lam = _newton(fn, _descend(fn, X, opts, "descent"), opts, "newton")
+    P, vals, gn, lam = _newton(fn, _descend(fn, X, opts, "descent"), opts, False, "newton")
     neg, zero = _index(lam, opts)
     converged = gn <= opts.grad_tol
     is_min = converged & (neg == 0) & (zero == 0)
@@ -1226,7 +1084,7 @@ def _new_pairs(pairs: np.ndarray, done: np.ndarray) -> np.ndarray:
 
 
 def _connect(fn, cat: _Catalogue, opts: MergeOptions):
-    """Run rounds of bands until the diagram stops changing; return saddles, k and rounds."""
+    """Rounds of bands until the diagram stops changing; return saddles, k and rounds."""
     d = cat.points.shape[1]
     k, parts, prev = opts.n_neighbors, [], None
     done = np.empty((0, 2), dtype=int)
@@ -1381,10 +1239,8 @@ class DoubleWells:
         return t, (t * t - 1.0) ** 2 + self.eps[:, None] * t
 
     def minima(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the 2^d minima (2^d, d) and their values (2^d,).
-
-        Bit j of the row index picks the upper well of coordinate j.
-        """
+        """The 2^d minima (2^d, d) and their values (2^d,); bit j of the row index picks
+        the upper well of coordinate j."""
         d = len(self.eps)
         t, g = self.critical_levels()
         bits = (np.arange(2**d)[:, None] >> np.arange(d)) & 1
@@ -1403,7 +1259,7 @@ class DoubleWells:
 
 
 def tilted_double_wells(d: int, seed: int = 0, tilt=(0.1, 0.5)) -> DoubleWells:
-    """Build a :class:`DoubleWells` with a random rotation and random tilts.
+    """A :class:`DoubleWells` with a random rotation and random tilts.
 
     Parameters
     ----------

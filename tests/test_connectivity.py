@@ -19,8 +19,6 @@ from lossbounds.architecture import Architecture
 from lossbounds.connectivity import (
     DoubleWells,
     MergeOptions,
-    _prfo,
-    _rfo_shift,
     chao1,
     merge_tree,
     tilted_double_wells,
@@ -208,58 +206,6 @@ def test_merge_tree_of_a_module_surface_equals_the_built_in_one(module):
     got = merge_tree(msurf, starts, box=3.0, check_bands=0)  # LM descent: an MSE surface
     assert len(got.minima) == len(ref.minima) == 2
     _same_diagram(got.diagram(), ref.diagram(), tol=1e-9)
-
-
-# ----------------------------------------------------------------------------
-# index-1 saddle refinement (P-RFO)
-# ----------------------------------------------------------------------------
-def test_rfo_shift_is_lowest_eigenvalue_of_augmented_hessian():
-    rng = np.random.default_rng(0)
-    lam = np.sort(rng.normal(size=(5, 6)), axis=1)
-    lam[0] = np.abs(lam[0])  # positive definite row
-    lam[1, :3] = 0.0  # flat directions
-    F = rng.normal(size=(5, 6)) * np.array([1, 1e-3, 1, 1e-6, 1])[:, None]
-    got = _rfo_shift(torch.tensor(lam), torch.tensor(F)).numpy()
-    for row, (lv, fv) in enumerate(zip(lam, F, strict=True)):
-        aug = np.block([[np.diag(lv), fv[:, None]], [fv[None, :], np.zeros((1, 1))]])
-        assert got[row] == pytest.approx(np.linalg.eigvalsh(aug)[0], abs=1e-12)
-
-
-def test_prfo_finds_the_exact_saddles_of_double_wells():
-    d = 4
-    f, _ = double_wells(d)
-    t = np.stack([np.sort(np.roots([4.0, 0.0, -4.0, e]).real) for e in f.eps])  # (d, 3)
-    rng = np.random.default_rng(3)
-    corners = rng.integers(0, 2, size=(d, d))
-    y = np.where(corners == 1, t[:, 2], t[:, 0])
-    y[np.arange(d), np.arange(d)] = t[:, 1]  # row j: coordinate j at the maximum of g_j
-    saddles = y @ f.Q  # exact index-1 saddles, x = Q^T y
-    X = saddles + 0.15 * rng.normal(size=(d, d))
-    T = f.Q + 0.3 * rng.normal(size=(d, d))  # rough uphill directions (rows of Q)
-    opts = MergeOptions()
-    P, vals, gn, lam = _prfo(f, torch.tensor(X), torch.tensor(T), opts)
-    assert np.all(gn <= opts.grad_tol)
-    # every end point is one of the d 2^(d-1) exact saddles: y = Q x has one coordinate
-    # at the maximum of its g_j and the others at a minimum
-    dist = np.abs((P @ f.Q.T)[:, :, None] - t[None])  # (points, d, 3)
-    assert np.all(dist.min(axis=2) < 1e-8)
-    assert np.all((dist.argmin(axis=2) == 1).sum(axis=1) == 1)
-    assert np.sum(np.linalg.norm(P - saddles, axis=1) < 1e-8) >= d - 1  # mostly the nearest
-    assert np.all((lam < 0).sum(axis=1) == 1)
-
-
-def test_prfo_with_a_flat_direction():
-    def f(x):  # tilted double well in x0, quartic (flat to second order) in x1
-        return (x[:, 0] ** 2 - 1) ** 2 + 0.2 * x[:, 0] + x[:, 1] ** 4
-
-    x_max = np.sort(np.roots([4.0, 0.0, -4.0, 0.2]).real)[1]
-    X = torch.tensor([[x_max + 0.3, 0.4], [x_max - 0.4, -0.6]], dtype=torch.float64)
-    T = torch.tensor([[1.0, 0.2], [1.0, -0.3]], dtype=torch.float64)
-    opts = MergeOptions()
-    P, _, gn, lam = _prfo(f, X, T, opts)
-    np.testing.assert_allclose(P[:, 0], x_max, rtol=0, atol=1e-9)
-    assert np.all(np.abs(P[:, 1]) < 5e-3) and np.all(gn <= opts.grad_tol)
-    assert np.all((lam < 0).sum(axis=1) == 1)  # index 1; the quartic direction is not negative
 
 
 # ----------------------------------------------------------------------------
