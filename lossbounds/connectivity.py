@@ -186,6 +186,7 @@ class MergeOptions:
     progress: bool = False
 
     def __post_init__(self):
+        """Check every option and raise ValueError naming the bad one."""
         if self.descent not in ("auto", "gd", "lm"):
             raise ValueError(f"descent must be 'auto', 'gd' or 'lm', got {self.descent!r}")
         minimum = {
@@ -567,7 +568,7 @@ class _Catalogue:
         return -1
 
     def align(self, i: int, j: int) -> np.ndarray:
-        """The image of minimum j nearest to minimum i (exact orbit when the group is small)."""
+        """Return the image of minimum j nearest to minimum i (exact orbit for small groups)."""
         if not self.exact:
             return self.points[j]
         orb = self.orbit(j)
@@ -575,7 +576,7 @@ class _Catalogue:
 
 
 def _dedup(P: np.ndarray, values: np.ndarray, group, opts: MergeOptions):
-    """Representatives (R,) and class of every point (K,), greedy in ascending value."""
+    """Return representatives (R,) and the class of every point (K,), greedy by value."""
     order = np.argsort(values, kind="stable")
     if group is not None:
         return dedup_modulo_group(
@@ -699,6 +700,7 @@ class Saddles:
 
     @classmethod
     def concat(cls, parts: list[Saddles], d: int) -> Saddles:
+        """Join the rows of several ``Saddles`` (points of dimension ``d``)."""
         if not parts:
             empty = np.empty(0)
             return cls(
@@ -907,13 +909,13 @@ class MergeTree:
         return int(np.unique(self.saddles.distinct[self.saddles.refined]).size)
 
     def n_minima_below(self, c):
-        """Number of minima with value <= c (float or array -> int or array)."""
+        """Count the minima with value <= c (float or array -> int or array)."""
         lv = _levels(c, "c")
         out = (self.minima_values[None, :] <= lv.reshape(-1, 1)).sum(axis=1)
         return int(out[0]) if lv.ndim == 0 else out.reshape(lv.shape)
 
     def n_saddles_below(self, c):
-        """Number of distinct refined index-1 saddles with value <= c (modulo the group)."""
+        """Count the distinct refined index-1 saddles with value <= c (modulo the group)."""
         lv = _levels(c, "c")
         s = self.saddles
         _, first = np.unique(s.distinct[s.refined], return_index=True)
@@ -963,7 +965,7 @@ def _count_alive(dgm: np.ndarray, c, name: str):
 
 
 def _leaf_order(n: int, children: dict, roots: list, height: dict) -> dict:
-    """x position of every tree node: leaves in depth-first order, parents centred."""
+    """Place every tree node on the x axis: leaves in depth-first order, parents centred."""
     x, pos = {}, 0
     for root in sorted(roots, key=lambda r: height[r]):
         stack = [root]
@@ -1014,7 +1016,7 @@ def _plot_tree(tree: MergeTree, ax, color):
 # the pipeline
 # ---------------------------------------------------------------------------
 def _check_input(fn, starts, group) -> torch.Tensor:
-    """Starts as a float64 tensor (S, d); probe ``fn`` on them once."""
+    """Convert the starts to a float64 tensor (S, d) and probe ``fn`` on them once."""
     try:
         X = np.asarray(starts, dtype=np.float64)
     except (TypeError, ValueError):
@@ -1084,7 +1086,7 @@ def _new_pairs(pairs: np.ndarray, done: np.ndarray) -> np.ndarray:
 
 
 def _connect(fn, cat: _Catalogue, opts: MergeOptions):
-    """Rounds of bands until the diagram stops changing; return saddles, k and rounds."""
+    """Run rounds of bands until the diagram stops changing; return saddles, k and rounds."""
     d = cat.points.shape[1]
     k, parts, prev = opts.n_neighbors, [], None
     done = np.empty((0, 2), dtype=int)
@@ -1239,8 +1241,10 @@ class DoubleWells:
         return t, (t * t - 1.0) ** 2 + self.eps[:, None] * t
 
     def minima(self) -> tuple[np.ndarray, np.ndarray]:
-        """The 2^d minima (2^d, d) and their values (2^d,); bit j of the row index picks
-        the upper well of coordinate j."""
+        """Return the 2^d minima (2^d, d) and their values (2^d,).
+
+        Bit j of the row index picks the upper well of coordinate j.
+        """
         d = len(self.eps)
         t, g = self.critical_levels()
         bits = (np.arange(2**d)[:, None] >> np.arange(d)) & 1
@@ -1259,7 +1263,7 @@ class DoubleWells:
 
 
 def tilted_double_wells(d: int, seed: int = 0, tilt=(0.1, 0.5)) -> DoubleWells:
-    """A :class:`DoubleWells` with a random rotation and random tilts.
+    """Build a :class:`DoubleWells` with a random rotation and random tilts.
 
     Parameters
     ----------
