@@ -1,9 +1,9 @@
 """Benchmark: vectorised evaluation of the bounds (architectures per second).
 
 Run: ``.venv/bin/python benchmarks/bench_bounds.py``. Prints the throughput of
-:func:`lossbounds.bounds.zell_log2` and :func:`lossbounds.bounds.khovanskii_log2`
+:func:`lossbounds.theory.bounds.zell_log2` and :func:`lossbounds.theory.bounds.khovanskii_log2`
 on arrays of random formats (N up to 1e9, ell up to 1e12), of
-:func:`lossbounds.bounds.bounds_for_architectures` (from sizes n, h, K, m
+:func:`lossbounds.theory.bounds.bounds_for_architectures` (from sizes n, h, K, m
 through the format closed forms to the bounds) and of the symbolic path. The
 target is at least 1e5 architectures per second for the numeric bounds.
 """
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from lossbounds import bounds
+from lossbounds.theory import bounds
 
 
 def _formats(k, seed=0):

@@ -2,9 +2,9 @@
 
 Run: ``.venv/bin/python benchmarks/bench_census.py``. On the network S4 of
 notebook 05 (n = 1, h = 4, tanh, m = 40, l2 = 1e-3; N = 13) it times
-:func:`lossbounds.optimize.basin_census` (batched Levenberg-Marquardt and damped
+:func:`lossbounds.landscape.optimize.basin_census` (batched Levenberg-Marquardt and damped
 Newton on all starts at once, then polishing and classification) against
-:func:`lossbounds.optimize.find_minima` (L-BFGS and trust-region Newton per
+:func:`lossbounds.landscape.optimize.find_minima` (L-BFGS and trust-region Newton per
 start) from the same starts, and reports how many end points are strict
 minima (gradient <= 1e-8, positive definite Hessian) and how many distinct
 ones modulo G each finds.
@@ -21,12 +21,12 @@ import time
 
 import torch
 
-from lossbounds.architecture import Architecture
-from lossbounds.data import make_regression
-from lossbounds.layout import ParamLayout
-from lossbounds.optimize import Polishing, basin_census, find_minima
-from lossbounds.surface import LossSurface
-from lossbounds.symmetry import SymmetryGroup, dedup_modulo_group
+from lossbounds.landscape.data import make_regression
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.optimize import Polishing, basin_census, find_minima
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.symmetry import SymmetryGroup, dedup_modulo_group
+from lossbounds.theory.architecture import Architecture
 
 K_STARTS = 16
 

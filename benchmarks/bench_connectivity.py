@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/bench_connectivity.py [--starts 4096] [--pairs 64]``.
 
-1. The acceptance run of :func:`lossbounds.connectivity.merge_tree`: rotated
+1. The acceptance run of :func:`lossbounds.topology.connectivity.merge_tree`: rotated
    separable tilted double wells in R^8 (256 minima, 1024 index-1 saddles),
    scrambled Sobol starts in [-2, 2]^8, default options. It prints the wall
    and CPU time, the finite bars recovered against the exact diagram
@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from scipy.stats import qmc
 
-from lossbounds.connectivity import MergeOptions, _neb, merge_tree, tilted_double_wells
+from lossbounds.topology.connectivity import MergeOptions, _neb, merge_tree
+from lossbounds.topology.shapes import tilted_double_wells
 
 
 def acceptance(n_starts: int) -> None:

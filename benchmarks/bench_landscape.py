@@ -3,8 +3,8 @@
 Network: n = 2 inputs, width 10, 2 hidden layers, sigmoid, linear output, MSE,
 m = 256 samples, K = 20,000 parameter vectors, CPU.
 
-- batched: :class:`lossbounds.surface.LossSurface` (the no-grad path of
-  :class:`lossbounds.network.Network`, see the comment below), float32 and
+- batched: :class:`lossbounds.landscape.surface.LossSurface` (the no-grad path of
+  :class:`lossbounds.landscape.network.Network`, see the comment below), float32 and
   float64, several chunk sizes;
 - per-point: for each vector set the weights of an ``nn.Module``, evaluate
   ``nn.MSELoss`` on the data and read it with ``.item()`` (the loop of Li et
@@ -24,7 +24,7 @@ float32 at its best chunk size over the per-point loop, points per second).
 
 ``--device DEV`` ("cpu", "cuda", "cuda:N", "auto") first prints the device's
 figure: float32 points per second of :class:`LossSurface` on that device at
-its default chunk size (:func:`lossbounds.devices.default_chunk_size`), the
+its default chunk size (:func:`lossbounds.landscape.devices.default_chunk_size`), the
 points already on the device. ``--compile`` also times ``torch.compile`` of a
 plain (allocating) batched loss against the hand-written buffer path on the
 device (see the comment at ``compile_comparison``).
@@ -45,16 +45,16 @@ import time
 import numpy as np
 import torch
 
-from lossbounds.architecture import Architecture
-from lossbounds.data import make_regression
-from lossbounds.devices import resolve_device
-from lossbounds.layout import ParamLayout
-from lossbounds.modules import to_module
-from lossbounds.network import Network
-from lossbounds.sampling import iter_sample_points
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.data import make_regression
+from lossbounds.landscape.devices import resolve_device
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.modules import to_module
+from lossbounds.landscape.network import Network
+from lossbounds.landscape.sampling import iter_sample_points
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.theory.architecture import Architecture
 
-# Where the batched path gets its speed (lossbounds.network.Network): the K
+# Where the batched path gets its speed (lossbounds.landscape.network.Network): the K
 # networks of a chunk are evaluated unit-major, hidden states (K, h, m); the
 # first layer is ``baddbmm(b1, W1, X^T)`` with X^T broadcast over the K
 # networks, deeper layers are ``baddbmm`` over the K networks. Without autograd

@@ -3,10 +3,10 @@
 Network: n = 2 inputs, width 10, 2 hidden layers, sigmoid, linear output, MSE,
 m = 256 samples (the benchmark network of ``bench_landscape.py``), CPU.
 
-- package: :meth:`lossbounds.surface.LossSurface.losses` on
-  :class:`lossbounds.network.Network` (batched GEMMs into reused buffers,
+- package: :meth:`lossbounds.landscape.surface.LossSurface.losses` on
+  :class:`lossbounds.landscape.network.Network` (batched GEMMs into reused buffers,
   in-place kernels without autograd);
-- module: :func:`lossbounds.modules.module_loss` of
+- module: :func:`lossbounds.landscape.modules.module_loss` of
   ``to_module(arch)``, the same network as an ``nn.Sequential``, evaluated
   by ``torch.func.functional_call`` under ``torch.func.vmap`` over the K
   parameter vectors (no copy of the network code).
@@ -32,11 +32,11 @@ import time
 
 import torch
 
-from lossbounds.architecture import Architecture
-from lossbounds.data import make_regression
-from lossbounds.layout import ParamLayout
-from lossbounds.modules import module_loss, to_module
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.data import make_regression
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.modules import module_loss, to_module
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.theory.architecture import Architecture
 
 N_IN, WIDTH, HIDDEN, M, K = 2, 10, 2, 256, 2048
 CHUNKS = (64, 256, 1024)

@@ -1,4 +1,4 @@
-"""Timings of lossbounds.persistence (not part of the tests).
+"""Timings of lossbounds.topology.persistence (not part of the tests).
 
 Targets from issue 6: a 1001 x 1001 grid, H0 and H1, in at most 2 s; 200,000
 samples in R^8, H0, in at most 10 s. Both are reported against a smooth and
@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from lossbounds import diagrams as D
-from lossbounds import persistence as P
-from lossbounds import shapes as S
+from lossbounds.topology import diagrams as D
+from lossbounds.topology import persistence as P
+from lossbounds.topology import shapes as S
 
 
 def timed(fn, repeats):

@@ -3,16 +3,25 @@
 Each raises ``ValueError`` naming the argument and what it accepts.
 """
 
+import operator
+
 import numpy as np
 
 __all__ = ["check_int", "check_nonnegative"]
 
 
 def check_int(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int; refuse bools, non-integers and values below ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+    """Return ``value`` as an int; refuse bools, non-integers and values below ``minimum``.
+
+    Integers are whatever supports ``operator.index`` (int, numpy and sympy integers).
+    """
+    try:
+        out = None if isinstance(value, bool | np.bool_) else operator.index(value)
+    except TypeError:
+        out = None
+    if out is None or out < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return int(out)
 
 
 def check_nonnegative(name: str, value) -> float:

@@ -115,7 +115,7 @@ def _flagify(message: str) -> str:
 
 
 def _architecture(args):
-    from lossbounds.architecture import Architecture
+    from lossbounds.theory.architecture import Architecture
 
     if args.widths is not None and args.hidden_layers is not None:
         raise ValueError("--hidden-layers goes with --width; --widths gives one width per layer")
@@ -147,7 +147,7 @@ def _print_table(rows: dict) -> None:
 
 
 def _cmd_format(args) -> int:
-    from lossbounds.formats import loss_format
+    from lossbounds.theory.formats import loss_format
 
     fmt = loss_format(_architecture(args))
     data = fmt.as_dict()
@@ -159,7 +159,7 @@ def _cmd_format(args) -> int:
 
 
 def _cmd_bound(args) -> int:
-    from lossbounds.bounds import bound_summary
+    from lossbounds.theory.bounds import bound_summary
 
     data = bound_summary(_architecture(args), constant=args.constant)
     if args.json:
@@ -171,7 +171,7 @@ def _cmd_bound(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from lossbounds.sweep import run_sweep
+    from lossbounds.experiments.sweep import run_sweep
 
     report = run_sweep(
         args.spec,
@@ -191,7 +191,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _add_sweep_parser(sub) -> None:
-    """Run the ``sweep`` sub-command (see :func:`lossbounds.sweep.run_sweep`)."""
+    """Run the ``sweep`` sub-command (see :func:`lossbounds.experiments.sweep.run_sweep`)."""
     p = sub.add_parser("sweep", help="measure every cell of a sweep spec into DIR/results.csv")
     p.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see sweeps/example.toml)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumed)")

@@ -6,7 +6,7 @@ Usage::
 
 With a directory, every ``NN_*.ipynb`` in it runs in name order. Each notebook
 runs with its own folder as working directory, so figures land in the
-project's ``figures/`` (see :func:`lossbounds.plotting.figures_dir`).
+project's ``figures/`` (see :func:`lossbounds.plot.figures_dir`).
 ``LOSSBOUNDS_QUICK`` is passed through unchanged: unset for full size.
 """
 

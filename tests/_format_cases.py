@@ -1,6 +1,6 @@
 """Architectures shared by tests/test_formats.py and tests/test_certificates.py."""
 
-from lossbounds.architecture import Architecture
+from lossbounds.theory.architecture import Architecture
 
 # (output, loss, l2, skip): the variants the format tests cover
 VARIANTS = [

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lossbounds.architecture import Architecture
+from lossbounds.theory.architecture import Architecture
 
 ACTIVATIONS = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf"]
 SKIPS = [None, "identity", "projection"]

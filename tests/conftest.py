@@ -2,9 +2,9 @@
 
 import pytest
 
-from lossbounds.architecture import Architecture
-from lossbounds.data import make_regression, make_xor
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.data import make_regression, make_xor
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.theory.architecture import Architecture
 
 
 def _surface_of(act="tanh", skip=None, output="linear", loss="mse", l2=None, m=20, **kw):

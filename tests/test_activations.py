@@ -1,4 +1,4 @@
-"""Tests for lossbounds.activations: the catalogue of Pfaffian activations."""
+"""Tests for lossbounds.theory.activations: the catalogue of Pfaffian activations."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 import torch
 
-from lossbounds.activations import (
+from lossbounds.theory.activations import (
     PfaffianActivation,
     T,
     chain_symbols,

@@ -1,17 +1,17 @@
-"""Tests for lossbounds.architecture: validation and matched deep/shallow families."""
+"""Tests for lossbounds.theory.architecture: validation and matched deep/shallow families."""
 
 import dataclasses
 
 import pytest
 import sympy as sp
 
-from lossbounds.architecture import (
+from lossbounds.theory.architecture import (
     Architecture,
     equal_params_family,
     equal_units_family,
     width_for_params,
 )
-from lossbounds.formats import loss_format
+from lossbounds.theory.formats import loss_format
 
 n_, h_, K_, m_ = sp.symbols("n h K m", positive=True, integer=True)
 
@@ -114,7 +114,7 @@ def test_equal_params_family():
 def test_architecture_refuses_an_activation_outside_the_catalogue():
     import dataclasses as dc
 
-    from lossbounds.activations import get_activation
+    from lossbounds.theory.activations import get_activation
 
     tanh = get_activation("tanh")
     assert Architecture(1, 2, 1, 3, activation=tanh).activation == "tanh"
@@ -124,7 +124,7 @@ def test_architecture_refuses_an_activation_outside_the_catalogue():
 
 
 def test_architecture_chain_choice():
-    from lossbounds.activations import get_activation
+    from lossbounds.theory.activations import get_activation
 
     arch = Architecture(2, 3, 2, 4, activation="SiLU", chain="value")
     assert (arch.activation, arch.chain) == ("swish", "value")

@@ -1,4 +1,4 @@
-"""Tests of lossbounds.bounds.
+"""Tests of lossbounds.theory.bounds.
 
 Expected values are computed independently: exact big integers and
 ``math.log2``, 50-digit mpmath evaluation of the formulas typed by hand,
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from lossbounds import bounds
+from lossbounds.theory import bounds
 
 # ---------------------------------------------------------------------------
 # small formats: exact integers
@@ -255,7 +255,7 @@ def test_bad_format_argument_raises():
 # architectures
 # ---------------------------------------------------------------------------
 def _arch(width, hidden_layers, activation="sigmoid", skip=None, n_inputs=2, n_samples=10):
-    from lossbounds.architecture import Architecture
+    from lossbounds.theory.architecture import Architecture
 
     return Architecture(
         n_inputs=n_inputs,
@@ -284,8 +284,8 @@ _n, _h, _m, _K = sp.symbols("n h m K", positive=True, integer=True)
     ],
 )
 def test_symbolic_closed_form_in_architecture_symbols_equals_numeric(activation, output, loss):
-    from lossbounds.architecture import Architecture
-    from lossbounds.formats import loss_format
+    from lossbounds.theory.architecture import Architecture
+    from lossbounds.theory.formats import loss_format
 
     kw = dict(activation=activation, output=output, loss=loss)
     z_sym = bounds.zell_log2_symbolic(Architecture(_n, _h, _K, _m, **kw))
@@ -312,7 +312,7 @@ def test_symbolic_closed_form_in_architecture_symbols_equals_numeric(activation,
     [("sigmoid", "linear", "mse"), ("gaussian", "sigmoid", "bce")],
 )
 def test_l2_and_identity_skip_leave_bounds_unchanged_symbolically(activation, output, loss):
-    from lossbounds.architecture import Architecture
+    from lossbounds.theory.architecture import Architecture
 
     kw = dict(activation=activation, output=output, loss=loss)
     plain = Architecture(_n, _h, _K, _m, **kw)
@@ -330,7 +330,7 @@ def test_l2_and_identity_skip_leave_bounds_unchanged_symbolically(activation, ou
 
 
 def test_slice_bounds_equal_exact_integer_with_n_replaced_by_k():
-    from lossbounds.formats import loss_format
+    from lossbounds.theory.formats import loss_format
 
     arch = _arch(2, 1, "tanh", n_inputs=1, n_samples=3)
     _, ell, alpha, beta = loss_format(arch).as_tuple()
@@ -348,7 +348,7 @@ def test_slice_bounds_equal_exact_integer_with_n_replaced_by_k():
 
 
 def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_groups():
-    from lossbounds.architecture import Architecture
+    from lossbounds.theory.architecture import Architecture
 
     with pytest.raises(ValueError, match="n_params"):
         bounds.bound_summary(Architecture(_n, 3, 1, 10))
@@ -374,8 +374,8 @@ def test_bound_summary_rejects_symbolic_sizes_and_gives_closed_form_for_huge_gro
 )
 def test_bounds_for_architectures_equal_the_per_architecture_path(kw):
     """Vectorised closed forms against the concrete recurrences of formats, one by one."""
-    from lossbounds.architecture import Architecture
-    from lossbounds.formats import loss_format
+    from lossbounds.theory.architecture import Architecture
+    from lossbounds.theory.formats import loss_format
 
     rng = np.random.default_rng(7)
     k = 12
@@ -418,7 +418,7 @@ def _hand_formats(n, h, K, m):
 
 @pytest.mark.parametrize("sizes", [(1, 2, 1, 30), (2, 2, 20, 1), (2, 1, 50, 1), (3, 4, 2, 5)])
 def test_chain_bounds_on_hand_derived_formats(sizes):
-    from lossbounds.architecture import Architecture
+    from lossbounds.theory.architecture import Architecture
 
     got = bounds.chain_bounds(Architecture(*sizes, activation="swish"))
     assert list(got) == ["default", "value"]
@@ -432,8 +432,8 @@ def test_chain_bounds_on_hand_derived_formats(sizes):
 
 
 def test_smallest_format_takes_the_minimum_not_the_first(monkeypatch):
-    from lossbounds import activations
-    from lossbounds.architecture import Architecture
+    from lossbounds.theory import activations
+    from lossbounds.theory.architecture import Architecture
 
     arch = Architecture(2, 2, 20, 1, activation="swish", chain="value")
     fmts = _hand_formats(2, 2, 20, 1)

@@ -1,4 +1,4 @@
-"""Tests for lossbounds.certificates: brute-force chain expansion and the torch certificate."""
+"""Tests for lossbounds.theory.certificates: brute-force chain expansion and the torch certificate."""
 
 import dataclasses
 from functools import cache
@@ -7,11 +7,12 @@ import pytest
 import sympy as sp
 from _format_cases import VARIANTS, _arch
 
-from lossbounds import activations
-from lossbounds.activations import T, list_activations
-from lossbounds.architecture import Architecture
-from lossbounds.certificates import expand_chain, numeric_certificate
-from lossbounds.formats import layer_degrees, loss_format, slice_format
+from lossbounds.landscape.certify import numeric_certificate
+from lossbounds.theory import activations
+from lossbounds.theory.activations import T, list_activations
+from lossbounds.theory.architecture import Architecture
+from lossbounds.theory.certificates import expand_chain
+from lossbounds.theory.formats import layer_degrees, loss_format, slice_format
 
 h_ = sp.Symbol("h", positive=True, integer=True)
 ACTIVATIONS = list_activations()

@@ -1,9 +1,9 @@
-"""Tests of lossbounds.claims on small synthetic tables whose answers are known by construction."""
+"""Tests of lossbounds.experiments.claims on small synthetic tables whose answers are known by construction."""
 
 import numpy as np
 import pytest
 
-from lossbounds import claims
+from lossbounds.experiments import claims
 
 SPEC = """
 name = "tiny"
@@ -173,7 +173,7 @@ def test_quick_table_runs_a_small_sweep_and_load_table_reads_it(tmp_path):
 
 
 def test_direction_and_verdict():
-    from lossbounds.stats import paired_test, spearman_ci, trend_test
+    from lossbounds.experiments.stats import paired_test, spearman_ci, trend_test
 
     up = paired_test(np.arange(10.0) + 1, np.arange(10.0))
     assert up.pvalue < 0.01

@@ -27,8 +27,8 @@ def _json(capsys, argv):
 
 
 def test_bound_json_keys_and_values(capsys):
-    from lossbounds.architecture import Architecture
-    from lossbounds.formats import loss_format
+    from lossbounds.theory.architecture import Architecture
+    from lossbounds.theory.formats import loss_format
 
     data = _json(capsys, [*BASE, "--json"])
     fmt = loss_format(Architecture(n_inputs=2, width=3, hidden_layers=1, n_samples=10))

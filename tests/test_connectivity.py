@@ -1,10 +1,10 @@
-"""Tests for lossbounds.connectivity.
+"""Tests for lossbounds.topology.connectivity.
 
 Expected values are independent of the code under test: a fine-grid cubical
 persistence diagram (2-D wells); the exact merge tree of rotated separable
 tilted double wells, built from the roots of the cubic g'(t) = 0 (numpy.roots)
 and union-find over the hypercube of index-1 saddles
-(lossbounds.persistence.graph_persistence); dense kNN sample persistence of a
+(lossbounds.topology.persistence.graph_persistence); dense kNN sample persistence of a
 4-parameter network; hand-computed Chao1 values.
 """
 
@@ -15,19 +15,15 @@ import pytest
 import torch
 from scipy.stats import qmc, special_ortho_group
 
-from lossbounds.architecture import Architecture
-from lossbounds.connectivity import (
-    DoubleWells,
-    MergeOptions,
-    chao1,
-    merge_tree,
-    tilted_double_wells,
-)
-from lossbounds.data import make_teacher_student
-from lossbounds.modules import to_module
-from lossbounds.persistence import graph_persistence, grid_persistence, sample_persistence
-from lossbounds.surface import LossSurface
-from lossbounds.symmetry import SymmetryGroup
+from lossbounds.landscape.data import make_teacher_student
+from lossbounds.landscape.modules import to_module
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.symmetry import SymmetryGroup
+from lossbounds.plot import plot_merge_tree
+from lossbounds.theory.architecture import Architecture
+from lossbounds.topology.connectivity import MergeOptions, chao1, merge_tree
+from lossbounds.topology.persistence import graph_persistence, grid_persistence, sample_persistence
+from lossbounds.topology.shapes import DoubleWells, tilted_double_wells
 
 # ----------------------------------------------------------------------------
 # test functions
@@ -232,7 +228,7 @@ def test_betti0_counts_alive_bars_and_plot():
     levels = np.array([dgm[0, 0] - 1, dgm[:, 0].max() + 1e-9, 10.0])
     np.testing.assert_array_equal(res.betti0(levels), [0, np.sum(np.isfinite(dgm[:, 1])) + 1, 1])
     assert isinstance(res.betti0(0.0), int)
-    ax = res.plot()
+    ax = plot_merge_tree(res)
     assert ax.get_ylabel() == "level c" and ax.get_xlabel()
     assert len(ax.get_legend().get_texts()) == 2
 

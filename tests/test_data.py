@@ -1,18 +1,18 @@
-"""Tests for lossbounds.data: seeded synthetic datasets."""
+"""Tests for lossbounds.landscape.data: seeded synthetic datasets."""
 
 import numpy as np
 import pytest
 import torch
 
-from lossbounds.architecture import Architecture
-from lossbounds.data import (
+from lossbounds.landscape.data import (
     Dataset,
     make_regression,
     make_teacher_student,
     make_xor,
 )
-from lossbounds.layout import ParamLayout
-from lossbounds.modules import to_module
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.modules import to_module
+from lossbounds.theory.architecture import Architecture
 
 GENERATORS = [make_regression, make_xor]
 

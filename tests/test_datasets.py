@@ -1,9 +1,9 @@
-"""Tests for the real-data loaders of lossbounds.data (scikit-learn's bundled datasets)."""
+"""Tests for the real-data loaders of lossbounds.landscape.data (scikit-learn's bundled datasets)."""
 
 import numpy as np
 import pytest
 
-from lossbounds.data import (
+from lossbounds.landscape.data import (
     SKLEARN_DATASETS,
     Dataset,
     load_dataset,

@@ -1,4 +1,4 @@
-"""Tests for lossbounds.devices and the ``device`` arguments of the torch code.
+"""Tests for lossbounds.landscape.devices and the ``device`` arguments of the torch code.
 
 The CPU tests run everywhere; the CUDA tests compare the CPU and CUDA paths in
 float64 and are skipped where ``torch.cuda.is_available()`` is False.
@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-import lossbounds.devices as devices
-from lossbounds.architecture import Architecture
-from lossbounds.devices import (
+import lossbounds.landscape.devices as devices
+from lossbounds.landscape.devices import (
     DeviceMemoryError,
     default_chunk_size,
     evaluate_chunked,
     pairwise_chunk_rows,
     resolve_device,
 )
-from lossbounds.network import Network, forward, forward_numpy
-from lossbounds.optimize import find_minima, minimize_lm
-from lossbounds.persistence import neighbourhood_graph, sample_persistence
-from lossbounds.sampling import sample_loss
-from lossbounds.slices import line, plane, plane_hessians
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.network import Network, forward, forward_numpy
+from lossbounds.landscape.optimize import find_minima, minimize_lm
+from lossbounds.landscape.sampling import sample_loss
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.theory.architecture import Architecture
+from lossbounds.topology.persistence import neighbourhood_graph, sample_persistence
+from lossbounds.topology.slices import line, plane, plane_hessians
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA device")
@@ -295,8 +295,8 @@ def test_cuda_network_buffers_on_device():
 def test_cuda_merge_tree_matches_cpu():
     from scipy.stats import qmc
 
-    from lossbounds.connectivity import merge_tree
-    from lossbounds.data import make_teacher_student
+    from lossbounds.landscape.data import make_teacher_student
+    from lossbounds.topology.connectivity import merge_tree
 
     arch = Architecture(1, 1, 1, 20, activation="tanh", l2=True)
     ds = make_teacher_student(Architecture(1, 3, 1, 20, activation="tanh"), 20, 0.05, 0)

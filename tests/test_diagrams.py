@@ -1,4 +1,4 @@
-"""Tests for lossbounds.diagrams (and the diagram plots built on it).
+"""Tests for lossbounds.topology.diagrams (and the diagram plots built on it).
 
 Expected values are computed by hand from the bars of small diagrams.
 """
@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from lossbounds import diagrams as D  # noqa: E402
-from lossbounds.plotting import plot_barcode, plot_betti_curve, plot_diagram  # noqa: E402
+from lossbounds.plot import plot_barcode, plot_betti_curve, plot_diagram  # noqa: E402
+from lossbounds.topology import diagrams as D  # noqa: E402
 
 INF = np.inf
 

@@ -1,13 +1,13 @@
-"""Tests for lossbounds.formats: the Pfaffian format calculus."""
+"""Tests for lossbounds.theory.formats: the Pfaffian format calculus."""
 
 import pytest
 import sympy as sp
 from _format_cases import VARIANTS, _arch
 
-from lossbounds import activations
-from lossbounds.activations import T, chain_symbols, list_activations
-from lossbounds.architecture import Architecture
-from lossbounds.formats import (
+from lossbounds.theory import activations
+from lossbounds.theory.activations import T, chain_symbols, list_activations
+from lossbounds.theory.architecture import Architecture
+from lossbounds.theory.formats import (
     PfaffianFormat,
     depth_closed_form,
     layer_degrees,

@@ -1,4 +1,4 @@
-"""Tests for lossbounds.interop: surface files of Li et al.'s loss-landscape tools."""
+"""Tests for lossbounds.landscape.interop: surface files of Li et al.'s loss-landscape tools."""
 
 import sys
 import tomllib
@@ -8,12 +8,12 @@ import h5py  # a dev dependency (and the [interop] extra)
 import numpy as np
 import pytest
 
-from lossbounds.interop import (
+from lossbounds.landscape.interop import (
     read_loss_landscape_h5,
     write_loss_landscape_h5,
     write_plane_slice_h5,
 )
-from lossbounds.slices import PlaneSlice
+from lossbounds.topology.slices import PlaneSlice
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Tests for lossbounds.layout: the flat parameter vector."""
+"""Tests for lossbounds.landscape.layout: the flat parameter vector."""
 
 import sys
 
@@ -7,8 +7,8 @@ import pytest
 import sympy as sp
 import torch
 
-from lossbounds.architecture import Architecture
-from lossbounds.layout import ParamLayout
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.theory.architecture import Architecture
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_masks_and_init_follow_the_blocks():
 
 
 def test_layout_does_not_import_torch():
-    code = "import lossbounds.layout, sys; assert 'torch' not in sys.modules"
+    code = "import lossbounds.landscape.layout, sys; assert 'torch' not in sys.modules"
     import subprocess
 
     subprocess.run([sys.executable, "-c", code], check=True)

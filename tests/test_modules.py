@@ -1,4 +1,4 @@
-"""Tests for lossbounds.modules: reading, building and evaluating torch modules."""
+"""Tests for lossbounds.landscape.modules: reading, building and evaluating torch modules."""
 
 import copy
 import math
@@ -8,10 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from lossbounds.architecture import Architecture
-from lossbounds.formats import loss_format
-from lossbounds.layout import ParamLayout
-from lossbounds.modules import (
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.modules import (
     Activation,
     ModuleDescription,
     ModuleLayout,
@@ -22,9 +20,11 @@ from lossbounds.modules import (
     module_loss,
     to_module,
 )
-from lossbounds.network import Network, forward
-from lossbounds.slices import plane, random_direction
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.network import Network, forward
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.theory.architecture import Architecture
+from lossbounds.theory.formats import loss_format
+from lossbounds.topology.slices import plane, random_direction
 
 ACTIVATIONS = ["sigmoid", "tanh", "arctan", "softplus", "gaussian", "swish", "erf", "gelu"]
 SKIPS = [None, "identity", "projection"]

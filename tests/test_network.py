@@ -1,14 +1,14 @@
-"""Tests for lossbounds.network: the batched forward pass and its trace."""
+"""Tests for lossbounds.landscape.network: the batched forward pass and its trace."""
 
 import numpy as np
 import pytest
 import torch
 from _nets import ACTIVATIONS, OUTPUTS, SKIPS, arch_of, data
 
-from lossbounds.architecture import Architecture
-from lossbounds.layout import ParamLayout
-from lossbounds.modules import to_module
-from lossbounds.network import Network, forward, forward_numpy
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.modules import to_module
+from lossbounds.landscape.network import Network, forward, forward_numpy
+from lossbounds.theory.architecture import Architecture
 
 
 def test_forward_by_hand_single_unit():

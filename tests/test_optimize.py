@@ -1,4 +1,4 @@
-"""Tests for lossbounds.optimize: classification, descent, polishing, census, dedup.
+"""Tests for lossbounds.landscape.optimize: classification, descent, polishing, census, dedup.
 
 Expected values are independent of the code under test: the teacher of a
 noise-free teacher-student problem is a global minimum with loss 0; orbit
@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from lossbounds.architecture import Architecture
-from lossbounds.data import make_regression, make_teacher_student
-from lossbounds.modules import to_module
-from lossbounds.optimize import (
+from lossbounds.landscape.data import make_regression, make_teacher_student
+from lossbounds.landscape.modules import to_module
+from lossbounds.landscape.optimize import (
     CENSUS_POLISHING,
     Polishing,
     basin_census,
@@ -21,8 +20,9 @@ from lossbounds.optimize import (
     minimize_lm,
     polish,
 )
-from lossbounds.surface import LossSurface
-from lossbounds.symmetry import SymmetryGroup, dedup_modulo_group
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.symmetry import SymmetryGroup, dedup_modulo_group
+from lossbounds.theory.architecture import Architecture
 
 
 def test_classify_hessian_by_hand():

@@ -1,6 +1,8 @@
 """Packaging consistency: environment.yml, constraints.txt and pyproject agree."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -52,11 +54,72 @@ def test_every_runtime_dependency_is_pinned():
     assert not missing, f"not pinned in constraints.txt: {sorted(missing)}"
 
 
-def test_package_docstring_lists_every_module_once():
+WINGS = ("theory", "landscape", "topology", "experiments", "plot")
+
+
+def test_package_docstring_lists_every_wing_once():
     import lossbounds
 
-    listed = re.findall(r"^- :mod:`lossbounds\.(\w+)`", lossbounds.__doc__, flags=re.M)
+    listed = re.findall(r":mod:`lossbounds\.(\w+)`", lossbounds.__doc__)
     package = Path(lossbounds.__file__).parent
-    modules = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
-    assert sorted(listed) == modules
+    wings = sorted(p.name for p in package.iterdir() if (p / "__init__.py").exists())
+    assert sorted(set(listed) - {"cli"}) == wings == sorted(WINGS)
     assert len(listed) == len(set(listed))
+
+
+@pytest.mark.parametrize("wing", WINGS)
+def test_every_public_name_of_a_wing_resolves(wing):
+    import importlib
+
+    module = importlib.import_module(f"lossbounds.{wing}")
+    assert module.__all__, wing
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"lossbounds.{wing}.{name}"
+
+
+def _imports_in_subprocess(code: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return out.stdout.strip()
+
+
+def test_import_lossbounds_and_theory_stay_torch_free():
+    code = (
+        "import sys, lossbounds, lossbounds.theory as T\n"
+        "lossbounds.Architecture, lossbounds.loss_format, lossbounds.bound_summary\n"
+        "for name in T.__all__: getattr(T, name)\n"
+        "import lossbounds.theory.certificates, lossbounds.theory.groups\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib')))"
+    )
+    assert _imports_in_subprocess(code) == "[]"
+
+
+def test_top_level_names_are_lazy_and_resolve():
+    import lossbounds
+
+    for name in lossbounds.__all__:
+        assert getattr(lossbounds, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute"):
+        lossbounds.not_a_name  # noqa: B018
+
+
+def test_imports_point_downward_only():
+    """theory imports no other wing; landscape only theory; topology not experiments/plot."""
+    allowed = {
+        "theory": set(),
+        "landscape": {"theory"},
+        "topology": {"theory", "landscape"},
+        "experiments": {"theory", "landscape", "topology"},
+        "plot": {"theory", "landscape", "topology", "experiments"},
+    }
+    package = ROOT / "lossbounds"
+    bad = []
+    for wing, ok in allowed.items():
+        for path in (package / wing).glob("*.py"):
+            for other in re.findall(
+                r"^\s*(?:from|import) lossbounds\.(\w+)", path.read_text(), re.M
+            ):
+                if other in allowed and other != wing and other not in ok:
+                    bad.append(f"{path.relative_to(ROOT)} imports lossbounds.{other}")
+    assert not bad, bad

@@ -1,4 +1,4 @@
-"""Tests for lossbounds.persistence.
+"""Tests for lossbounds.topology.persistence.
 
 Expected values come from hand computation, from scipy.ndimage.label
 (connected components at each level, an engine independent of Cubical Ripser and of
@@ -15,9 +15,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from lossbounds import diagrams as D  # noqa: E402
-from lossbounds import persistence as P  # noqa: E402
-from lossbounds import shapes as S  # noqa: E402
+from lossbounds.topology import diagrams as D  # noqa: E402
+from lossbounds.topology import persistence as P  # noqa: E402
+from lossbounds.topology import shapes as S  # noqa: E402
 
 INF = np.inf
 

@@ -4,7 +4,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from lossbounds.plotting import figures_dir, new_axis, save_figure  # noqa: E402
+from lossbounds.plot import figures_dir, new_axis, save_figure  # noqa: E402
 
 
 def test_save_figure_writes_pdf_and_png(tmp_path, monkeypatch):
@@ -55,7 +55,7 @@ def test_new_axis_reuses_given_axis():
 def test_plot_segment_scans_draws_one_curve_per_segment_and_the_level():
     import numpy as np
 
-    from lossbounds.plotting import plot_segment_scans
+    from lossbounds.plot import plot_segment_scans
 
     ts = np.linspace(0.0, 1.0, 11)
     vals = 1.0 + np.outer([1.0, 2.0, 3.0], np.sin(np.pi * ts))  # 3 segments, equal ends
@@ -71,7 +71,7 @@ def test_plot_segment_scans_draws_one_curve_per_segment_and_the_level():
 def test_plot_segment_scans_rejects_bad_shapes():
     import numpy as np
 
-    from lossbounds.plotting import plot_segment_scans
+    from lossbounds.plot import plot_segment_scans
 
     with pytest.raises(ValueError, match="values must have shape"):
         plot_segment_scans(np.linspace(0, 1, 5), np.zeros((2, 4)))
@@ -83,8 +83,8 @@ def test_plot_segment_scans_rejects_bad_shapes():
 def test_plot_orbit_slice_marks_points_and_draws_the_level():
     import numpy as np
 
-    from lossbounds.plotting import plot_orbit_slice
-    from lossbounds.slices import PlaneSlice
+    from lossbounds.plot import plot_orbit_slice
+    from lossbounds.topology.slices import PlaneSlice
 
     a = np.linspace(-1.0, 1.0, 21)
     b = np.linspace(-1.0, 1.0, 11)
@@ -100,8 +100,8 @@ def test_plot_orbit_slice_marks_points_and_draws_the_level():
 
 
 def _estimates():
-    from lossbounds.claims import CellEstimate
-    from lossbounds.stats import Estimate
+    from lossbounds.experiments.claims import CellEstimate
+    from lossbounds.experiments.stats import Estimate
 
     out = []
     for w, k in ((4, 1), (2, 2)):
@@ -112,7 +112,7 @@ def _estimates():
 
 
 def test_plot_estimates_draws_one_line_per_group_with_intervals():
-    from lossbounds.plotting import plot_estimates
+    from lossbounds.plot import plot_estimates
 
     ax = plot_estimates(_estimates(), "samples", ("width", "hidden_layers"), ylabel="n")
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -128,8 +128,8 @@ def test_plot_estimates_draws_one_line_per_group_with_intervals():
 
 
 def test_plot_paired_tests_and_bound_vs_measured():
-    from lossbounds.plotting import plot_bound_vs_measured, plot_paired_tests
-    from lossbounds.stats import paired_test, spearman_ci
+    from lossbounds.experiments.stats import paired_test, spearman_ci
+    from lossbounds.plot import plot_bound_vs_measured, plot_paired_tests
 
     t = paired_test([1.0, 2.0, 3.0, 4.0], [0.0, 0.5, 1.0, 1.0])
     ax = plot_paired_tests({"deep vs shallow": t})
@@ -155,8 +155,8 @@ def test_plot_paired_tests_and_bound_vs_measured():
 def test_plot_orbit_slice_names_the_axes_by_slice_coordinates():
     import numpy as np
 
-    from lossbounds.plotting import plot_orbit_slice
-    from lossbounds.slices import PlaneSlice
+    from lossbounds.plot import plot_orbit_slice
+    from lossbounds.topology.slices import PlaneSlice
 
     a = np.linspace(-1.0, 1.0, 5)
     sl = PlaneSlice(a, a, 1.0 + np.add.outer(a**2, a**2), np.zeros(2), np.eye(2)[0], np.eye(2)[1])
@@ -170,7 +170,7 @@ def test_plot_orbit_slice_names_the_axes_by_slice_coordinates():
 def test_plot_bound_gap_draws_no_band_and_marks_only_certified_points():
     import numpy as np
 
-    from lossbounds.plotting import plot_bound_gap
+    from lossbounds.plot import plot_bound_gap
 
     x = np.array([1.0, 2.0, 4.0])
     ax = plot_bound_gap(
@@ -195,7 +195,7 @@ def test_plot_bound_gap_draws_no_band_and_marks_only_certified_points():
 
 
 def test_plot_bound_gap_rejects_mismatched_shapes():
-    from lossbounds.plotting import plot_bound_gap
+    from lossbounds.plot import plot_bound_gap
 
     with pytest.raises(ValueError, match="must have shape"):
         plot_bound_gap([1.0, 2.0], [1.0, 2.0], [1.0])

@@ -1,4 +1,4 @@
-"""Tests for lossbounds.reparam: tanh networks as sigmoid networks.
+"""Tests for lossbounds.landscape.reparam: tanh networks as sigmoid networks.
 
 The expected outputs are the tanh network's own outputs (computed by the
 torch network of the tanh architecture, an independent path) and the
@@ -8,10 +8,10 @@ identity tanh(t) = 2 sigmoid(2t) - 1 written out by hand for one unit.
 import numpy as np
 import pytest
 
-from lossbounds.architecture import Architecture
-from lossbounds.network import forward_numpy
-from lossbounds.reparam import tanh_sigmoid_matrix, tanh_to_sigmoid
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.network import forward_numpy
+from lossbounds.landscape.reparam import tanh_sigmoid_matrix, tanh_to_sigmoid
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.theory.architecture import Architecture
 
 
 def _pair(n, h, K, output="linear"):

@@ -1,16 +1,16 @@
-"""Tests for lossbounds.sampling: box, ball and Hessian-shaped samples, streamed losses."""
+"""Tests for lossbounds.landscape.sampling: box, ball and Hessian-shaped samples, streamed losses."""
 
 import numpy as np
 import pytest
 import torch
 
-from lossbounds.sampling import (
+from lossbounds.landscape.sampling import (
     iter_sample_points,
     sample_hessian_shaped,
     sample_loss,
     sample_points,
 )
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.surface import LossSurface
 
 
 def test_samples_in_box_and_ball():

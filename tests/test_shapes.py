@@ -1,11 +1,11 @@
-"""Tests for lossbounds.shapes: the stated Betti numbers hold on exact grid persistence."""
+"""Tests for lossbounds.topology.shapes: the stated Betti numbers hold on exact grid persistence."""
 
 import numpy as np
 import pytest
 
-from lossbounds import diagrams as D
-from lossbounds import persistence as P
-from lossbounds import shapes as S
+from lossbounds.topology import diagrams as D
+from lossbounds.topology import persistence as P
+from lossbounds.topology import shapes as S
 
 
 @pytest.mark.parametrize("construction", ["vertex", "top"])

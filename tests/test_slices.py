@@ -1,11 +1,12 @@
-"""Tests for lossbounds.slices: directions, lines, planes, their curvature and persistence."""
+"""Tests for lossbounds.topology.slices: directions, lines, planes, their curvature and persistence."""
 
 import numpy as np
 import pytest
 
-from lossbounds.architecture import Architecture
-from lossbounds.data import make_teacher_student
-from lossbounds.slices import (
+from lossbounds.landscape.data import make_teacher_student
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.theory.architecture import Architecture
+from lossbounds.topology.slices import (
     l2_convexity_threshold,
     line,
     plane,
@@ -13,7 +14,6 @@ from lossbounds.slices import (
     random_direction,
     slice_persistence,
 )
-from lossbounds.surface import LossSurface
 
 
 def test_filter_normalised_direction(surface_of):

@@ -1,10 +1,10 @@
-"""Tests of lossbounds.stats against independent computations and known coverage."""
+"""Tests of lossbounds.experiments.stats against independent computations and known coverage."""
 
 import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from lossbounds.stats import bootstrap_ci, paired_test, spearman_ci, trend_test
+from lossbounds.experiments.stats import bootstrap_ci, paired_test, spearman_ci, trend_test
 
 
 def test_bootstrap_interval_covers_the_true_mean_at_about_the_nominal_rate():

@@ -1,4 +1,4 @@
-"""Tests for lossbounds.surface: batched losses, streaming, derivatives, residuals."""
+"""Tests for lossbounds.landscape.surface: batched losses, streaming, derivatives, residuals."""
 
 import copy
 
@@ -7,13 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from lossbounds.architecture import Architecture
-from lossbounds.data import make_teacher_student
-from lossbounds.devices import default_chunk_size
-from lossbounds.layout import ParamLayout
-from lossbounds.modules import ModuleLayout, to_module
-from lossbounds.slices import plane
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.data import make_teacher_student
+from lossbounds.landscape.devices import default_chunk_size
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.modules import ModuleLayout, to_module
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.theory.architecture import Architecture
+from lossbounds.topology.slices import plane
 
 
 def module_loop(model, X, y, thetas, loss="mse", l2=0.0):
@@ -313,7 +313,7 @@ def test_from_module_of_a_described_sequential_is_the_built_in_surface():
     ref = LossSurface(arch, X, y, l2=0.05)
     assert S.symmetry_group().order == ref.symmetry_group().order == (2**4 * 24) ** 2
     thetas = S.layout.init(2, scale=1.5, n_points=3)
-    # a second network code (lossbounds.network.Network) gives the same Hessians
+    # a second network code (lossbounds.landscape.network.Network) gives the same Hessians
     _, g_ref, H_ref = ref.hessians(thetas)
     _, g, H = S.hessians(thetas)
     np.testing.assert_allclose(g, g_ref, rtol=0, atol=1e-12)

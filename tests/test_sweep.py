@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from lossbounds import sweep
 from lossbounds.cli import main
-from lossbounds.sweep import (
+from lossbounds.experiments import sweep
+from lossbounds.experiments.sweep import (
     Measurement,
     cell_key,
     load_spec,
@@ -228,7 +228,7 @@ def test_killed_process_loses_only_the_cell_in_flight(tmp_path):
     script = f"""
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from lossbounds import sweep
+        from lossbounds.experiments import sweep
         real = sweep.MEASUREMENTS["bounds"].func
         done = []
         def dying(cell):

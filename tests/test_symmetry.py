@@ -1,4 +1,4 @@
-"""Tests for lossbounds.symmetry: group structure and orders, the group acting on vectors.
+"""Tests for lossbounds.landscape.symmetry: group structure and orders, the group acting on vectors.
 
 Expected orders are typed by hand or found by brute-force enumeration of the
 per-layer permutations and flips of tiny networks (their invariance checked
@@ -16,11 +16,9 @@ import pytest
 import sympy as sp
 from _nets import ACTIVATIONS, OUTPUTS, SKIPS, arch_of, data
 
-from lossbounds.activations import get_activation, list_activations
-from lossbounds.architecture import Architecture
-from lossbounds.layout import ParamLayout
-from lossbounds.network import forward_numpy
-from lossbounds.symmetry import (
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.network import forward_numpy
+from lossbounds.landscape.symmetry import (
     GroupElement,
     SymmetryGroup,
     dedup_modulo_group,
@@ -30,6 +28,8 @@ from lossbounds.symmetry import (
     symmetry_description,
     symmetry_group_order,
 )
+from lossbounds.theory.activations import get_activation, list_activations
+from lossbounds.theory.architecture import Architecture
 
 
 # ---------------------------------------------------------------- orders
@@ -215,7 +215,7 @@ def test_symmetry_group_order_with_l2_by_brute_force(activation, layers, skip):
 
 
 def test_symmetry_module_does_not_import_torch():
-    code = "import lossbounds.symmetry, sys; assert 'torch' not in sys.modules"
+    code = "import lossbounds.landscape.symmetry, sys; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -394,7 +394,7 @@ def test_product_of_elements_is_an_element():
     ],
 )
 def test_l2_aware_group_leaves_the_regularised_loss_unchanged(act, skip, l2_order):
-    from lossbounds.surface import LossSurface
+    from lossbounds.landscape.surface import LossSurface
 
     arch = Architecture(
         n_inputs=2, width=2, hidden_layers=2, n_samples=6, activation=act, skip=skip
@@ -441,7 +441,7 @@ def _generators(G):
 )
 @pytest.mark.parametrize("l2", [0.0, 0.1])
 def test_every_generator_leaves_the_loss_unchanged(act, skip, output, loss, l2):
-    from lossbounds.surface import LossSurface
+    from lossbounds.landscape.surface import LossSurface
 
     h, H = 2, 3
     arch = Architecture(2, h, H, 6, activation=act, output=output, loss=loss, skip=skip, l2=l2 > 0)
@@ -469,7 +469,7 @@ def test_every_generator_leaves_the_loss_unchanged(act, skip, output, loss, l2):
 
 @pytest.mark.parametrize("act, skip", [("sigmoid", None), ("softplus", "projection")])
 def test_sigmoid_and_shift_odd_flips_change_the_regularised_loss(act, skip):
-    from lossbounds.surface import LossSurface
+    from lossbounds.landscape.surface import LossSurface
 
     arch = Architecture(2, 2, 2, 6, activation=act, skip=skip)
     rng = np.random.default_rng(4)

@@ -2,8 +2,8 @@
 
 This file checks docs/symmetry.md numerically and independently of the package's
 symmetry code: the transformations are written out here, on the blocks of
-:class:`lossbounds.layout.ParamLayout`, and judged by the network function
-(:func:`lossbounds.network.forward_numpy`, float64) on random inputs.
+:class:`lossbounds.landscape.layout.ParamLayout`, and judged by the network function
+(:func:`lossbounds.landscape.network.forward_numpy`, float64) on random inputs.
 
 Flip kinds of the catalogue (docs/symmetry.md, section 1)::
 
@@ -53,11 +53,11 @@ import math
 import numpy as np
 import pytest
 
-from lossbounds.activations import get_activation, list_activations
-from lossbounds.formats import Architecture
-from lossbounds.layout import ParamLayout
-from lossbounds.network import forward_numpy
-from lossbounds.symmetry import SymmetryGroup, symmetry_group_order
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.network import forward_numpy
+from lossbounds.landscape.symmetry import SymmetryGroup, symmetry_group_order
+from lossbounds.theory.activations import get_activation, list_activations
+from lossbounds.theory.formats import Architecture
 
 KIND = {
     "sigmoid": "sigmoid",

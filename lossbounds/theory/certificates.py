@@ -2,11 +2,11 @@
 
 :func:`expand_chain` builds the loss's Pfaffian chain of a concrete network
 element by element as sparse polynomials over QQ and reads the format off the
-expanded polynomials (to compare with :func:`lossbounds.formats.loss_format`);
+expanded polynomials (to compare with :func:`lossbounds.theory.formats.loss_format`);
 :func:`numeric_certificate` evaluates the same chain on the float64 forward
-pass of :class:`lossbounds.network.Network` and compares its derivative
+pass of :class:`lossbounds.landscape.network.Network` and compares its derivative
 polynomials with autograd. The parameter order is that of
-:class:`lossbounds.layout.ParamLayout`.
+:class:`lossbounds.landscape.layout.ParamLayout`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from lossbounds.activations import T
-from lossbounds.architecture import Architecture, _size
-from lossbounds.formats import PfaffianFormat, Y, head_chain
+from lossbounds.theory.activations import T
+from lossbounds.theory.architecture import Architecture, _size
+from lossbounds.theory.formats import PfaffianFormat, Y, head_chain
 
-__all__ = ["ChainExpansion", "expand_chain", "numeric_certificate"]
+__all__ = ["ChainExpansion", "expand_chain"]
 
 #: The l2 weight lambda, a constant generator of the ring.
 _LAMBDA = sp.Symbol("lambda", positive=True)
@@ -378,104 +378,3 @@ def expand_chain(arch: Architecture) -> ChainExpansion:
         loss,
         dict(ring.consts.values),
     )
-
-
-# ---------------------------------------------------------------------------
-# numeric certificate: the same chain on a real torch float64 network
-# ---------------------------------------------------------------------------
-def _random_point(arch: Architecture, n_params: int, seed: int, scale: float):
-    """Seeded theta of shape (N,) (requires grad), inputs (m, n) and targets (m,), float64."""
-    import torch
-
-    gen = torch.Generator().manual_seed(seed)
-    dt = torch.float64
-    theta = (scale * torch.randn(n_params, generator=gen, dtype=dt)).requires_grad_(True)
-    xs = torch.randn(arch.n_samples, arch.n_inputs, generator=gen, dtype=dt)
-    if arch.loss == "bce":
-        ys = torch.randint(0, 2, (arch.n_samples,), generator=gen).to(dt)
-    else:
-        ys = torch.randn(arch.n_samples, generator=gen, dtype=dt)
-    return theta, xs, ys
-
-
-def _torch_chain(arch: Architecture, theta, xs):
-    """Chain values (scalar tensors, chain order) and the outputs z, shape (m,).
-
-    The pre-activations come from :meth:`lossbounds.network.Network.trace`;
-    each chain element is the activation's (or the head's) torch chain function
-    applied to them, in the order sample, layer, unit, chain index, then the
-    head elements of that sample.
-    """
-    from lossbounds.network import Network
-
-    act = arch.pfaffian_activation
-    head, _ = head_chain(arch.output, arch.loss)
-    pre, z = Network(arch).trace(theta[None, :], xs)
-    hidden = [[fn(a[0]) for fn in act.torch_chain] for a in pre]  # per layer: (h_l, m) each
-    out = [fn(z[0]) for fn in head.torch_chain] if head is not None else []
-    values = []
-    for k in range(arch.n_samples):
-        for layer in hidden:
-            for i in range(layer[0].shape[0]):
-                values.extend(g[i, k] for g in layer)
-        values.extend(g[k] for g in out)
-    return values, z[0]
-
-
-def _torch_loss(arch: Architecture, z, ys, theta, lam):
-    """Compute the training loss with torch directly (BCE from the logits)."""
-    import torch
-
-    if arch.output == "linear":
-        loss = torch.mean((z - ys) ** 2)
-    elif arch.loss == "mse":
-        loss = torch.mean((torch.sigmoid(z) - ys) ** 2)
-    else:
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, ys)
-    if arch.l2:
-        loss = loss + lam * torch.sum(theta**2)
-    return loss
-
-
-def numeric_certificate(expansion: ChainExpansion, seed: int = 0, scale: float = 0.7, lam=0.1):
-    """Compare the symbolic chain with torch autograd on a float64 network.
-
-    A torch network with the architecture of ``expansion`` is built from a
-    seeded random theta (normal, std ``scale``) and random data; each chain
-    element is computed with the activation's torch chain, its gradient with
-    autograd, and compared with the derivative polynomial of
-    :func:`expand_chain` evaluated at (theta, chain values, data). The loss
-    polynomial is compared with the loss computed by torch directly (BCE via
-    ``binary_cross_entropy_with_logits``).
-
-    Returns
-    -------
-    dict
-        ``gradient``: the largest relative error ||grad_sym - grad_torch|| /
-        ||grad_torch|| over chain elements; ``loss``: relative error of the
-        loss value; ``elements``: number of chain elements checked.
-    """
-    import numpy as np
-    import torch
-
-    arch = expansion.arch
-    theta, xs, ys = _random_point(arch, len(expansion.theta), seed, scale)
-    values, z = _torch_chain(arch, theta, xs)
-    loss = _torch_loss(arch, z, ys, theta, lam)
-    point = [
-        *theta.detach().tolist(),
-        *[float(v.detach()) for v in values],
-        *xs.reshape(-1).tolist(),
-        *ys.tolist(),
-        lam,
-    ]
-    worst = 0.0
-    for f, value in zip(expansion.chain, values, strict=True):
-        (grad,) = torch.autograd.grad(value, theta, retain_graph=True)
-        sym = np.array([expansion.evaluate(d, point) for d in expansion.derivatives[f]])
-        ref = grad.detach().numpy()
-        worst = max(worst, float(np.linalg.norm(sym - ref) / max(np.linalg.norm(ref), 1e-300)))
-    loss_sym = expansion.evaluate(expansion.loss, point)
-    loss_ref = float(loss.detach())
-    loss_err = abs(loss_sym - loss_ref) / max(abs(loss_ref), 1e-300)
-    return {"gradient": worst, "loss": loss_err, "elements": len(values)}

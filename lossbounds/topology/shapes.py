@@ -6,8 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+from scipy.stats import special_ortho_group
 
-__all__ = ["KnownShape", "known_shapes"]
+from lossbounds._checks import check_int
+from lossbounds.topology.persistence import graph_persistence
+
+__all__ = ["KnownShape", "known_shapes", "DoubleWells", "tilted_double_wells"]
 
 
 @dataclass(frozen=True)
@@ -195,3 +200,87 @@ def known_shapes(include_h2: bool = False) -> dict[str, KnownShape]:
             )
         )  # fmt: skip
     return {s.name: s for s in shapes}
+
+
+@dataclass(frozen=True)
+class DoubleWells:
+    """Rotated separable tilted double wells ``f(x) = sum_j g_j((Q x)_j)`` on R^d.
+
+    ``g_j(t) = (t^2 - 1)^2 + eps_j t``. With ``0 < |eps_j| < 8 / sqrt(27)``
+    each g_j has two minima and one maximum, the roots of ``4t^3 - 4t + eps_j``;
+    f has the 2^d minima ``Q^T y`` with every ``y_j`` at a minimum of g_j and
+    an index-1 saddle on every edge of that hypercube (one coordinate at the
+    maximum of its g_j). Sublevel sets of a separable sum of one-dimensional
+    double wells are joined through those saddles only, so union-find over
+    the hypercube edges gives the exact H0 diagram.
+
+    Attributes
+    ----------
+    Q : numpy.ndarray, shape (d, d)
+        Rotation.
+    eps : numpy.ndarray, shape (d,)
+        Tilts.
+    """
+
+    Q: np.ndarray
+    eps: np.ndarray
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Values (K,) at points x (K, d), differentiable."""
+        y = x @ torch.as_tensor(self.Q, dtype=x.dtype).T
+        return ((y * y - 1.0) ** 2 + torch.as_tensor(self.eps, dtype=x.dtype) * y).sum(dim=-1)
+
+    def critical_levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Critical points t (d, 3) of every g_j, ascending, and g_j there (d, 3)."""
+        t = np.stack([np.sort(np.roots([4.0, 0.0, -4.0, e]).real) for e in self.eps])
+        return t, (t * t - 1.0) ** 2 + self.eps[:, None] * t
+
+    def minima(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the 2^d minima (2^d, d) and their values (2^d,).
+
+        Bit j of the row index picks the upper well of coordinate j.
+        """
+        d = len(self.eps)
+        t, g = self.critical_levels()
+        bits = (np.arange(2**d)[:, None] >> np.arange(d)) & 1
+        y = np.where(bits == 1, t[:, 2], t[:, 0])
+        return y @ self.Q, np.where(bits == 1, g[:, 2], g[:, 0]).sum(axis=1)
+
+    def exact_diagram(self) -> np.ndarray:
+        """Exact H0 diagram (2^d, 2) (same convention as :meth:`lossbounds.topology.connectivity.MergeTree.diagram`)."""
+        d = len(self.eps)
+        _, g = self.critical_levels()
+        _, values = self.minima()
+        low, j = np.nonzero(((np.arange(2**d)[:, None] >> np.arange(d)) & 1) == 0)
+        saddle = values[low] - g[j, 0] + g[j, 1]  # coordinate j moved to its maximum
+        edges = np.stack([low, low | (1 << j)], axis=1)
+        return graph_persistence(values, edges, maxdim=0, edge_values=saddle)[0]
+
+
+def tilted_double_wells(d: int, seed: int = 0, tilt=(0.1, 0.5)) -> DoubleWells:
+    """Build a :class:`DoubleWells` with a random rotation and random tilts.
+
+    Parameters
+    ----------
+    d : int
+        Dimension (1 <= d <= 20).
+    seed : int
+        Seed of the rotation (Haar, ``scipy.stats.special_ortho_group``) and
+        the tilts.
+    tilt : (float, float)
+        ``|eps_j|`` uniform in this range, random signs; ``0 < low < high < 1.5``.
+
+    Returns
+    -------
+    DoubleWells
+    """
+    d = check_int("d", d, 1)
+    if d > 20:
+        raise ValueError(f"d must be <= 20 (2^d minima), got {d}")
+    lo, hi = (float(v) for v in tilt)
+    if not 0 < lo < hi < 1.5:
+        raise ValueError(f"tilt must be (low, high) with 0 < low < high < 1.5, got {tilt!r}")
+    rng = np.random.default_rng(seed)
+    eps = rng.uniform(lo, hi, d) * rng.choice([-1.0, 1.0], d)
+    Q = special_ortho_group.rvs(d, random_state=rng) if d > 1 else np.ones((1, 1))
+    return DoubleWells(np.asarray(Q, dtype=np.float64), eps)

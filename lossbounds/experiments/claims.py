@@ -1,10 +1,10 @@
 """The paper's claims, measured: per-setting estimates, paired tests, trends and rank correlations.
 
-A *claim table* is the results table of a sweep (:func:`lossbounds.sweep.read_results`):
+A *claim table* is the results table of a sweep (:func:`lossbounds.experiments.sweep.read_results`):
 one row per cell, the cell's inputs as columns (``width``, ``hidden_layers``,
 ``activation``, ``samples``, ``seed``, ...) and the measurement's outputs. This
 module turns such a table into the statistics a claim needs, using
-:mod:`lossbounds.stats`:
+:mod:`lossbounds.experiments.stats`:
 
 - :func:`cell_estimates`: per setting (the rows sharing the values of the
   columns ``by``, i.e. the same cell but for its ``seed``), the mean of a
@@ -40,8 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lossbounds.bounds import bound_summary
-from lossbounds.stats import (
+from lossbounds.experiments.stats import (
     Estimate,
     PairedTest,
     RankCorrelation,
@@ -51,7 +50,14 @@ from lossbounds.stats import (
     spearman_ci,
     trend_test,
 )
-from lossbounds.sweep import RESULTS_FILE, architecture, parse_spec, read_results, run_sweep
+from lossbounds.experiments.sweep import (
+    RESULTS_FILE,
+    architecture,
+    parse_spec,
+    read_results,
+    run_sweep,
+)
+from lossbounds.theory.bounds import bound_summary
 
 __all__ = [
     "load_table",
@@ -108,7 +114,7 @@ def load_table(path, required: Sequence[str] = ()) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str to numpy.ndarray
-        As :func:`lossbounds.sweep.read_results` returns it (int64, float64
+        As :func:`lossbounds.experiments.sweep.read_results` returns it (int64, float64
         or str columns, rows in file order).
 
     Raises
@@ -277,7 +283,7 @@ class CellEstimate:
     ----------
     setting : dict
         Column name to value for the columns that define the setting.
-    estimate : lossbounds.stats.Estimate
+    estimate : lossbounds.experiments.stats.Estimate
         The statistic over the seeds with its bootstrap interval; ``n`` seeds.
     """
 
@@ -309,7 +315,7 @@ def cell_estimates(
     by : sequence of str
         Columns defining a setting; the rows of a setting are its seeds.
     statistic : {"mean", "median"}
-        Statistic of :func:`lossbounds.stats.bootstrap_ci`.
+        Statistic of :func:`lossbounds.experiments.stats.bootstrap_ci`.
     confidence : float
         Two-sided interval level.
     seed : int
@@ -381,7 +387,7 @@ def paired_comparison(
 
     Returns
     -------
-    lossbounds.stats.PairedTest
+    lossbounds.experiments.stats.PairedTest
         Wilcoxon signed-rank test of ``a - b`` over the paired datasets.
 
     Raises
@@ -409,7 +415,7 @@ def direction(test, alpha: float = 0.05) -> int:
 
     Parameters
     ----------
-    test : PairedTest, TrendTest or RankCorrelation (of lossbounds.stats)
+    test : PairedTest, TrendTest or RankCorrelation (of lossbounds.experiments.stats)
         A paired test (sign of the mean difference ``a - b``), a trend test
         (sign of tau) or a rank correlation (sign of rho).
     alpha : float
@@ -445,7 +451,7 @@ def verdict(test, predicted: int, alpha: float = 0.05) -> str:
 
     Parameters
     ----------
-    test : PairedTest, TrendTest or RankCorrelation (of lossbounds.stats)
+    test : PairedTest, TrendTest or RankCorrelation (of lossbounds.experiments.stats)
         As :func:`direction` takes it.
     predicted : {1, -1}
         The sign the bound predicts (e.g. +1: ``a`` has the larger bound).
@@ -493,7 +499,7 @@ def trends(
 
     Returns
     -------
-    dict of tuple to lossbounds.stats.TrendTest
+    dict of tuple to lossbounds.experiments.stats.TrendTest
         Setting (values of ``by``) to its test, over all its rows (every seed
         at every value of ``setting``).
 
@@ -543,7 +549,7 @@ def bound_vs_measured(
 
     Returns
     -------
-    lossbounds.stats.RankCorrelation
+    lossbounds.experiments.stats.RankCorrelation
         rho over the settings, its interval and the p-value of rho = 0.
 
     Raises
@@ -587,7 +593,7 @@ def shrink_spec(data: Mapping, overrides: Mapping, cases=None) -> dict:
     Parameters
     ----------
     data : dict
-        A spec as :func:`lossbounds.sweep.parse_spec` takes it.
+        A spec as :func:`lossbounds.experiments.sweep.parse_spec` takes it.
     overrides : dict
         Key to value: a list becomes an axis, anything else a fixed value; the
         key is removed from wherever the spec set it (``[fixed]``, ``[axes]``,

@@ -4,7 +4,7 @@ Two directions, one convention:
 
 - :func:`describe_module` / :func:`from_module` read a network built from
   supported pieces and return a neutral :class:`ModuleDescription` or the
-  package's :class:`~lossbounds.architecture.Architecture` (whose format and bounds
+  package's :class:`~lossbounds.theory.architecture.Architecture` (whose format and bounds
   the rest of the package computes); :func:`to_module` builds the standard
   ``nn.Sequential`` of an architecture.
 - :class:`ModuleNetwork` and :func:`module_loss` evaluate *any* module (not
@@ -15,8 +15,8 @@ Two directions, one convention:
 The flat parameter vector of a module is always
 ``torch.nn.utils.parameters_to_vector(model.parameters())``: the parameters
 in registration order, each flattened row-major. For the network of an
-architecture (see :mod:`lossbounds.network`) :func:`to_module` registers them
-so that this is exactly the order of :class:`lossbounds.layout.ParamLayout`::
+architecture (see :mod:`lossbounds.landscape.network`) :func:`to_module` registers them
+so that this is exactly the order of :class:`lossbounds.landscape.layout.ParamLayout`::
 
     W1, b1, [W2, b2, [P2]], ..., v (as a (1, h) weight), c
 
@@ -60,9 +60,9 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from lossbounds._checks import check_int, check_nonnegative
-from lossbounds.activations import get_activation
-from lossbounds.architecture import Architecture
-from lossbounds.data import check_data
+from lossbounds.landscape.data import check_data
+from lossbounds.theory.activations import get_activation
+from lossbounds.theory.architecture import Architecture
 
 __all__ = [
     "Activation",
@@ -107,7 +107,7 @@ _NOT_PFAFFIAN_MODULES = {
 SUPPORTED = (
     "nn.Sequential, nn.Linear (with bias), nn.Identity, nn.Sigmoid, nn.Tanh, "
     "nn.Softplus(beta=1, threshold>=20), nn.SiLU, nn.GELU(approximate='none'), "
-    "lossbounds.modules.Activation, lossbounds.modules.Residual"
+    "lossbounds.landscape.modules.Activation, lossbounds.landscape.modules.Residual"
 )
 
 
@@ -117,7 +117,7 @@ class Activation(nn.Module):
     Parameters
     ----------
     name : str
-        A name from :func:`lossbounds.activations.list_activations` (aliases
+        A name from :func:`lossbounds.theory.activations.list_activations` (aliases
         accepted; stored canonical).
 
     Raises
@@ -144,7 +144,7 @@ class Residual(nn.Module):
 
     ``skip(u) = u`` (``"identity"``) or ``projection(u)``, a bias-free
     ``nn.Linear(width, width)`` (``"projection"``): the equation of layers
-    2..K in :mod:`lossbounds.network`. Parameters are registered in the
+    2..K in :mod:`lossbounds.landscape.network`. Parameters are registered in the
     package's order: ``linear.weight`` (W_l), ``linear.bias`` (b_l), then
     ``projection.weight`` (P_l).
 
@@ -431,7 +431,7 @@ def describe_module(model: nn.Module) -> ModuleDescription:
 
 
 def from_module(model: nn.Module, n_samples: int, loss: str = "mse", l2: bool = False):
-    """Return the :class:`~lossbounds.architecture.Architecture` of a supported network.
+    """Return the :class:`~lossbounds.theory.architecture.Architecture` of a supported network.
 
     Parameters
     ----------
@@ -477,12 +477,12 @@ def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         A concrete architecture (integer sizes).
     dtype : torch.dtype
         Dtype of the parameters.
     theta : array of shape (N,), optional
-        Flat parameters (layout of :class:`lossbounds.layout.ParamLayout`) to
+        Flat parameters (layout of :class:`lossbounds.landscape.layout.ParamLayout`) to
         load; otherwise torch's default initialisation.
 
     Returns
@@ -527,7 +527,7 @@ def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
 class ModuleLayout:
     """Layout of ``parameters_to_vector(model.parameters())``: names, shapes, offsets.
 
-    Duck-types :class:`lossbounds.layout.ParamLayout` where the landscape code
+    Duck-types :class:`lossbounds.landscape.layout.ParamLayout` where the landscape code
     needs it (``n_params``, ``check``, ``weight_rows``, ``bias_mask``).
 
     Parameters
@@ -622,7 +622,7 @@ class ModuleNetwork:
     ``torch.func.vmap`` over the K vectors: any module whose output for
     inputs (m, n) has m entries ((m,) or (m, 1)) works, in its current
     train/eval mode and with its own buffers. Duck-types
-    :class:`lossbounds.network.Network` (``n_params``, ``layout``,
+    :class:`lossbounds.landscape.network.Network` (``n_params``, ``layout``,
     ``_forward``, ``forward``).
 
     Parameters
@@ -694,7 +694,7 @@ def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, devi
 
     ``mse``: (1/m) sum_k (f(x_k) - y_k)^2; ``bce``: (1/m) sum_k [softplus(z_k)
     - y_k z_k] with z_k the output before the final sigmoid; plus
-    ``l2 * ||theta||^2`` (the loss of :class:`lossbounds.surface.LossSurface`).
+    ``l2 * ||theta||^2`` (the loss of :class:`lossbounds.landscape.surface.LossSurface`).
 
     Parameters
     ----------

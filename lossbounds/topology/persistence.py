@@ -4,7 +4,7 @@ A *diagram list* is a list of ``(k, 2)`` float64 arrays, one per homology
 dimension ``0..maxdim``; row ``(b, d)`` is a class born when the sublevel set
 ``{f <= c}`` first contains it (``c = b``) and killed at ``c = d`` (``d = inf``
 for classes that never die). Rows are sorted by birth, then death; bars of
-length zero are dropped. Summaries and distances: :mod:`lossbounds.diagrams`.
+length zero are dropped. Summaries and distances: :mod:`lossbounds.topology.diagrams`.
 
 Grids -- :func:`grid_persistence`
     Exact cubical persistence of values on a 2D or 3D grid (Cubical Ripser).
@@ -541,7 +541,7 @@ def neighbourhood_graph(
         memory.
     knn_device : None, str or torch.device
         kNN only. None (default): cKDTree on the host. A device ("cpu",
-        "cuda", "cuda:N", "auto"; see :func:`lossbounds.devices.resolve_device`):
+        "cuda", "cuda:N", "auto"; see :func:`lossbounds.landscape.devices.resolve_device`):
         exact float64 pairwise distances in chunks of query rows and
         ``torch.topk`` on that device; the same edges as cKDTree with
         ``approx=0`` when no two distances from a point tie (``approx`` and
@@ -621,7 +621,7 @@ def _knn_edges_torch(pts: np.ndarray, k: int, device, mutual: bool) -> np.ndarra
     """Find kNN edges from exact float64 distances and ``torch.topk`` on ``device`` (row chunks)."""
     import torch
 
-    from lossbounds.devices import evaluate_chunked, pairwise_chunk_rows, resolve_device
+    from lossbounds.landscape.devices import evaluate_chunked, pairwise_chunk_rows, resolve_device
 
     dev = resolve_device(device)
     X = torch.as_tensor(pts, dtype=torch.float64, device=dev)

@@ -1,7 +1,7 @@
 """Torch devices: resolution of a ``device`` argument, chunk sizes, out-of-memory retries.
 
 Every function of the package that runs torch takes ``device`` (or uses the
-device of its :class:`~lossbounds.surface.LossSurface`): ``"cpu"`` (the
+device of its :class:`~lossbounds.landscape.surface.LossSurface`): ``"cpu"`` (the
 default), ``"cuda"``, ``"cuda:N"``, ``"auto"`` or None (CUDA when available,
 else the CPU), or a ``torch.device``. Inputs and results stay numpy arrays on
 the host; only the evaluation runs on the device.

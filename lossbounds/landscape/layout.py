@@ -1,4 +1,4 @@
-"""Flat parameter vector of an :class:`~lossbounds.architecture.Architecture`.
+"""Flat parameter vector of an :class:`~lossbounds.theory.architecture.Architecture`.
 
 One vector theta of length N, blocks in this order, each block row-major
 (``W[i, j]`` at ``offset + i * fan_in + j``, the layout of ``nn.Linear.weight``)::
@@ -9,7 +9,7 @@ with ``H = arch.hidden_layers``, ``(h1, ..., hH) = arch.widths``, ``P_l``
 present only for projection skips (equal widths h), so
 N = sum_l (h_{l-1}+1) h_l + (h_H+1) with h_0 = n; for equal widths
 N = h(n+1) + (H-1)h(h+1) + (h+1), plus (H-1)h^2 with projection skips.
-The network these blocks parametrise is described in :mod:`lossbounds.network`.
+The network these blocks parametrise is described in :mod:`lossbounds.landscape.network`.
 
 Works on numpy arrays and torch tensors alike; torch is not imported here.
 """
@@ -73,7 +73,7 @@ class ParamLayout:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         The architecture (``n_inputs``, ``widths``, ``hidden_layers``, ``skip``).
 
     Attributes

@@ -31,7 +31,7 @@ writes it as a polynomial containing t:
   t g1/sqrt(2 pi).
 
 Every valid chain gives a valid format, and every valid format a valid bound
-(see :func:`lossbounds.bounds.smallest_format`). Piecewise activations (ReLU and friends) have a
+(see :func:`lossbounds.theory.bounds.smallest_format`). Piecewise activations (ReLU and friends) have a
 kink, are therefore not analytic and hence not Pfaffian: :func:`get_activation`
 refuses them with a message that says so.
 
@@ -133,7 +133,7 @@ class PfaffianActivation:
         sigma(-t) = 1 - sigma(t); ``"even"`` sigma(-t) = sigma(t);
         ``"shift_odd"`` sigma(-t) = sigma(t) - t (softplus, swish, GELU: a
         network absorbs its ``-t`` only through a projection skip, see
-        :mod:`lossbounds.symmetry`); ``None`` none.
+        :mod:`lossbounds.landscape.symmetry`); ``None`` none.
     torch_fn : callable
         sigma on torch tensors, numerically stable, float64-safe.
     torch_chain : tuple of callables

@@ -7,12 +7,12 @@ For outputs ``f_theta(x_k)`` of the network and targets ``y_k``::
     + l2 * ||theta||^2                                   (all parameters, biases included)
 
 :class:`LossSurface` evaluates L at K points at once with the batched forward
-pass of :class:`lossbounds.network.Network`, in chunks (memory bounded by the
+pass of :class:`lossbounds.landscape.network.Network`, in chunks (memory bounded by the
 chunk, never by K), and gives gradients, Hessians and, for MSE, residuals
 and their Jacobians. The data, the network's buffers and every evaluation live
-on the surface's ``device`` (see :mod:`lossbounds.devices`); points go in and
+on the surface's ``device`` (see :mod:`lossbounds.landscape.devices`); points go in and
 results come out as host arrays. :meth:`LossSurface.from_module` does the same
-for a user's ``torch.nn.Module`` (through :class:`lossbounds.modules.ModuleNetwork`),
+for a user's ``torch.nn.Module`` (through :class:`lossbounds.landscape.modules.ModuleNetwork`),
 with theta in the order of ``parameters_to_vector(model.parameters())``.
 """
 
@@ -26,13 +26,13 @@ from torch.nn.utils import parameters_to_vector
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
-from lossbounds.data import check_data
-from lossbounds.devices import default_chunk_size, evaluate_chunked, resolve_device
-from lossbounds.layout import ParamLayout
-from lossbounds.modules import ModuleNetwork
-from lossbounds.modules import from_module as _arch_of_module
-from lossbounds.network import Network
-from lossbounds.symmetry import SymmetryGroup
+from lossbounds.landscape.data import check_data
+from lossbounds.landscape.devices import default_chunk_size, evaluate_chunked, resolve_device
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.modules import ModuleNetwork
+from lossbounds.landscape.modules import from_module as _arch_of_module
+from lossbounds.landscape.network import Network
+from lossbounds.landscape.symmetry import SymmetryGroup
 
 __all__ = ["LossSurface"]
 
@@ -83,7 +83,7 @@ class LossSurface:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         Network and loss (``arch.loss`` in {"mse", "bce"}; "bce" needs
         ``arch.output == "sigmoid"``). ``arch.n_samples`` is informational:
         the data fix m.
@@ -99,10 +99,10 @@ class LossSurface:
     chunk_size : int, optional
         Default number of parameter vectors evaluated at once (>= 1). Memory is
         about ``3 * chunk_size * m * width * 8`` bytes. Default:
-        :func:`lossbounds.devices.default_chunk_size` for the device (64-1024
+        :func:`lossbounds.landscape.devices.default_chunk_size` for the device (64-1024
         on a CPU, tens of thousands on a GPU). Running out of GPU memory halves
         the chunk and retries (with a warning) down to 1, then raises
-        :class:`lossbounds.devices.DeviceMemoryError` naming ``chunk_size``.
+        :class:`lossbounds.landscape.devices.DeviceMemoryError` naming ``chunk_size``.
     device : str or torch.device
         Where the data, the network's buffers and the evaluation live:
         "cpu" (default), "cuda", "cuda:N", "auto" (CUDA when available), or a
@@ -118,9 +118,9 @@ class LossSurface:
         The loss.
     n_params : int
         N.
-    network : lossbounds.network.Network or lossbounds.modules.ModuleNetwork
+    network : lossbounds.landscape.network.Network or lossbounds.landscape.modules.ModuleNetwork
         The batched network.
-    layout : lossbounds.layout.ParamLayout or lossbounds.modules.ModuleLayout
+    layout : lossbounds.landscape.layout.ParamLayout or lossbounds.landscape.modules.ModuleLayout
         Where the weights and biases are in theta (a ``ModuleLayout`` only
         when ``arch`` is None).
     device : torch.device
@@ -197,15 +197,15 @@ class LossSurface:
 
         The loss of the module as a function of its flat parameter vector, in
         the order of ``torch.nn.utils.parameters_to_vector(model.parameters())``,
-        evaluated through :class:`lossbounds.modules.ModuleNetwork`
+        evaluated through :class:`lossbounds.landscape.modules.ModuleNetwork`
         (``torch.func.functional_call`` under ``vmap``: the module's own
         forward code). Values, gradients, Hessians, residuals, slices and
         sampling work for any module whose output for inputs (m, n) has m
-        entries. When :func:`lossbounds.modules.from_module` describes the
+        entries. When :func:`lossbounds.landscape.modules.from_module` describes the
         module, ``arch`` is its Architecture (formats, bounds, the symmetry
-        group and :func:`lossbounds.optimize.basin_census` with the default
+        group and :func:`lossbounds.landscape.optimize.basin_census` with the default
         group work, and ``layout`` is its ParamLayout); otherwise ``arch`` is
-        None and ``layout`` a :class:`~lossbounds.modules.ModuleLayout`
+        None and ``layout`` a :class:`~lossbounds.landscape.modules.ModuleLayout`
         (weights: parameters of 2+ dimensions; biases: 1-D ``*.bias``).
 
         Parameters
@@ -276,7 +276,7 @@ class LossSurface:
 
         Returns
         -------
-        lossbounds.symmetry.SymmetryGroup
+        lossbounds.landscape.symmetry.SymmetryGroup
             ``SymmetryGroup(self.arch, l2=self.l2)``.
 
         Raises
@@ -347,7 +347,7 @@ class LossSurface:
             (see :meth:`stream`).
         chunk_size : int, optional
             Points per batch (default ``self.chunk_size``); halved on running
-            out of GPU memory (see :func:`lossbounds.devices.evaluate_chunked`).
+            out of GPU memory (see :func:`lossbounds.landscape.devices.evaluate_chunked`).
         progress : bool
             Show a tqdm progress bar over points.
         dtype : torch dtype, optional

@@ -1,7 +1,7 @@
 """Summaries of persistence diagrams: Betti numbers, bar counts, distances.
 
 A *diagram list* is a list of ``(k, 2)`` float64 arrays, one per homology
-dimension ``0..maxdim`` (as returned by :mod:`lossbounds.persistence`); row
+dimension ``0..maxdim`` (as returned by :mod:`lossbounds.topology.persistence`); row
 ``(b, d)`` is a class of the sublevel sets born at level ``b`` and killed at
 ``d`` (``d = inf`` for classes that never die).
 """

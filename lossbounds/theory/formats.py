@@ -8,10 +8,10 @@ P_ij(theta, f_1..f_i) = d f_i / d theta_j) and beta = ``loss_degree`` (the total
 degree of the loss as a polynomial in (theta, f_1..f_ell)).
 
 :func:`loss_format` runs the per-layer weighted-degree recurrences below,
-built from the activation's own polynomials (:mod:`lossbounds.activations`);
+built from the activation's own polynomials (:mod:`lossbounds.theory.activations`);
 for a symbolic depth :func:`depth_closed_form` derives the closed form in the
 number of hidden layers K and proves it by induction. The certificates of
-:mod:`lossbounds.certificates` check the result on actual chains. Theory: see
+:mod:`lossbounds.theory.certificates` check the result on actual chains. Theory: see
 docs/theory.md.
 
 Network and parameter order
@@ -60,14 +60,14 @@ from functools import lru_cache
 
 import sympy as sp
 
-from lossbounds.activations import (
+from lossbounds.theory.activations import (
     PfaffianActivation,
     T,
     chain_symbols,
     get_activation,
     weighted_degree,
 )
-from lossbounds.architecture import Architecture, _is_concrete, _size
+from lossbounds.theory.architecture import Architecture, _is_concrete, _size
 
 __all__ = [
     "PfaffianFormat",
@@ -212,10 +212,10 @@ def head_chain(output: str, loss: str):
     """Return the output's chain and the per-sample loss polynomial.
 
     Returns ``(chain, loss_polynomial)``: ``chain`` is a
-    :class:`~lossbounds.activations.PfaffianActivation` whose chain elements,
+    :class:`~lossbounds.theory.activations.PfaffianActivation` whose chain elements,
     evaluated at z_k, join the Pfaffian chain (``None`` for a linear output);
     ``loss_polynomial`` is the loss of one sample as a polynomial in
-    :data:`~lossbounds.activations.T` (= z_k), the chain symbols and
+    :data:`~lossbounds.theory.activations.T` (= z_k), the chain symbols and
     :data:`Y` (= y_k). The loss is the mean over samples (plus the l2 term).
 
     - linear, MSE: (z - y)^2

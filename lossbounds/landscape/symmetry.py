@@ -1,7 +1,7 @@
 """Hidden-unit symmetry group of a network: its structure, its order, its action.
 
 Torch-free: the group acts on flat numpy vectors (layout of
-:mod:`lossbounds.layout`), and the orders are exact integers.
+:mod:`lossbounds.landscape.layout`), and the orders are exact integers.
 
 An element acts on hidden layer l by a permutation ``perm_l`` of the units
 (new unit j = old unit ``perm_l[j]``) and a set of flipped units ``flips_l``
@@ -57,205 +57,33 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
-from lossbounds.activations import FLIPS, get_activation
-from lossbounds.layout import ParamLayout
+from lossbounds._checks import check_int
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.theory.groups import (
+    GroupStructure,
+    group_structure,
+    log2_symmetry_group_order,
+    structure_of,
+    symmetry_description,
+    symmetry_group_order,
+)
 
 __all__ = [
-    "GroupStructure",
-    "group_structure",
-    "symmetry_group_order",
-    "log2_symmetry_group_order",
-    "symmetry_description",
     "GroupElement",
     "SymmetryGroup",
     "dedup_modulo_group",
     "LowerBoundCertificate",
     "lower_bound_certificate",
+    "GroupStructure",
+    "group_structure",
+    "symmetry_group_order",
+    "log2_symmetry_group_order",
+    "symmetry_description",
 ]
-
-_SKIPS = (None, "identity", "projection")
-
-
-@dataclass(frozen=True)
-class GroupStructure:
-    """Which permutations and flips the symmetry group contains.
-
-    Attributes
-    ----------
-    width, hidden_layers : int
-        h and H.
-    flip : {"odd", "sigmoid", "even", "shift_odd", None}
-        The flip kind kept (None: permutations only).
-    tied : bool
-        One permutation for all hidden layers (identity skips, H >= 2).
-    tied_flips : bool
-        One flip pattern for all hidden layers (tied, odd or sigmoid flips).
-    flip_layers : tuple of int
-        The hidden layers (1-based) whose units can flip: all of them for
-        odd, sigmoid and even flips, 2..H for shift-odd flips (projection
-        skips), none without flips.
-    """
-
-    width: int
-    hidden_layers: int
-    flip: str | None
-    tied: bool
-    tied_flips: bool
-    flip_layers: tuple[int, ...]
-
-    @property
-    def exponents(self) -> tuple[int, int]:
-        """(a, b) with |G| = 2^a (h!)^b."""
-        h = self.width
-        a = h if self.tied_flips else h * len(self.flip_layers)
-        return a, 1 if self.tied else self.hidden_layers
-
-    @property
-    def order(self) -> int:
-        """|G|, exact."""
-        a, b = self.exponents
-        return (1 << a) * math.factorial(self.width) ** b
-
-    @property
-    def log2_order(self) -> float:
-        """log2 |G| via lgamma (no big integers)."""
-        a, b = self.exponents
-        return a + b * math.lgamma(self.width + 1) / math.log(2.0)
-
-    @property
-    def description(self) -> str:
-        """|G| as an exact closed form, e.g. ``'2^6 * (3!)^2'``."""
-        a, b = self.exponents
-        fact = f"{self.width}!" if b == 1 else f"({self.width}!)^{b}"
-        return fact if a == 0 else f"2^{a} * {fact}"
-
-
-def _concrete(value):
-    """``int(value)`` for an integer >= 1 (int, numpy or sympy Integer), else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        out = operator.index(value)
-    except TypeError:
-        return None
-    return out if out >= 1 else None
-
-
-def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructure:
-    """Return the structure of the symmetry group (see the module docstring).
-
-    Parameters
-    ----------
-    flip : {"odd", "sigmoid", "even", "shift_odd", None}
-        The activation's flip kind.
-    skip : {None, "identity", "projection"}
-        Skip connections between consecutive hidden layers.
-    l2 : bool
-        Whether the loss has an active l2 term (drops sigmoid and shift-odd
-        flips).
-    width, hidden_layers : int
-        h and H, concrete integers >= 1.
-
-    Returns
-    -------
-    GroupStructure
-
-    Raises
-    ------
-    ValueError
-        If a size is not a concrete integer >= 1, or flip/skip is unknown.
-    """
-    h, H = _concrete(width), _concrete(hidden_layers)
-    if h is None or H is None:
-        raise ValueError(
-            f"width and hidden_layers must be concrete integers for the symmetry group, "
-            f"got width={width}, hidden_layers={hidden_layers}"
-        )
-    if flip not in FLIPS:
-        raise ValueError(f"flip must be one of {FLIPS}, got {flip!r}")
-    if skip not in _SKIPS:
-        raise ValueError(f"skip must be None, 'identity' or 'projection', got {skip!r}")
-    if flip in ("sigmoid", "shift_odd") and l2:
-        flip = None  # these flips change ||theta||
-    if flip == "shift_odd" and (skip != "projection" or H < 2):
-        flip = None  # the -t is absorbed only by a projection row
-    layers = tuple(range(2 if flip == "shift_odd" else 1, H + 1)) if flip else ()
-    tied = skip == "identity" and H >= 2
-    return GroupStructure(h, H, flip, tied, tied and flip in ("odd", "sigmoid"), layers)
-
-
-def _structure_of(arch, l2: bool = False) -> GroupStructure:
-    """:func:`group_structure` of an architecture (l2 active if ``l2`` or ``arch.l2``)."""
-    flip = get_activation(arch.activation).flip
-    l2 = bool(l2) or bool(getattr(arch, "l2", False))
-    return group_structure(flip, getattr(arch, "skip", None), l2, arch.width, arch.hidden_layers)
-
-
-def _structures_of(arch) -> list[GroupStructure]:
-    """Split the group into structures: one for equal widths, one per layer otherwise.
-
-    Unequal widths admit no skips (Architecture refuses them), so the group is
-    the direct product of the single-layer groups of widths h_1, ..., h_H:
-    |G| = prod_l 2^{h_l} h_l! with flips, prod_l h_l! without.
-    """
-    widths = tuple(getattr(arch, "widths", ()))
-    if len(set(widths)) <= 1:
-        return [_structure_of(arch)]
-    flip = get_activation(arch.activation).flip
-    l2 = bool(getattr(arch, "l2", False))
-    return [group_structure(flip, None, l2, h, 1) for h in widths]
-
-
-def symmetry_group_order(arch) -> int:
-    """Order |G| of the hidden-unit symmetry group of an architecture (exact int).
-
-    Parameters
-    ----------
-    arch : lossbounds.architecture.Architecture
-        Concrete width h and hidden_layers H, or unequal concrete widths
-        h_1..h_H (then no skips: |G| = prod_l 2^{h_l} h_l! with flips,
-        prod_l h_l! without); ``activation``, ``skip`` and ``l2`` select the
-        elements (module docstring).
-
-    Returns
-    -------
-    int
-        |G|. For large h prefer :func:`log2_symmetry_group_order` (h! for
-        h = 10^6 has 5.5 million digits).
-
-    Raises
-    ------
-    ValueError
-        If width or hidden_layers is symbolic.
-    """
-    return math.prod(s.order for s in _structures_of(arch))
-
-
-def log2_symmetry_group_order(arch) -> float:
-    """log2 |G| via lgamma (no big integers); see :func:`symmetry_group_order`."""
-    return math.fsum(s.log2_order for s in _structures_of(arch))
-
-
-def symmetry_description(arch) -> str:
-    """Write the group order as an exact closed-form string, e.g. ``'2^6 * (3!)^2'``.
-
-    Unequal widths give one factorial per distinct width, in layer order, e.g.
-    ``'2^9 * 5! * 4!'`` for widths (5, 4).
-    """
-    structures = _structures_of(arch)
-    if len(structures) == 1:
-        return structures[0].description
-    a = sum(s.exponents[0] for s in structures)
-    counts: dict[int, int] = {}
-    for s in structures:
-        counts[s.width] = counts.get(s.width, 0) + 1
-    facts = [f"{h}!" if b == 1 else f"({h}!)^{b}" for h, b in counts.items()]
-    return " * ".join(facts if a == 0 else [f"2^{a}", *facts])
 
 
 @dataclass(frozen=True)
@@ -286,7 +114,7 @@ class SymmetryGroup:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         The architecture.
     l2 : float, optional
         Coefficient of an l2 term lambda*||theta||^2 in the loss. The term is
@@ -321,7 +149,7 @@ class SymmetryGroup:
         if l2 is not None and not (np.isfinite(l2) and l2 >= 0):
             raise ValueError(f"l2 must be a finite number >= 0 or None, got {l2!r}")
         self.regularised = bool(arch.l2) or bool(l2)
-        self.structure = _structure_of(arch, self.regularised)
+        self.structure = structure_of(arch, self.regularised)
         self.h, self.H = self.layout.width, self.layout.hidden_layers
         self.flip_kind = self.structure.flip
         self.flip_layers = self.structure.flip_layers
@@ -692,13 +520,6 @@ class LowerBoundCertificate:
     reasons: tuple[str, ...]
 
 
-def _positive_int(name, value):
-    out = _concrete(value)
-    if out is None:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return out
-
-
 def lower_bound_certificate(
     gradient,
     hessian_eigenvalues,
@@ -767,10 +588,10 @@ def lower_bound_certificate(
     for name, tol in (("grad_tol", grad_tol), ("eig_rtol", eig_rtol)):
         if not (math.isfinite(tol) and tol >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {tol!r}")
-    order, orbit_size = _positive_int("order", order), _positive_int("orbit_size", orbit_size)
+    order, orbit_size = check_int("order", order, 1), check_int("orbit_size", orbit_size, 1)
     if orbit_size > order:
         raise ValueError(f"orbit_size must be <= order = {order}, got {orbit_size}")
-    m = None if n_samples is None else _positive_int("n_samples", n_samples)
+    m = None if n_samples is None else check_int("n_samples", n_samples, 1)
     N, gnorm = g.size, float(np.linalg.norm(g))
     lo, hi = float(ev.min()), float(ev.max())
     reasons = []

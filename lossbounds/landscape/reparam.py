@@ -11,7 +11,7 @@ pre-activations 2 a_l::
 
 so ``theta' = A theta`` is an invertible *linear* map (the constants -W_l 1 and
 -sum(v) are linear in theta) of the flat
-parameter vector (:class:`lossbounds.layout.ParamLayout`) with
+parameter vector (:class:`lossbounds.landscape.layout.ParamLayout`) with
 ``f_sigmoid(theta') = f_tanh(theta)`` for every input. The two training
 losses (without regularisation) are therefore the same function up to this
 change of coordinates: ``L_sigmoid(A theta) = L_tanh(theta)``.
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossbounds.layout import ParamLayout
+from lossbounds.landscape.layout import ParamLayout
 
 __all__ = ["tanh_sigmoid_matrix", "tanh_to_sigmoid"]
 
@@ -46,7 +46,7 @@ def tanh_sigmoid_matrix(arch) -> np.ndarray:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         The architecture (any activation field; only sizes are used), no skips.
 
     Returns
@@ -86,7 +86,7 @@ def tanh_to_sigmoid(arch, theta) -> np.ndarray:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         The tanh architecture (``activation == "tanh"``, no skips); the
         result is for the same architecture with ``activation="sigmoid"``.
     theta : array, shape (N,) or (K, N)

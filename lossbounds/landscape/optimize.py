@@ -23,8 +23,8 @@ import torch
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
-from lossbounds.surface import LossSurface
-from lossbounds.symmetry import SymmetryGroup, dedup_modulo_group
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.symmetry import SymmetryGroup, dedup_modulo_group
 
 __all__ = [
     "classify_hessian",
@@ -493,7 +493,7 @@ def basin_census(
     surface : LossSurface
         MSE loss.
     starts : array, shape (K, N)
-    group : lossbounds.symmetry.SymmetryGroup, optional
+    group : lossbounds.landscape.symmetry.SymmetryGroup, optional
         Default :meth:`LossSurface.symmetry_group` (``SymmetryGroup(surface.arch,
         l2=surface.l2)``, l2-aware; a ``ValueError`` for a surface without an
         architecture, see :meth:`LossSurface.from_module`).

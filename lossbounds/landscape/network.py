@@ -1,4 +1,4 @@
-"""Torch network of an :class:`~lossbounds.architecture.Architecture` on flat parameter vectors.
+"""Torch network of an :class:`~lossbounds.theory.architecture.Architecture` on flat parameter vectors.
 
 Inputs x in R^n, ``H = arch.hidden_layers`` hidden layers of widths
 ``(h_1, ..., h_H) = arch.widths``, activation sigma, scalar output::
@@ -11,7 +11,7 @@ Inputs x in R^n, ``H = arch.hidden_layers`` hidden layers of widths
 with ``skip`` = ``u_{l-1}`` (``arch.skip == "identity"``) or ``P_l u_{l-1}``
 (``"projection"``, P_l: (h, h), no bias) or nothing: skips join consecutive
 hidden layers only (of equal widths h). The parameters are flat vectors theta of length N in the
-layout of :class:`lossbounds.layout.ParamLayout`.
+layout of :class:`lossbounds.landscape.layout.ParamLayout`.
 
 :class:`Network` evaluates K vectors at once, unit-major: the hidden states
 of layer l have shape (K, h_l, m) for m inputs.
@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lossbounds.activations import get_activation
-from lossbounds.devices import resolve_device
-from lossbounds.layout import ParamLayout
+from lossbounds.landscape.devices import resolve_device
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.theory.activations import get_activation
 
 __all__ = ["Network", "forward", "forward_numpy"]
 
@@ -65,7 +65,7 @@ class Network:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         The architecture.
     """
 
@@ -215,7 +215,7 @@ def forward(
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         The architecture.
     thetas : array_like or torch.Tensor, shape (K, N) or (N,)
         Flat parameter vectors.

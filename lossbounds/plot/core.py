@@ -10,7 +10,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["figures_dir", "save_figure", "new_axis"]
+__all__ = [
+    "figures_dir",
+    "save_figure",
+    "new_axis",
+    "plot_bound_curves",
+    "plot_bound_terms",
+    "plot_bound_gap",
+    "plot_diagram",
+    "plot_barcode",
+    "plot_betti_curve",
+    "plot_segment_scans",
+    "plot_orbit_slice",
+    "plot_estimates",
+    "plot_paired_tests",
+    "plot_bound_vs_measured",
+]
 
 
 def figures_dir() -> Path:
@@ -132,7 +147,7 @@ def plot_bound_terms(labels, terms, ax=None, names=("sign", "chain", "degree"), 
     ----------
     labels : sequence of str, length k
         One label per architecture.
-    terms : sequence of lossbounds.bounds.BoundTerms, length k
+    terms : sequence of lossbounds.theory.bounds.BoundTerms, length k
         Their decompositions (scalar floats).
     ax : matplotlib.axes.Axes, optional
     names : tuple of str
@@ -232,7 +247,7 @@ def plot_bound_gap(
     return ax
 
 
-# --- persistence (lossbounds.persistence) -----------------------------------
+# --- persistence (lossbounds.topology.persistence) -----------------------------------
 
 __all__ += ["plot_diagram", "plot_barcode", "plot_betti_curve"]
 
@@ -254,7 +269,7 @@ def plot_diagram(diagrams, ax=None, dims=None, inf_level=None, markersize=12):
     Parameters
     ----------
     diagrams : list of ndarray, each of shape (k_i, 2)
-        As returned by :mod:`lossbounds.persistence`.
+        As returned by :mod:`lossbounds.topology.persistence`.
     ax : matplotlib axis, optional
     dims : sequence of int, optional
         Dimensions to draw (default all).
@@ -346,7 +361,7 @@ def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None, 
     ax : matplotlib axis, optional
     min_persistence : float
         Bars shorter than this are discarded (see
-        :func:`lossbounds.diagrams.betti_numbers`).
+        :func:`lossbounds.topology.diagrams.betti_numbers`).
     dims : sequence of int, optional
     label : str
         Prefix of the legend entries (``f"{label}b{k}"``), to tell curves
@@ -358,7 +373,7 @@ def plot_betti_curve(diagrams, levels, ax=None, min_persistence=0.0, dims=None, 
     """
     import numpy as np
 
-    from lossbounds.diagrams import betti_curve
+    from lossbounds.topology.diagrams import betti_curve
 
     ax = new_axis(ax)
     levels = np.asarray(levels, dtype=float)
@@ -445,7 +460,7 @@ def plot_orbit_slice(
 
     Parameters
     ----------
-    slice_ : lossbounds.slices.PlaneSlice
+    slice_ : lossbounds.topology.slices.PlaneSlice
         ``values[i, j]`` at the slice coordinates ``(a, b) = (alphas[i], betas[j])``
         of ``center + a d1 + b d2`` (the attribute names are PlaneSlice's; the
         axes are not named alpha/beta, which denote the chain and loss degrees).
@@ -521,7 +536,7 @@ def plot_estimates(
 
     Parameters
     ----------
-    estimates : sequence of lossbounds.claims.CellEstimate
+    estimates : sequence of lossbounds.experiments.claims.CellEstimate
         Estimates whose ``setting`` holds ``x`` and the ``group`` columns.
     x : str
         The input on the horizontal axis (e.g. ``"samples"``).
@@ -589,7 +604,7 @@ def plot_paired_tests(tests: dict, ax=None, xlabel="mean difference a - b"):
 
     Parameters
     ----------
-    tests : dict of str to lossbounds.stats.PairedTest
+    tests : dict of str to lossbounds.experiments.stats.PairedTest
         Label of each comparison ("a vs b") to its test; drawn top to bottom.
     ax : matplotlib.axes.Axes, optional
     xlabel : str
@@ -648,10 +663,10 @@ def plot_bound_vs_measured(
     ----------
     bound : array_like, shape (k,)
         The bound of each setting (e.g. log10 of Khovanskii's bound).
-    estimates : sequence of lossbounds.claims.CellEstimate or lossbounds.stats.Estimate
+    estimates : sequence of lossbounds.experiments.claims.CellEstimate or lossbounds.experiments.stats.Estimate
         The measured estimate of each setting, in the order of ``bound``.
     ax : matplotlib.axes.Axes, optional
-    correlation : lossbounds.stats.RankCorrelation, optional
+    correlation : lossbounds.experiments.stats.RankCorrelation, optional
         Spearman's rho over all points, shown in the axes title.
     groups : sequence of str, optional
         A label per point; points with one label are one series in the

@@ -2,7 +2,7 @@
 
 :class:`Architecture` holds the sizes (python ints or positive-integer sympy
 symbols) and the choices (activation, output unit, loss, l2 term, skips) that
-determine the Pfaffian format of the loss (:mod:`lossbounds.formats`).
+determine the Pfaffian format of the loss (:mod:`lossbounds.theory.formats`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from lossbounds.activations import DEFAULT_CHAIN, PfaffianActivation, get_activation, list_chains
+from lossbounds.theory.activations import (
+    DEFAULT_CHAIN,
+    PfaffianActivation,
+    get_activation,
+    list_chains,
+)
 
 __all__ = [
     "OUTPUTS",
@@ -106,7 +111,7 @@ class Architecture:
         h and K = L - 1 for equal widths (each a positive int or sympy
         expression as above).
     activation : str
-        A name from :func:`lossbounds.activations.list_activations` (stored in
+        A name from :func:`lossbounds.theory.activations.list_activations` (stored in
         canonical lower case).
     output : {"linear", "sigmoid"}
         Output unit.
@@ -119,7 +124,7 @@ class Architecture:
         equal widths).
     chain : str
         Which Pfaffian chain of the activation the format is computed on: one
-        of :func:`lossbounds.activations.list_chains` (``"default"``, the
+        of :func:`lossbounds.theory.activations.list_chains` (``"default"``, the
         catalogue chain; ``"value"`` for swish and GELU). The network, its loss
         and its symmetries are the same for every chain; only the format
         (hence the bounds) changes, and every chain gives a valid one. An
@@ -194,7 +199,7 @@ class Architecture:
         if get_activation(act.name, chain=act.chain_name) is not act:
             raise ValueError(
                 f"activation {act.name!r} is not in the catalogue; choose one of "
-                "lossbounds.activations.list_activations()"
+                "lossbounds.theory.activations.list_activations()"
             )
         object.__setattr__(self, "activation", act.name)
         chains = list_chains(act.name)
@@ -270,7 +275,7 @@ class Architecture:
 
     @property
     def pfaffian_activation(self) -> PfaffianActivation:
-        """The :class:`~lossbounds.activations.PfaffianActivation` of the hidden units, on ``chain``."""
+        """The :class:`~lossbounds.theory.activations.PfaffianActivation` of the hidden units, on ``chain``."""
         return get_activation(self.activation, chain=self.chain)
 
     @property

@@ -2,7 +2,7 @@
 
 Directions are random, optionally filter-normalised (Li et al. 2018).
 Directions and grids are built on the host; the losses and Hessians are
-evaluated on the surface's ``device`` (see :class:`lossbounds.surface.LossSurface`).
+evaluated on the surface's ``device`` (see :class:`lossbounds.landscape.surface.LossSurface`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import torch
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
-from lossbounds.diagrams import betti_curve, count_long_bars, total_persistence
-from lossbounds.persistence import grid_persistence
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.topology.diagrams import betti_curve, count_long_bars, total_persistence
+from lossbounds.topology.persistence import grid_persistence
 
 __all__ = [
     "random_direction",
@@ -39,7 +39,7 @@ def random_direction(
 
     Parameters
     ----------
-    layout : lossbounds.layout.ParamLayout or LossSurface
+    layout : lossbounds.landscape.layout.ParamLayout or LossSurface
         Where the weight rows ("filters") and biases are.
     theta : array, shape (N,)
         The point the slice goes through.
@@ -349,7 +349,7 @@ def slice_persistence(
     Slice j is :func:`plane` through ``theta`` with filter-normalised
     directions of seeds ``seed + 2 j`` and ``seed + 2 j + 1``, on a
     ``res x res`` grid over ``[-span, span]^2``; its values are filtered by
-    :func:`lossbounds.persistence.grid_persistence`.
+    :func:`lossbounds.topology.persistence.grid_persistence`.
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
 """Points of parameter space: scrambled Sobol or uniform samples, and the loss at them.
 
 Points are generated on the host (float64 numpy); :func:`sample_loss`
-evaluates them on the surface's ``device`` (see :class:`lossbounds.surface.LossSurface`).
+evaluates them on the surface's ``device`` (see :class:`lossbounds.landscape.surface.LossSurface`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from lossbounds._checks import check_int
-from lossbounds.surface import LossSurface
+from lossbounds.landscape.surface import LossSurface
 
 __all__ = ["iter_sample_points", "sample_points", "sample_loss", "sample_hessian_shaped"]
 

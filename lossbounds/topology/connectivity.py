@@ -9,14 +9,14 @@ any dimension (Wales' disconnectivity graphs; Draxler et al. 2018 for
 networks):
 
 1. **Minima.** All starts are descended at once (batched Levenberg-Marquardt
-   for an MSE :class:`~lossbounds.surface.LossSurface`, otherwise batched
+   for an MSE :class:`~lossbounds.landscape.surface.LossSurface`, otherwise batched
    gradient descent with a per-point step that grows on success and halves
    on failure), then polished by batched saddle-free Newton steps (Hessian
    eigenvalues replaced by their absolute values plus a per-point
    Levenberg regularisation), and kept when the gradient is below
    ``grad_tol`` and the Hessian is positive definite.
    They are deduplicated (Euclidean tolerance, or modulo a symmetry group
-   with :func:`lossbounds.symmetry.dedup_modulo_group`; then the minima are
+   with :func:`lossbounds.landscape.symmetry.dedup_modulo_group`; then the minima are
    stored as canonical representatives).
 2. **Paths.** Every minimum is paired with its ``n_neighbors`` nearest minima
    (distance between canonical forms modulo the group), plus the edges of
@@ -41,7 +41,7 @@ networks):
 
 All tensors are float64; the work runs on one torch thread by default
 (option ``threads``), which is fastest for these small batches. A
-:class:`~lossbounds.surface.LossSurface` on a GPU (``device="cuda"``)
+:class:`~lossbounds.landscape.surface.LossSurface` on a GPU (``device="cuda"``)
 evaluates ``f`` and its derivatives there; the bands, steps and trees stay on the host.
 
 The diagram is exact for the basins found when every merge of the true merge
@@ -64,9 +64,8 @@ from scipy.spatial.distance import cdist
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int
-from lossbounds.persistence import graph_persistence
-from lossbounds.surface import LossSurface
-from lossbounds.symmetry import dedup_modulo_group
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.symmetry import dedup_modulo_group
 
 __all__ = [
     "MergeOptions",
@@ -74,8 +73,6 @@ __all__ = [
     "MergeTree",
     "merge_tree",
     "chao1",
-    "DoubleWells",
-    "tilted_double_wells",
 ]
 
 _F64 = torch.float64
@@ -93,7 +90,7 @@ class MergeOptions:
     descent : {"auto", "gd", "lm"}
         First stage from every start (and from both sides of every saddle):
         ``"gd"`` batched gradient descent; ``"lm"`` batched
-        Levenberg-Marquardt (:func:`lossbounds.optimize.minimize_lm`, for a
+        Levenberg-Marquardt (:func:`lossbounds.landscape.optimize.minimize_lm`, for a
         LossSurface with the MSE loss; much faster on networks; ``box`` is
         not applied during it); ``"auto"`` picks ``"lm"`` when it applies.
     lm_steps : int
@@ -311,7 +308,7 @@ class _Target:
 def _descend(fn, X: torch.Tensor, opts: MergeOptions, desc: str) -> torch.Tensor:
     """First stage of the descent: Levenberg-Marquardt or gradient descent (see ``descent``)."""
     if isinstance(fn, _Target) and fn.use_lm(opts) and X.shape[0]:
-        from lossbounds.optimize import minimize_lm
+        from lossbounds.landscape.optimize import minimize_lm
 
         P, _ = minimize_lm(fn.surface, X.numpy(), opts.lm_steps, 0, progress=opts.progress)
         return torch.as_tensor(P, dtype=_F64)
@@ -871,7 +868,19 @@ class MergeTree:
     n_neighbors: int
     rounds: int
 
-    def _tree(self):
+    def merges(self):
+        """Return the tree: its diagram, merges and root nodes.
+
+        Returns
+        -------
+        diagram : numpy.ndarray, shape (r, 2)
+            The H0 diagram.
+        merges : list of tuple
+            ``(node_a, node_b, level, edge)`` per merge; nodes ``0..k-1`` are the
+            minima, node ``k + i`` is merge i; ``edge`` indexes ``edges``.
+        roots : list of int
+            Tree nodes of the components that never merge.
+        """
         return _elder(self.minima_values, self.edges, self.edge_levels)
 
     @property
@@ -887,7 +896,7 @@ class MergeTree:
         the graph of edges: exactly one when the bands connect all minima,
         which the spanning-tree pairs ensure unless a band has no finite maximum.
         """
-        return self._tree()[0]
+        return self.merges()[0]
 
     def betti0(self, c):
         """b0 of the sublevel set at level(s) ``c``: bars with ``birth <= c < death``.
@@ -931,21 +940,6 @@ class MergeTree:
         """
         return self.n_minima_below(c) - self.n_saddles_below(c)
 
-    def plot(self, ax=None, color="C0"):
-        """Disconnectivity graph: each minimum's line rises to where its component merges.
-
-        Parameters
-        ----------
-        ax : matplotlib axis, optional
-        color : str
-            Colour of the tree.
-
-        Returns
-        -------
-        matplotlib axis
-        """
-        return _plot_tree(self, ax, color)
-
 
 def _levels(c, name: str) -> np.ndarray:
     try:
@@ -962,54 +956,6 @@ def _count_alive(dgm: np.ndarray, c, name: str):
     alive = (dgm[None, :, 0] <= lv.reshape(-1, 1)) & (lv.reshape(-1, 1) < dgm[None, :, 1])
     out = alive.sum(axis=1)
     return int(out[0]) if lv.ndim == 0 else out.reshape(lv.shape)
-
-
-def _leaf_order(n: int, children: dict, roots: list, height: dict) -> dict:
-    """Place every tree node on the x axis: leaves in depth-first order, parents centred."""
-    x, pos = {}, 0
-    for root in sorted(roots, key=lambda r: height[r]):
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if node < n:
-                x[node], pos = float(pos), pos + 1
-            else:  # lower child first
-                a, b = sorted(children[node], key=lambda c: height[c])
-                stack.extend([b, a])
-    for node in sorted(children):  # children are created before parents
-        a, b = children[node]
-        x[node] = 0.5 * (x[a] + x[b])
-    return x
-
-
-def _plot_tree(tree: MergeTree, ax, color):
-    from matplotlib.collections import LineCollection
-
-    from lossbounds.plotting import new_axis
-
-    ax = new_axis(ax)
-    values = tree.minima_values
-    n = len(values)
-    _, merges, roots = tree._tree()
-    height = {i: float(v) for i, v in enumerate(values)}
-    children = {}
-    for i, (a, b, level, _) in enumerate(merges):
-        height[n + i], children[n + i] = level, (a, b)
-    x = _leaf_order(n, children, roots, height)
-    span = max(height.values()) - min(height.values()) if height else 1.0
-    top = max(height.values(), default=0.0) + 0.08 * (span or 1.0)
-    segs = [[(x[c], height[c]), (x[c], height[p])] for p, ch in children.items() for c in ch]
-    segs += [[(x[a], height[p]), (x[b], height[p])] for p, (a, b) in children.items()]
-    segs += [[(x[r], height[r]), (x[r], top)] for r in roots]
-    ax.add_collection(LineCollection(segs, colors=color, linewidths=0.8, label="merge tree"))
-    ax.plot([x[i] for i in range(n)], values, "v", ms=3, color=color, label="minima")
-    ax.set_xlim(-1, max(n, 1))
-    ax.set_ylim(min(values, default=0.0) - 0.04 * (span or 1.0), top)
-    ax.set_xticks([])
-    ax.set_xlabel("minima (tree order)")
-    ax.set_ylabel("level c")
-    ax.legend(loc="upper right", fontsize="small")
-    return ax
 
 
 # ---------------------------------------------------------------------------
@@ -1143,10 +1089,10 @@ def merge_tree(f, starts, group=None, seed: int = 0, **options) -> MergeTree:
     f : LossSurface or callable
         A callable mapping a float64 tensor (K, d) to values (K,),
         differentiably (twice, for Hessians) with torch operations; for a
-        :class:`~lossbounds.surface.LossSurface` its ``losses`` method is used.
+        :class:`~lossbounds.landscape.surface.LossSurface` its ``losses`` method is used.
     starts : array_like, shape (S, d)
         Finite starting points (e.g. a scrambled Sobol sample of a box).
-    group : lossbounds.symmetry.SymmetryGroup, optional
+    group : lossbounds.landscape.symmetry.SymmetryGroup, optional
         Work modulo this group (``d`` must be its number of parameters).
     seed : int
         Seed of the random choice of bands re-run for ``image_check``.
@@ -1202,92 +1148,3 @@ def _merge_tree(fn, X: torch.Tensor, group, seed: int, opts: MergeOptions) -> Me
         k,
         rounds,
     )
-
-
-# ---------------------------------------------------------------------------
-# a validation landscape with a known merge tree
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DoubleWells:
-    """Rotated separable tilted double wells ``f(x) = sum_j g_j((Q x)_j)`` on R^d.
-
-    ``g_j(t) = (t^2 - 1)^2 + eps_j t``. With ``0 < |eps_j| < 8 / sqrt(27)``
-    each g_j has two minima and one maximum, the roots of ``4t^3 - 4t + eps_j``;
-    f has the 2^d minima ``Q^T y`` with every ``y_j`` at a minimum of g_j and
-    an index-1 saddle on every edge of that hypercube (one coordinate at the
-    maximum of its g_j). Sublevel sets of a separable sum of one-dimensional
-    double wells are joined through those saddles only, so union-find over
-    the hypercube edges gives the exact H0 diagram.
-
-    Attributes
-    ----------
-    Q : numpy.ndarray, shape (d, d)
-        Rotation.
-    eps : numpy.ndarray, shape (d,)
-        Tilts.
-    """
-
-    Q: np.ndarray
-    eps: np.ndarray
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Values (K,) at points x (K, d), differentiable."""
-        y = x @ torch.as_tensor(self.Q, dtype=x.dtype).T
-        return ((y * y - 1.0) ** 2 + torch.as_tensor(self.eps, dtype=x.dtype) * y).sum(dim=-1)
-
-    def critical_levels(self) -> tuple[np.ndarray, np.ndarray]:
-        """Critical points t (d, 3) of every g_j, ascending, and g_j there (d, 3)."""
-        t = np.stack([np.sort(np.roots([4.0, 0.0, -4.0, e]).real) for e in self.eps])
-        return t, (t * t - 1.0) ** 2 + self.eps[:, None] * t
-
-    def minima(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the 2^d minima (2^d, d) and their values (2^d,).
-
-        Bit j of the row index picks the upper well of coordinate j.
-        """
-        d = len(self.eps)
-        t, g = self.critical_levels()
-        bits = (np.arange(2**d)[:, None] >> np.arange(d)) & 1
-        y = np.where(bits == 1, t[:, 2], t[:, 0])
-        return y @ self.Q, np.where(bits == 1, g[:, 2], g[:, 0]).sum(axis=1)
-
-    def exact_diagram(self) -> np.ndarray:
-        """Exact H0 diagram (2^d, 2) (same convention as :meth:`MergeTree.diagram`)."""
-        d = len(self.eps)
-        _, g = self.critical_levels()
-        _, values = self.minima()
-        low, j = np.nonzero(((np.arange(2**d)[:, None] >> np.arange(d)) & 1) == 0)
-        saddle = values[low] - g[j, 0] + g[j, 1]  # coordinate j moved to its maximum
-        edges = np.stack([low, low | (1 << j)], axis=1)
-        return graph_persistence(values, edges, maxdim=0, edge_values=saddle)[0]
-
-
-def tilted_double_wells(d: int, seed: int = 0, tilt=(0.1, 0.5)) -> DoubleWells:
-    """Build a :class:`DoubleWells` with a random rotation and random tilts.
-
-    Parameters
-    ----------
-    d : int
-        Dimension (1 <= d <= 20).
-    seed : int
-        Seed of the rotation (Haar, ``scipy.stats.special_ortho_group``) and
-        the tilts.
-    tilt : (float, float)
-        ``|eps_j|`` uniform in this range, random signs; ``0 < low < high < 1.5``.
-
-    Returns
-    -------
-    DoubleWells
-    """
-    from scipy.stats import special_ortho_group
-
-    d = check_int("d", d, 1)
-    if d > 20:
-        raise ValueError(f"d must be <= 20 (2^d minima), got {d}")
-    lo, hi = (float(v) for v in tilt)
-    if not 0 < lo < hi < 1.5:
-        raise ValueError(f"tilt must be (low, high) with 0 < low < high < 1.5, got {tilt!r}")
-    rng = np.random.default_rng(seed)
-    eps = rng.uniform(lo, hi, d) * rng.choice([-1.0, 1.0], d)
-    Q = special_ortho_group.rvs(d, random_state=rng) if d > 1 else np.ones((1, 1))
-    return DoubleWells(np.asarray(Q, dtype=np.float64), eps)

@@ -1,7 +1,7 @@
 """Upper and lower bounds on B(S), the sum of the Betti numbers of a sublevel set.
 
 For a training loss L of Pfaffian format (N, ell, alpha, beta) (see
-:mod:`lossbounds.formats`) and S = {theta : L(theta) <= c} intersected with a
+:mod:`lossbounds.theory.formats`) and S = {theta : L(theta) <= c} intersected with a
 ball ||theta||^2 <= r^2 (s = 2 sign conditions, so that S is compact). The
 ball's polynomial has degree 2 and Zell's format bounds the degrees of *all*
 defining functions, so the Zell functions require beta >= 2 (``ValueError``
@@ -34,10 +34,10 @@ Symmetry group order
     Hidden-unit permutations and sign (or shift) flips leave L unchanged. The
     order |G| of that group depends on the activation's flip kind (odd, even,
     sigmoid-like, shift-odd), the skips, the l2 term and the widths: see
-    :func:`lossbounds.symmetry.symmetry_group_order` and docs/symmetry.md.
+    :func:`lossbounds.landscape.symmetry.symmetry_group_order` and docs/symmetry.md.
     |G| bounds b_0(S) from below only under the proposition's hypotheses (a
     certified strict local minimum with a free orbit, c slightly above the
-    minimum; :func:`lossbounds.symmetry.lower_bound_certificate`); elsewhere
+    minimum; :func:`lossbounds.landscape.symmetry.lower_bound_certificate`); elsewhere
     it is only the group's order, reported as ``group_order``.
 
 The numbers are astronomically large, so everything is returned as log2 (and
@@ -70,7 +70,7 @@ import numpy as np
 import sympy as sp
 
 from lossbounds._checks import check_int
-from lossbounds.symmetry import (
+from lossbounds.theory.groups import (
     log2_symmetry_group_order,
     symmetry_description,
     symmetry_group_order,
@@ -155,9 +155,9 @@ def format_tuple(arch_or_format):
 
     Parameters
     ----------
-    arch_or_format : lossbounds.architecture.Architecture, PfaffianFormat or tuple
+    arch_or_format : lossbounds.theory.architecture.Architecture, PfaffianFormat or tuple
         An architecture (its loss format is computed with
-        :func:`lossbounds.formats.loss_format`), a format, or the tuple
+        :func:`lossbounds.theory.formats.loss_format`), a format, or the tuple
         ``(n_params, chain_length, chain_degree, loss_degree)``.
 
     Returns
@@ -174,7 +174,7 @@ def format_tuple(arch_or_format):
     if hasattr(arch_or_format, "n_params"):
         fmt = arch_or_format
     elif hasattr(arch_or_format, "n_weight_layers"):
-        from lossbounds.formats import loss_format
+        from lossbounds.theory.formats import loss_format
 
         fmt = loss_format(arch_or_format)
     else:
@@ -507,12 +507,12 @@ def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
 def _format_function(activation, output, loss, l2, skip, chain="default"):
     """Lambdify the symbolic format into a numpy function (n, h, K, m) -> (N, ell, alpha, beta).
 
-    The closed forms come from :func:`lossbounds.formats.loss_format` on an
+    The closed forms come from :func:`lossbounds.theory.formats.loss_format` on an
     architecture with symbolic sizes (derived and proved there, not retyped
     here); sympy's lambdify turns them into vectorised numpy code.
     """
-    from lossbounds.architecture import Architecture
-    from lossbounds.formats import loss_format
+    from lossbounds.theory.architecture import Architecture
+    from lossbounds.theory.formats import loss_format
 
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
@@ -544,7 +544,7 @@ def bounds_for_architectures(
         per-layer widths use :func:`bound_summary` on an
         ``Architecture(..., widths=...)``.
     activation, output, loss, l2, skip, chain
-        As in :class:`lossbounds.architecture.Architecture` (one value for all).
+        As in :class:`lossbounds.theory.architecture.Architecture` (one value for all).
     constant : float
         The constant C of Zell's O(.).
 
@@ -588,13 +588,13 @@ def chain_bounds(arch, s=2, constant=1.0) -> dict:
     """Format, Zell's expression and Khovanskii's bound on every chain of the activation.
 
     A format is a property of the chain chosen to represent the loss; every
-    valid chain (:func:`lossbounds.activations.list_chains`) gives a valid
+    valid chain (:func:`lossbounds.theory.activations.list_chains`) gives a valid
     format and hence a valid Khovanskii bound (and Zell's expression, a bound
     for C at least the theorem's unknown constant). ``arch.chain`` is ignored.
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         Concrete sizes.
     s, constant
         As in :func:`zell_terms`.
@@ -609,8 +609,8 @@ def chain_bounds(arch, s=2, constant=1.0) -> dict:
     """
     from dataclasses import replace
 
-    from lossbounds.activations import list_chains
-    from lossbounds.formats import loss_format
+    from lossbounds.theory.activations import list_chains
+    from lossbounds.theory.formats import loss_format
 
     out = {}
     for name in list_chains(arch.activation):
@@ -630,7 +630,7 @@ def smallest_format(arch, s=2, constant=1.0) -> dict:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         Concrete sizes (``arch.chain`` is ignored: all chains are compared).
     s, constant
         As in :func:`zell_terms`.
@@ -651,14 +651,14 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
     """Zell's expression and Khovanskii's bound for a k-dimensional affine slice of the loss.
 
     The slice theta = theta_0 + sum_i t_i d_i, t in R^k, keeps the chain and its
-    degree (:func:`lossbounds.formats.slice_format`); only N becomes k. The set
+    degree (:func:`lossbounds.theory.formats.slice_format`); only N becomes k. The set
     compared is {t : L(t) <= c, ||t||^2 <= r^2}, i.e. the sublevel set of a
     measured 2D slice (cut by a disc) when k = 2, so s = 2 is the default, as
     for the full parameter space.
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         Concrete sizes.
     k : int
         Slice dimension, 1 <= k <= N.
@@ -671,7 +671,7 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
         The slice format (``as_dict()`` keys) plus ``log2_zell_expression``,
         ``log10_zell_expression``, ``log2_critical_points``, ``log10_critical_points``.
     """
-    from lossbounds.formats import slice_format
+    from lossbounds.theory.formats import slice_format
 
     fmt = slice_format(arch, k)
     n, ell, alpha, beta = _numeric_tuple(fmt)
@@ -694,7 +694,7 @@ def bound_summary(arch, constant=1.0) -> dict:
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         Concrete sizes.
     constant : float
         The constant C of Zell's O(.) (default 1; Zell's expression is a bound
@@ -710,9 +710,9 @@ def bound_summary(arch, constant=1.0) -> dict:
         ``'2^2000 * (1000!)^2'``), ``log2_group_order`` and
         ``log10_group_order``. |G| is the symmetry group's order, a lower
         bound on b_0 only under the hypotheses of
-        :func:`lossbounds.symmetry.lower_bound_certificate`.
+        :func:`lossbounds.landscape.symmetry.lower_bound_certificate`.
     """
-    from lossbounds.formats import loss_format
+    from lossbounds.theory.formats import loss_format
 
     fmt = loss_format(arch)
     lg = log2_symmetry_group_order(arch)

@@ -79,14 +79,14 @@ import torch
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
-from lossbounds.architecture import Architecture
-from lossbounds.bounds import bound_summary
-from lossbounds.connectivity import merge_tree
-from lossbounds.data import make_regression, make_teacher_student
-from lossbounds.layout import ParamLayout
-from lossbounds.optimize import basin_census
-from lossbounds.surface import LossSurface
-from lossbounds.symmetry import SymmetryGroup
+from lossbounds.landscape.data import make_regression, make_teacher_student
+from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.optimize import basin_census
+from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.symmetry import SymmetryGroup
+from lossbounds.theory.architecture import Architecture
+from lossbounds.theory.bounds import bound_summary
+from lossbounds.topology.connectivity import merge_tree
 
 __all__ = [
     "INPUTS",
@@ -511,7 +511,7 @@ def cell_key(cell: dict) -> str:
 
 
 def architecture(cell: dict):
-    """Return the cell's :class:`~lossbounds.architecture.Architecture` (l2 term on if l2 > 0)."""
+    """Return the cell's :class:`~lossbounds.theory.architecture.Architecture` (l2 term on if l2 > 0)."""
     return Architecture(
         n_inputs=cell["inputs"],
         width=cell["width"],
@@ -576,9 +576,9 @@ def problem(cell: dict):
 
     Returns
     -------
-    arch : lossbounds.architecture.Architecture
-    data : lossbounds.data.Dataset
-    surface : lossbounds.surface.LossSurface
+    arch : lossbounds.theory.architecture.Architecture
+    data : lossbounds.landscape.data.Dataset
+    surface : lossbounds.landscape.surface.LossSurface
     """
     arch = architecture(cell)
     data = make_data(cell)
@@ -735,7 +735,7 @@ def _census(cell: dict) -> dict:
 
     Starts: ``ParamLayout(arch).init(rng, start_scale, n_starts)`` with
     ``rng = default_rng([seed, start_seed, 1])``; then
-    :func:`lossbounds.optimize.basin_census` (l2-aware group).
+    :func:`lossbounds.landscape.optimize.basin_census` (l2-aware group).
     """
     arch, data, surface = problem(cell)
     starts = _starts(cell, arch, 1)
@@ -827,7 +827,7 @@ def _merge_tree(cell: dict) -> dict:
 
     Starts: ``ParamLayout(arch).init(rng, start_scale, n_starts)`` with
     ``rng = default_rng([seed, start_seed, 2])``; then
-    :func:`lossbounds.connectivity.merge_tree` with the options
+    :func:`lossbounds.topology.connectivity.merge_tree` with the options
     ``lm_steps``, ``n_neighbors``, ``max_rounds``, ``n_images`` and
     ``check_bands`` (the others at their defaults). Levels are relative to the
     loss scale ``var(y)``: ``b0_01`` and ``b0_10`` are b0 of the sublevel

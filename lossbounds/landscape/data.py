@@ -52,7 +52,7 @@ class Dataset:
         Targets (real values for regression, 0/1 or probabilities for classification).
     theta : numpy.ndarray of shape (N,) or None
         The teacher's flat parameter vector for teacher-student data (layout of
-        :class:`lossbounds.layout.ParamLayout`), otherwise None.
+        :class:`lossbounds.landscape.layout.ParamLayout`), otherwise None.
 
     Raises
     ------
@@ -200,7 +200,7 @@ def make_teacher_student(
 
     Parameters
     ----------
-    arch : lossbounds.architecture.Architecture
+    arch : lossbounds.theory.architecture.Architecture
         Teacher (and student) architecture; ``arch.n_inputs`` fixes n.
         ``arch.n_samples`` is not used: ``m`` is passed explicitly.
     m : int
@@ -219,8 +219,8 @@ def make_teacher_student(
         parameters, shape (N,).
     """
     # Local import: network pulls in torch, data alone should not.
-    from lossbounds.layout import ParamLayout
-    from lossbounds.network import forward_numpy
+    from lossbounds.landscape.layout import ParamLayout
+    from lossbounds.landscape.network import forward_numpy
 
     m = check_int("m", m, 1)
     noise = check_nonnegative("noise", noise)

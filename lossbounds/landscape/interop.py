@@ -18,7 +18,7 @@ dataset with shape (nx, ny), which only agrees with that flat order for
 square grids; :func:`write_loss_landscape_h5` writes shape (ny, nx),
 ``train_loss[iy, ix] = L(x[ix], y[iy])``, the shape their contour and
 ParaView scripts need for any grid. The package's convention
-(:class:`lossbounds.slices.PlaneSlice`) is the transpose,
+(:class:`lossbounds.topology.slices.PlaneSlice`) is the transpose,
 ``values[i, j] = L(alphas[i], betas[j])``; the functions here take and
 return that convention and transpose on the way.
 
@@ -39,7 +39,7 @@ def _h5py():
         import h5py
     except ImportError as exc:
         raise ImportError(
-            "lossbounds.interop needs the optional package h5py: pip install h5py "
+            "lossbounds.landscape.interop needs the optional package h5py: pip install h5py "
             '(or pip install "lossbounds[interop]")'
         ) from exc
     return h5py
@@ -110,7 +110,7 @@ def write_loss_landscape_h5(
 
 
 def write_plane_slice_h5(path, plane, surf_name: str = "train_loss") -> None:
-    """Write a :class:`lossbounds.slices.PlaneSlice` as a surface file.
+    """Write a :class:`lossbounds.topology.slices.PlaneSlice` as a surface file.
 
     ``plane.alphas`` become ``xcoordinates``, ``plane.betas``
     ``ycoordinates``; see :func:`write_loss_landscape_h5`.

@@ -1,0 +1,70 @@
+"""The numeric loss landscape.
+
+Parameter layout, the batched forward pass, users' modules, ``LossSurface`` (values,
+gradients, Hessians), devices, sampling, optimisation, the symmetry group's action on
+parameter vectors, and datasets.
+"""
+
+from lossbounds._lazy import attach
+
+_NAMES = {
+    "numeric_certificate": "certify",
+    "Dataset": "data",
+    "check_data": "data",
+    "make_regression": "data",
+    "make_xor": "data",
+    "make_teacher_student": "data",
+    "SKLEARN_DATASETS": "data",
+    "standardize": "data",
+    "principal_components": "data",
+    "load_dataset": "data",
+    "ACCEPTED_DEVICES": "devices",
+    "DeviceMemoryError": "devices",
+    "resolve_device": "devices",
+    "default_chunk_size": "devices",
+    "pairwise_chunk_rows": "devices",
+    "evaluate_chunked": "devices",
+    "write_loss_landscape_h5": "interop",
+    "write_plane_slice_h5": "interop",
+    "read_loss_landscape_h5": "interop",
+    "Block": "layout",
+    "ParamLayout": "layout",
+    "Activation": "modules",
+    "Residual": "modules",
+    "ModuleDescription": "modules",
+    "describe_module": "modules",
+    "from_module": "modules",
+    "to_module": "modules",
+    "ModuleLayout": "modules",
+    "ModuleNetwork": "modules",
+    "module_loss": "modules",
+    "Network": "network",
+    "forward": "network",
+    "forward_numpy": "network",
+    "classify_hessian": "optimize",
+    "CLASSES": "optimize",
+    "MinimaResult": "optimize",
+    "Polishing": "optimize",
+    "DEFAULT_POLISHING": "optimize",
+    "CENSUS_POLISHING": "optimize",
+    "polish": "optimize",
+    "find_minima": "optimize",
+    "minimize_lm": "optimize",
+    "CensusResult": "optimize",
+    "basin_census": "optimize",
+    "tanh_sigmoid_matrix": "reparam",
+    "tanh_to_sigmoid": "reparam",
+    "iter_sample_points": "sampling",
+    "sample_points": "sampling",
+    "sample_loss": "sampling",
+    "sample_hessian_shaped": "sampling",
+    "LossSurface": "surface",
+    "GroupElement": "symmetry",
+    "SymmetryGroup": "symmetry",
+    "dedup_modulo_group": "symmetry",
+    "LowerBoundCertificate": "symmetry",
+    "lower_bound_certificate": "symmetry",
+}
+
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = attach(__name__, _NAMES)

@@ -1,0 +1,12 @@
+"""Every plot function of the package: bounds, diagrams, slices, estimates, merge trees.
+
+Plot functions take ``ax=None`` (a new axis is made) and return the axis;
+:func:`save_figure` writes byte-stable PDF and PNG files. Computing modules never
+import this package.
+"""
+
+from lossbounds.plot.core import *  # noqa: F403
+from lossbounds.plot.core import __all__ as _core
+from lossbounds.plot.trees import plot_merge_tree
+
+__all__ = [*_core, "plot_merge_tree"]

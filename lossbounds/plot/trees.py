@@ -1,0 +1,66 @@
+"""Disconnectivity graphs of merge trees."""
+
+from __future__ import annotations
+
+from matplotlib.collections import LineCollection
+
+from lossbounds.plot.core import new_axis
+
+__all__ = ["plot_merge_tree"]
+
+
+def _leaf_order(n: int, children: dict, roots: list, height: dict) -> dict:
+    """Place every tree node on the x axis: leaves in depth-first order, parents centred."""
+    x, pos = {}, 0
+    for root in sorted(roots, key=lambda r: height[r]):
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if node < n:
+                x[node], pos = float(pos), pos + 1
+            else:  # lower child first
+                a, b = sorted(children[node], key=lambda c: height[c])
+                stack.extend([b, a])
+    for node in sorted(children):  # children are created before parents
+        a, b = children[node]
+        x[node] = 0.5 * (x[a] + x[b])
+    return x
+
+
+def plot_merge_tree(tree, ax=None, color="C0"):
+    """Draw a disconnectivity graph: each minimum's line rises to where its component merges.
+
+    Parameters
+    ----------
+    tree : lossbounds.topology.connectivity.MergeTree
+    ax : matplotlib axis, optional
+    color : str
+        Colour of the tree.
+
+    Returns
+    -------
+    matplotlib axis
+    """
+    ax = new_axis(ax)
+    values = tree.minima_values
+    n = len(values)
+    _, merges, roots = tree.merges()
+    height = {i: float(v) for i, v in enumerate(values)}
+    children = {}
+    for i, (a, b, level, _) in enumerate(merges):
+        height[n + i], children[n + i] = level, (a, b)
+    x = _leaf_order(n, children, roots, height)
+    span = max(height.values()) - min(height.values()) if height else 1.0
+    top = max(height.values(), default=0.0) + 0.08 * (span or 1.0)
+    segs = [[(x[c], height[c]), (x[c], height[p])] for p, ch in children.items() for c in ch]
+    segs += [[(x[a], height[p]), (x[b], height[p])] for p, (a, b) in children.items()]
+    segs += [[(x[r], height[r]), (x[r], top)] for r in roots]
+    ax.add_collection(LineCollection(segs, colors=color, linewidths=0.8, label="merge tree"))
+    ax.plot([x[i] for i in range(n)], values, "v", ms=3, color=color, label="minima")
+    ax.set_xlim(-1, max(n, 1))
+    ax.set_ylim(min(values, default=0.0) - 0.04 * (span or 1.0), top)
+    ax.set_xticks([])
+    ax.set_xlabel("minima (tree order)")
+    ax.set_ylabel("level c")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax

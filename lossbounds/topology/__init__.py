@@ -1,0 +1,42 @@
+"""Topology of sublevel sets.
+
+Persistent homology on grids, graphs and samples, diagram summaries, functions of known
+topology, slices, and full-space merge trees.
+"""
+
+from lossbounds._lazy import attach
+
+_NAMES = {
+    "MergeOptions": "connectivity",
+    "Saddles": "connectivity",
+    "MergeTree": "connectivity",
+    "merge_tree": "connectivity",
+    "chao1": "connectivity",
+    "betti_numbers": "diagrams",
+    "persistent_betti_numbers": "diagrams",
+    "betti_curve": "diagrams",
+    "count_long_bars": "diagrams",
+    "total_persistence": "diagrams",
+    "diagram_distance": "diagrams",
+    "grid_persistence": "persistence",
+    "grid_graph": "persistence",
+    "neighbourhood_graph": "persistence",
+    "graph_persistence": "persistence",
+    "sample_persistence": "persistence",
+    "ripser_max_vertices": "persistence",
+    "default_k": "persistence",
+    "KnownShape": "shapes",
+    "known_shapes": "shapes",
+    "DoubleWells": "shapes",
+    "tilted_double_wells": "shapes",
+    "random_direction": "slices",
+    "line": "slices",
+    "plane": "slices",
+    "PlaneSlice": "slices",
+    "plane_hessians": "slices",
+    "l2_convexity_threshold": "slices",
+    "slice_persistence": "slices",
+}
+
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = attach(__name__, _NAMES)
