@@ -31,6 +31,7 @@ _NAMES = {
     "from_module": "landscape.modules",
     "load_dataset": "landscape.data",
     "merge_tree": "topology.connectivity",
+    "critical_points": "topology.critical",
     "run_sweep": "experiments.sweep",
 }
 

@@ -7,11 +7,19 @@ topology, slices, and full-space merge trees.
 from lossbounds._lazy import attach
 
 _NAMES = {
-    "MergeOptions": "connectivity",
-    "Saddles": "connectivity",
-    "MergeTree": "connectivity",
+    "MergeOptions": "options",
+    "Saddles": "mergetree",
+    "MergeTree": "mergetree",
     "merge_tree": "connectivity",
-    "chao1": "connectivity",
+    "chao1": "critical",
+    "CriticalPoints": "critical",
+    "critical_points": "critical",
+    "mueller_brown": "shapes",
+    "himmelblau": "shapes",
+    "lennard_jones": "shapes",
+    "MUELLER_BROWN_CRITICAL": "shapes",
+    "HIMMELBLAU_CRITICAL": "shapes",
+    "LJ7_MINIMA": "shapes",
     "betti_numbers": "diagrams",
     "persistent_betti_numbers": "diagrams",
     "betti_curve": "diagrams",
