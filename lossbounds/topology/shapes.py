@@ -374,8 +374,8 @@ def himmelblau(x: torch.Tensor) -> torch.Tensor:
 
 #: The four minimum energies of the 7-atom Lennard-Jones cluster (epsilon = sigma = 1,
 #: pair energy ``4 (r^-12 - r^-6)``), Cambridge Cluster Database (Wales and Doye):
-#: pentagonal bipyramid, capped octahedron and two higher minima.
-LJ7_MINIMA = np.array([-16.505384, -15.935044, -15.593180, -15.533300])
+#: pentagonal bipyramid, capped octahedron, tricapped tetrahedron, bicapped trigonal bipyramid.
+LJ7_MINIMA = np.array([-16.50538417, -15.93504306, -15.59321094, -15.53306005])
 
 
 def lennard_jones(x: torch.Tensor) -> torch.Tensor:
