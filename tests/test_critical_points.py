@@ -189,3 +189,34 @@ def test_overparametrised_network_at_zero_l2_gives_a_merge_tree():
     tree = merge_tree(surf, starts, check_bands=0, max_rounds=1)
     assert len(tree.minima) >= 1 and (tree.nullity > 0).any()
     assert np.isinf(tree.diagram()[:, 1]).sum() >= 1
+
+
+def test_refined_saddles_on_a_small_teacher_student_network():
+    """At least 90 % of the finite bars die at verified index-1 saddles (2-3-1 tanh, m = 20)."""
+    from lossbounds.landscape.layout import ParamLayout
+
+    arch = Architecture(2, 3, 1, 20, activation="tanh", l2=True)
+    refined = []
+    for seed in (1, 2, 3, 4):
+        ds = make_teacher_student(Architecture(2, 3, 1, 20, activation="tanh"), 20, 0.05, seed)
+        surf = LossSurface(arch, ds.X, ds.y, l2=1e-3)
+        starts = ParamLayout(arch).init(np.random.default_rng(seed), scale=2.0, n_points=64)
+        tree = merge_tree(surf, starts, group=surf.symmetry_group(), check_bands=0)
+        assert tree.refined.size == np.isfinite(tree.diagram()[:, 1]).sum()
+        refined.extend(tree.refined.tolist())
+    assert len(refined) >= 8 and np.mean(refined) >= 0.9
+
+
+def test_wells_merges_are_all_verified_and_persistence_counts():
+    f = tilted_double_wells(3, seed=3)
+    tree = merge_tree(f, _wells_starts(f, 256), check_bands=0)
+    assert tree.refined.all() and tree.refined.size == 7 and tree.converged
+    exact = f.exact_diagram()
+    pers = exact[:, 1] - exact[:, 0]
+    # thresholded counts: bars with persistence >= t (the infinite bar always counts);
+    # thresholds halfway between the exact persistences, far from any of them
+    mids = np.sort(pers[np.isfinite(pers)])
+    t = np.concatenate([[0.0], 0.5 * (mids[1:] + mids[:-1]), [2 * mids[-1]]])
+    want = (pers[None, :] >= t[:, None]).sum(axis=1)
+    np.testing.assert_array_equal(tree.n_persistent(t), want)
+    assert want[0] == 8 and want[-1] == 1

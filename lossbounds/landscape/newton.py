@@ -51,6 +51,7 @@ __all__ = [
 _F64 = torch.float64
 _EPS = float(np.finfo(np.float64).eps)
 _MODES = ("any", "min", "saddle")
+_SADDLE_SLACK = 1.5  # eigenvector following keeps steps whose gradient grows by <= 50 %
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,8 @@ def _improves(v, gnorm, vn, gn, mode: str) -> torch.Tensor:
     """Whether new points (values vn, gradients gn) improve on old ones (v, gnorm)."""
     ok = torch.isfinite(vn) & torch.isfinite(gn).all(dim=1)
     shorter = gn.norm(dim=1) < gnorm
+    if mode == "saddle":  # eigenvector following: the gradient may grow out of a wrong-index region
+        return ok & (gn.norm(dim=1) < _SADDLE_SLACK * gnorm)
     if mode != "min":
         return ok & shorter
     flat = vn <= v + 64 * _EPS * (1.0 + v.abs())

@@ -30,6 +30,10 @@ def _leaf_order(n: int, children: dict, roots: list, height: dict) -> dict:
 def plot_merge_tree(tree, ax=None, color="C0"):
     """Draw a disconnectivity graph: each minimum's line rises to where its component merges.
 
+    Merges whose level is not a verified index-1 saddle (a band maximum, an
+    upper bound of the merge level; ``MergeTree.edge_refined`` False) are
+    marked with open red triangles.
+
     Parameters
     ----------
     tree : lossbounds.topology.connectivity.MergeTree
@@ -57,6 +61,19 @@ def plot_merge_tree(tree, ax=None, color="C0"):
     segs += [[(x[r], height[r]), (x[r], top)] for r in roots]
     ax.add_collection(LineCollection(segs, colors=color, linewidths=0.8, label="merge tree"))
     ax.plot([x[i] for i in range(n)], values, "v", ms=3, color=color, label="minima")
+    verified = getattr(tree, "edge_refined", None)
+    if verified is not None and len(verified) == len(tree.edges):
+        upper = [n + i for i, m in enumerate(merges) if not verified[m[3]]]
+        if upper:  # a band maximum: the merge level is an upper bound
+            ax.plot(
+                [x[p] for p in upper],
+                [height[p] for p in upper],
+                "^",
+                ms=5,
+                mfc="none",
+                color="C3",
+                label="merge at a band maximum (upper bound)",
+            )
     ax.set_xlim(-1, max(n, 1))
     ax.set_ylim(min(values, default=0.0) - 0.04 * (span or 1.0), top)
     ax.set_xticks([])
