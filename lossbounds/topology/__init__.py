@@ -37,6 +37,7 @@ _NAMES = {
     "known_shapes": "shapes",
     "DoubleWells": "shapes",
     "tilted_double_wells": "shapes",
+    "kernel_agreement": "agreement",
     "random_direction": "slices",
     "line": "slices",
     "plane": "slices",
