@@ -92,7 +92,9 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=8192)
     parser.add_argument("--loop", type=int, default=256)
     args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()} (critical_points pins 1)")
+    print(
+        f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()} (critical_points pins 1)"
+    )
     acceptance(args.starts)
     ratio(args.loop)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 from matplotlib.collections import LineCollection
 
 from lossbounds.plot.core import new_axis
 
-__all__ = ["plot_merge_tree"]
+__all__ = ["plot_merge_tree", "plot_death_agreement"]
 
 
 def _leaf_order(n: int, children: dict, roots: list, height: dict) -> dict:
@@ -79,5 +80,34 @@ def plot_merge_tree(tree, ax=None, color="C0"):
     ax.set_xticks([])
     ax.set_xlabel("minima (tree order)")
     ax.set_ylabel("level c")
-    ax.legend(loc="upper right", fontsize="small")
+    # below the axes: a legend inside would cover the tree's top
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize="small")
+    return ax
+
+
+def plot_death_agreement(got, reference, label: str, ax=None):
+    """Plot the finite deaths of a measured H0 diagram against a reference diagram's.
+
+    Rows are matched in diagram order (sorted by birth, then death).
+
+    Parameters
+    ----------
+    got, reference : numpy.ndarray, shape (r, 2)
+        Diagrams with the same rows (e.g. :meth:`MergeTree.diagram` and an exact one).
+    label : str
+        Name of the reference (x-axis label).
+    ax : matplotlib axis, optional
+
+    Returns
+    -------
+    matplotlib axis
+    """
+    ax = new_axis(ax)
+    fin = np.isfinite(reference[:, 1])
+    ax.plot(reference[fin, 1], got[fin, 1], "o", ms=4, label="finite bars")
+    lo, hi = reference[fin, 1].min(), reference[fin, 1].max()
+    ax.plot([lo, hi], [lo, hi], "k:", lw=1, label="equal")
+    ax.set_xlabel(f"death, {label}")
+    ax.set_ylabel("death, merge tree")
+    ax.legend(fontsize="small")
     return ax

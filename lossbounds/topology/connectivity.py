@@ -14,7 +14,8 @@ et al. 2018 for networks):
    counted (``nullity``). They are deduplicated (modulo a symmetry group
    when given). Degenerate minima of equal value are joined by
    connectivity: a band between near neighbours whose barrier is within
-   ``neb_tol^2 (1 + |f|)`` of their value makes them one component.
+   its resolution (``neb_tol`` times the image spacing) of their value makes
+   them one component.
 2. **Paths.** Every minimum is paired with its ``n_neighbors`` nearest minima
    (modulo the group) plus a Euclidean minimum spanning tree; each pair is
    joined by a climbing-image nudged elastic band
@@ -188,8 +189,17 @@ def _candidate_pairs(points: np.ndarray, k: int, dense_limit: int = 4000) -> np.
 
 
 def _flat_tol(values: np.ndarray, opts: MergeOptions) -> np.ndarray:
-    """Barrier below which two equal-value minima are one component: ``neb_tol^2 (1 + |f|)``."""
+    """Value difference under which two minima have equal value: ``neb_tol^2 (1 + |f|)``."""
     return opts.neb_tol**2 * (1.0 + np.abs(values))
+
+
+def _band_resolution(A: torch.Tensor, Z: torch.Tensor, opts: MergeOptions) -> np.ndarray:
+    """Energy resolution of a relaxed band: ``neb_tol`` times its image spacing, per band.
+
+    Images whose forces are below ``neb_tol`` sit within about that much
+    work (force times distance) of the path they sample.
+    """
+    return opts.neb_tol * ((Z - A).norm(dim=1) / (opts.n_images + 1)).cpu().numpy()
 
 
 def _flat_components(
@@ -216,7 +226,7 @@ def _flat_components(
     Z = torch.as_tensor(P[pairs[:, 1]], dtype=_F64, device=dev)
     _, band_max, _ = run_bands(fn, A, Z, opts.n_images, opts, "flat bands")
     top = np.maximum(values[pairs[:, 0]], values[pairs[:, 1]])
-    joined = pairs[band_max - top <= tol[pairs[:, 0]]]
+    joined = pairs[band_max - top <= np.maximum(tol[pairs[:, 0]], _band_resolution(A, Z, opts))]
     merges, _ = elder_rule(
         np.arange(len(values)).tolist(), joined[:, 0].tolist(), joined[:, 1].tolist()
     )

@@ -17,6 +17,7 @@ __all__ = [
     "known_shapes",
     "DoubleWells",
     "tilted_double_wells",
+    "gaussian_wells",
     "mueller_brown",
     "MUELLER_BROWN_CRITICAL",
     "himmelblau",
@@ -393,3 +394,23 @@ def lennard_jones(x: torch.Tensor) -> torch.Tensor:
     r2 = ((P[:, i] - P[:, j]) ** 2).sum(dim=-1)
     inv6 = r2.reciprocal() ** 3
     return (4.0 * (inv6 * inv6 - inv6)).sum(dim=1)
+
+
+_GW_CENTRES = ((-1.5, 0.0), (1.2, 0.6), (0.2, -1.3), (0.3, 1.4))
+_GW_DEPTHS = (1.0, 0.8, 0.9, 0.6)
+_GW_WIDTHS = (0.5, 0.4, 0.45, 0.35)
+
+
+def gaussian_wells(x: torch.Tensor) -> torch.Tensor:
+    """Four Gaussian wells in a shallow bowl on R^2, at x (K, 2) -> (K,), differentiable.
+
+    ``f(x) = -sum_i a_i exp(-|x - c_i|^2 / (2 s_i^2)) + 0.05 |x|^2`` with centres
+    (-1.5, 0), (1.2, 0.6), (0.2, -1.3), (0.3, 1.4), depths 1, 0.8, 0.9, 0.6 and
+    widths 0.5, 0.4, 0.45, 0.35: four minima (notebook 10 compares its merge
+    tree with fine-grid persistence).
+    """
+    c = torch.tensor(_GW_CENTRES, dtype=x.dtype, device=x.device)
+    a = torch.tensor(_GW_DEPTHS, dtype=x.dtype, device=x.device)
+    s2 = torch.tensor(_GW_WIDTHS, dtype=x.dtype, device=x.device) ** 2
+    r2 = ((x[:, None, :] - c[None]) ** 2).sum(-1)
+    return -(a * torch.exp(-r2 / (2 * s2))).sum(-1) + 0.05 * (x * x).sum(-1)
