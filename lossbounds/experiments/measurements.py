@@ -36,7 +36,7 @@ from lossbounds.landscape.layout import ParamLayout
 from lossbounds.landscape.optimize import basin_census
 from lossbounds.landscape.symmetry import SymmetryGroup
 from lossbounds.theory.bounds import bound_summary
-from lossbounds.topology.connectivity import MergeOptions, merge_tree
+from lossbounds.topology.connectivity import MergeOptions, chao1, merge_tree
 
 __all__ = [
     "Measurement",
@@ -297,7 +297,7 @@ def _hits_summary(hits: np.ndarray) -> dict:
         "hits_max": int(hits.max()) if hits.size else 0,
         "singletons": f1,
         "doubletons": f2,
-        "chao1": hits.size + f1 * (f1 - 1) / (2 * (f2 + 1)),
+        "chao1": chao1(hits),
     }
 
 

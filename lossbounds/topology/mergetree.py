@@ -120,8 +120,8 @@ class MergeTree:
     minima : numpy.ndarray, shape (k, d)
         Distinct minima (positive semi-definite Hessian), ascending value
         among those found from the starts, then those found below saddles.
-        Degenerate minima of equal value joined by a band with no barrier
-        are one component (one row).
+        Degenerate minima (``nullity > 0``) of equal value joined by a band
+        whose barrier is within its resolution are one component (one row).
     minima_values : numpy.ndarray, shape (k,)
     hits : numpy.ndarray of int, shape (k,)
         Starts that descended to each minimum (0 for minima found only by

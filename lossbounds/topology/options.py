@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from lossbounds._checks import check_int, check_nonnegative
+from lossbounds._checks import check_choice, check_int, check_positive
 
 __all__ = ["MergeOptions", "parse_options"]
 
@@ -125,9 +125,8 @@ class MergeOptions:
 
     def __post_init__(self):
         """Check every option and raise ValueError naming the bad one."""
-        if self.descent not in ("auto", "gd", "lm"):
-            raise ValueError(f"descent must be 'auto', 'gd' or 'lm', got {self.descent!r}")
-        if not isinstance(self.progress, bool):
+        check_choice("descent", self.descent, ("auto", "gd", "lm"))
+        if not isinstance(self.progress, bool):  # check_choice would take 1 for True
             raise ValueError(f"progress must be True or False, got {self.progress!r}")
         for fld in fields(self):
             value = getattr(self, fld.name)
@@ -138,12 +137,7 @@ class MergeOptions:
             if fld.type.startswith("int"):
                 check_int(fld.name, value, _INT_MIN.get(fld.name, 0))
             else:
-                try:
-                    ok = not isinstance(value, bool) and check_nonnegative(fld.name, value) > 0
-                except ValueError:
-                    ok = False
-                if not ok:
-                    raise ValueError(f"{fld.name} must be a finite number > 0, got {value!r}")
+                check_positive(fld.name, value)
 
 
 def parse_options(options: dict) -> MergeOptions:
