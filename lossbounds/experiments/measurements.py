@@ -12,7 +12,6 @@ options are the fields of :class:`~lossbounds.topology.connectivity.MergeOptions
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
@@ -20,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from lossbounds._checks import check_positive
 from lossbounds.experiments.cell import (
@@ -33,6 +31,7 @@ from lossbounds.experiments.cell import (
     problem,
 )
 from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.newton import torch_threads
 from lossbounds.landscape.optimize import basin_census
 from lossbounds.landscape.symmetry import SymmetryGroup
 from lossbounds.theory.bounds import bound_summary
@@ -131,15 +130,9 @@ def measurement(name: str, outputs, options=None, check=None):
     return register
 
 
-@contextlib.contextmanager
 def _one_torch_thread():
     """Run the body with one torch thread (workers share the cores), then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(1)
 
 
 def run_cell(cell: dict, measurement: Measurement | None = None) -> dict:
