@@ -37,6 +37,7 @@ __all__ = [
     "clamp_box",
     "Polished",
     "polish_and_classify",
+    "morse_counts",
     "canonical_order",
     "dedup_points",
     "classes_of",
@@ -211,6 +212,15 @@ def _tolerances(lam, gnorm, X, opts: NewtonOptions):
     return gtol, ztol
 
 
+def morse_counts(lam, ztol):
+    """Morse index (eigenvalues below ``-ztol``) and nullity (``|lambda| <= ztol``) per row.
+
+    The package's one classification rule. ``lam`` (K, d) and ``ztol`` (K,)
+    are torch tensors or numpy arrays; returns two integer arrays (K,) of the same kind.
+    """
+    return (lam < -ztol[:, None]).sum(1), (abs(lam) <= ztol[:, None]).sum(1)
+
+
 @dataclass
 class Polished:
     """End points of :func:`polish_and_classify` (host arrays, one row per input point).
@@ -318,8 +328,7 @@ def polish_and_classify(
     gtol, ztol = _tolerances(lam, gnorm, X, opts)
     finite = torch.isfinite(v) & torch.isfinite(gnorm) & torch.isfinite(lam).all(dim=1)
     critical = finite & (gnorm <= gtol)
-    index = (lam < -ztol[:, None]).sum(dim=1)
-    nullity = (lam.abs() <= ztol[:, None]).sum(dim=1)
+    index, nullity = morse_counts(lam, ztol)
     out = (X, v, gnorm, lam, critical, index, nullity)
     return Polished(*(t.detach().cpu().numpy() for t in out))
 

@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
-from lossbounds.landscape.newton import NewtonOptions, polish_and_classify
+from lossbounds.landscape.newton import NewtonOptions, morse_counts, polish_and_classify
 from lossbounds.landscape.surface import LossSurface
 from lossbounds.landscape.symmetry import SymmetryGroup, dedup_modulo_group
 
@@ -75,13 +75,13 @@ def classify_hessian(eigenvalues, rel_tol: float = 1e-6, abs_tol: float = 1e-12)
         raise ValueError("eigenvalues must be a non-empty finite 1-D array")
     if not (rel_tol >= 0 and abs_tol >= 0):
         raise ValueError(f"rel_tol and abs_tol must be >= 0, got {rel_tol!r}, {abs_tol!r}")
-    tau = max(abs_tol, rel_tol * float(np.max(np.abs(lam))))
-    pos, neg = lam > tau, lam < -tau
-    if pos.any() and neg.any():
+    tau = np.array([max(abs_tol, rel_tol * float(np.max(np.abs(lam))))])
+    index, nullity = (int(c[0]) for c in morse_counts(lam[None], tau))
+    if 0 < index < lam.size - nullity:
         return "saddle"
-    if not (pos | neg).all():
+    if nullity:
         return "degenerate"
-    return "strict_min" if pos.all() else "max"
+    return "strict_min" if index == 0 else "max"
 
 
 @dataclass
