@@ -1,5 +1,7 @@
 """The built documentation site, opened in headless Chromium (``make docs`` first).
 
+Deselected by default (pyproject ``addopts``); ``make docs-check`` runs it with
+``-m docs_site``.
 Skipped, with the reason, when the site is not built, when the ``playwright`` package
 (the ``docs`` extra) is missing, or when no Chromium is installed (Debian: ``apt-get
 install chromium``; another binary: ``LOSSBOUNDS_CHROMIUM=/path``). Playwright drives
