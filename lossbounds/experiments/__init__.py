@@ -1,4 +1,4 @@
-"""Experiments: resumable sweeps of measured cells, statistics, the claim analyses."""
+"""Experiments: resumable sweeps of measured cells, statistics, clustered inference, the claim analyses."""
 
 from lossbounds._lazy import attach
 
@@ -17,6 +17,20 @@ _NAMES = {
     "bound_vs_measured": "claims",
     "shrink_spec": "claims",
     "quick_table": "claims",
+    "Effect": "inference",
+    "Equivalence": "inference",
+    "cluster_means": "inference",
+    "paired_effect": "inference",
+    "clustered_slope": "inference",
+    "tost": "inference",
+    "paired_tost": "inference",
+    "adjust_pvalues": "inference",
+    "rank_correlation": "inference",
+    "VERDICTS": "inference",
+    "claim_verdict": "inference",
+    "format_effect": "inference",
+    "detectable_effect": "inference",
+    "tost_power": "inference",
     "Estimate": "stats",
     "bootstrap_ci": "stats",
     "PairedTest": "stats",
