@@ -218,3 +218,24 @@ def test_stale_bounds_flags_changed_rows(tmp_path):
         claims.stale_bounds(
             {k: v for k, v in table.items() if not k.startswith(("log10", "n_", "ch"))}
         )
+
+
+def test_lambda_0_of_a_centred_dataset_by_hand():
+    # mean(y) = 0: c = 0 and u = -2 (mean(y x), mean(y)) = (-2, 0) whatever lambda, so lambda_0 = 1
+    from lossbounds.experiments.claims import lambda_0, symmetric_point_u
+
+    X, y = np.array([[1.0], [-1.0]]), np.array([1.0, -1.0])
+    np.testing.assert_allclose(symmetric_point_u(X, y, 0.3), [-2.0, 0.0])
+    assert lambda_0(X, y) == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="u\\(0\\) = 0"):
+        lambda_0(np.array([[1.0], [1.0]]), np.array([0.0, 0.0]))
+
+
+def test_row_cell_returns_one_row_as_plain_values():
+    from lossbounds.experiments.claims import row_cell
+
+    table = {"seed": np.array([0, 1]), "l2": np.array([0.0, 1e-3]), "cell": np.array(["a", "b"])}
+    cell = row_cell(table, seed=1)
+    assert cell == {"seed": 1, "l2": 1e-3, "cell": "b"} and type(cell["seed"]) is int
+    with pytest.raises(ValueError, match="selects 2 rows"):
+        row_cell(table, seed=[0, 1])

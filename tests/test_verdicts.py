@@ -119,3 +119,37 @@ def test_margins_are_pre_registered_for_every_claim():
     assert 0 < margins["barcodes"]["r0"] < 1
     with pytest.raises(ValueError, match="path"):
         V.load_margins(ROOT / "no-such-file.toml")
+
+
+def test_bound_sign_is_constant_over_m_or_refused():
+    t = _table()
+    assert V.bound_sign(t, "bound", {"arch": "a"}, {"arch": "b"}) == 1
+    assert V.bound_sign(t, "bound", {"arch": "b"}, {"arch": "b"}) == 0
+    t["bound"] = np.where(t["samples"] == 6, -1.0, 1.0) * np.where(t["arch"] == "a", 1.0, 0.0)
+    with pytest.raises(ValueError, match="changes sign"):
+        V.bound_sign(t, "bound", {"arch": "a"}, {"arch": "b"})
+
+
+def test_plot_claim_tests_draws_one_row_per_test():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lossbounds.plot import plot_claim_tests
+
+    tests = V.decide(
+        V.paired_claim(
+            _table(), "n_minima", {"arch": "a"}, {"arch": "b"}, 1, claim="a-b", margin=0.2
+        )
+    )
+    ax = plot_claim_tests(tests, xlabel="log10 ratio")
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "a-b: n_minima, full space", "a-b: n_minima, modulo G"
+    ]  # fmt: skip
+    assert ax.get_legend() is not None and ax.get_xlabel() == "log10 ratio"
+    with pytest.raises(ValueError, match="decided"):
+        plot_claim_tests(
+            V.paired_claim(_table(), "n_minima", {"arch": "a"}, {"arch": "b"}, 1, claim="x")
+        )
+    plt.close("all")

@@ -74,6 +74,10 @@ __all__ = [
     "bound_vs_measured",
     "shrink_spec",
     "quick_table",
+    "row_cell",
+    "symmetric_point",
+    "symmetric_point_u",
+    "lambda_0",
 ]
 
 
@@ -674,3 +678,65 @@ def quick_table(
     if report.n_failed:
         raise ValueError(f"{report.n_failed} cell(s) of the quick sweep failed; see {out}")
     return load_table(report.path)
+
+
+def row_cell(table: Mapping, **where) -> dict:
+    """Return the one row of ``table`` selected by ``where`` as a cell (plain Python values).
+
+    The result is what :func:`lossbounds.experiments.sweep.problem` takes to
+    rebuild the cell's architecture, dataset and surface.
+
+    Raises
+    ------
+    ValueError
+        If ``where`` selects no row or several.
+    """
+    rows = select(table, **where)
+    n = _n_rows(rows) if rows else 0
+    if n != 1:
+        raise ValueError(f"where={where} selects {n} rows; exactly one is needed")
+    return {k: _scalar(np.asarray(v)[0]) for k, v in rows.items()}
+
+
+def symmetric_point_u(X, y, lam: float) -> np.ndarray:
+    """Return ``u(lam) = (2/m) sum_k (c - y_k) (x_k, 1)`` with ``c = mean(y) / (1 + lam)``.
+
+    At the symmetric point of a one-hidden-layer tanh network (all weights 0,
+    output bias ``c``) the Hessian of the data term couples each unit's output
+    weight with its input weights and bias through ``u`` (``tanh'(0) = 1``), so
+    its smallest eigenvalue with the l2 term is ``2 lam - |u(lam)|``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n + 1,)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    c = y.mean() / (1.0 + lam)
+    return 2.0 * np.mean((c - y)[:, None] * np.hstack([X, np.ones((len(y), 1))]), axis=0)
+
+
+def symmetric_point(surface, y, lam: float) -> np.ndarray:
+    """Return the symmetric point: every parameter 0 but the output bias ``mean(y) / (1 + lam)``."""
+    theta = np.zeros(surface.n_params)
+    theta[surface.layout.blocks["c"].start] = float(np.mean(y)) / (1.0 + lam)
+    return theta
+
+
+def lambda_0(X, y) -> float:
+    """Return the root of ``2 lam = |u(lam)|``: the symmetric point is a strict minimum above it.
+
+    Raises
+    ------
+    ValueError
+        If there is no root in [0, 1e3] (``u`` identically zero: the point is
+        a minimum for every lam > 0).
+    """
+    from scipy.optimize import brentq
+
+    def gap(lam):
+        return 2.0 * lam - np.linalg.norm(symmetric_point_u(X, y, lam))
+
+    if gap(0.0) >= 0:
+        raise ValueError("u(0) = 0: the symmetric point is a minimum for every lam > 0")
+    return float(brentq(gap, 0.0, 1e3, xtol=1e-14))

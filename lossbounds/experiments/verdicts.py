@@ -62,6 +62,7 @@ __all__ = [
     "rank_claim",
     "decide",
     "report",
+    "bound_sign",
 ]
 
 #: The two counts every claim is tested on.
@@ -315,3 +316,29 @@ def report(tests: Sequence[ClaimTest], alpha: float = 0.05) -> str:
     lines.append(f"(Holm over {tests[0].family_size} p-values; intervals at 1 - {alpha}/"
                  f"{tests[0].family_size}; log10 counts: a difference of 0.18 is a factor 1.5)")  # fmt: skip
     return "\n".join(lines)
+
+
+def bound_sign(table: Mapping, bound: str, a: Mapping, b: Mapping, over: str = "samples") -> int:
+    """Sign of ``bound(a) - bound(b)`` (the prediction), checked to be the same at every ``over``.
+
+    Returns
+    -------
+    int
+        +1, -1, or 0 where the bound columns are equal at every value of ``over``.
+
+    Raises
+    ------
+    ValueError
+        If the sign changes with ``over`` (no single prediction).
+    """
+    ra, rb = select(table, **dict(a)), select(table, **dict(b))
+    signs = set()
+    for value in np.unique(ra[over]).tolist():
+        xa = np.unique(select(ra, **{over: value})[bound])
+        xb = np.unique(select(rb, **{over: value})[bound])
+        if xa.size != 1 or xb.size != 1:
+            raise ValueError(f"{bound} is not one number per setting at {over} = {value}")
+        signs.add(int(np.sign(float(xa[0]) - float(xb[0]))))
+    if len(signs) != 1:
+        raise ValueError(f"the sign of {bound} changes sign with {over}: {sorted(signs)}")
+    return signs.pop()
