@@ -300,8 +300,9 @@ def decide(tests: Sequence[ClaimTest], alpha: float = 0.05) -> list[ClaimTest]:
 def report(tests: Sequence[ClaimTest], alpha: float = 0.05) -> str:
     """Fixed-format table: claim, count, space, prediction, estimate [Bonferroni interval], Holm p, verdict."""
     sign = {1: "+", -1: "-", 0: "= (TOST)"}
+    w = max([34, *(len(t.claim) + 2 for t in tests)])
     lines = [
-        f"{'claim':<34}{'count':<12}{'space':<11}{'bound':>9}  {'estimate [family interval]':<28}"
+        f"{'claim':<{w}}{'count':<12}{'space':<11}{'bound':>9}  {'estimate [family interval]':<28}"
         f"{'p diff':>9}{'p TOST':>9}  verdict"
     ]
     for t in tests:
@@ -310,7 +311,7 @@ def report(tests: Sequence[ClaimTest], alpha: float = 0.05) -> str:
         pe = "-" if t.p_equivalence_adj is None else f"{t.p_equivalence_adj:.3f}"
         note = " (= modulo G: same |G|)" if t.same else ""
         lines.append(
-            f"{t.claim:<34}{t.count:<12}{t.space:<11}{sign[t.predicted]:>9}  {est:<28}"
+            f"{t.claim:<{w}}{t.count:<12}{t.space:<11}{sign[t.predicted]:>9}  {est:<28}"
             f"{t.p_difference_adj:>9.3f}{pe:>9}  {t.verdict}{note}"
         )
     lines.append(f"(Holm over {tests[0].family_size} p-values; intervals at 1 - {alpha}/"
