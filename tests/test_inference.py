@@ -115,6 +115,8 @@ def test_format_and_power():
 def test_constant_effect_and_bad_input():
     e = inf.paired_effect([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
     assert e.se == 0 and e.pvalue() == 0.0 and e.pvalue("smaller") == 1.0
+    # a slope of rounding size with SE 0 is no effect, not a certain one
+    assert inf.Effect(1e-17, 0.0, 5, 6).pvalue() == 1.0
     with pytest.raises(ValueError, match="x is constant"):
         inf.clustered_slope([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], [0, 1, 2])
     with pytest.raises(ValueError, match="low"):

@@ -96,7 +96,9 @@ class Effect:
         if alternative not in _ALTERNATIVES:
             raise ValueError(f"alternative must be one of {_ALTERNATIVES}, got {alternative!r}")
         diff = self.estimate - null
-        if self.se == 0:  # a constant effect: decided by its sign alone
+        if self.se == 0:  # a constant effect: decided by its sign alone (rounding-level diff is 0)
+            if abs(diff) <= 64 * np.finfo(np.float64).eps * max(1.0, abs(self.estimate), abs(null)):
+                diff = 0.0
             larger, smaller = float(diff <= 0), float(diff >= 0)
         else:
             t = diff / self.se

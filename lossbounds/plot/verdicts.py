@@ -58,7 +58,7 @@ def plot_claim_tests(tests, ax=None, xlabel="effect", alpha=0.05):
                        fontsize="small")  # fmt: skip
     ax.set_xlabel(xlabel)
     size = tests[0].family_size if tests else 1
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.12, 1.0),
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.16, 1.0),
               title=f"verdict (Holm, {size} p-values);\nintervals at 1 - {alpha}/{size}")  # fmt: skip
     ax.grid(True, axis="x", alpha=0.3)
     return ax
