@@ -32,7 +32,7 @@ _NAMES = {
     "load_dataset": "landscape.data",
     "make_teacher": "landscape.data",
     "merge_tree": "topology.connectivity",
-    "run_sweep": "experiments.sweep",
+    "run_sweep": "experiments.run",
 }
 
 __all__ = ["__version__", "quick_mode", *sorted(_NAMES)]
