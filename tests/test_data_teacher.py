@@ -72,3 +72,20 @@ def test_public_and_checked():
         make_teacher(5, seed=0, teacher_width=0)
     with pytest.raises(ValueError, match="activation"):
         make_teacher(5, seed=0, teacher_activation="relu6")
+
+
+def test_sweep_cells_of_the_make_teacher_kind_use_it():
+    from lossbounds.experiments import make_data, parse_spec
+
+    fixed = {"dataset": "make_teacher", "teacher_width": 3, "teacher_activation": "sigmoid",
+             "inputs": 2, "noise": 0.1, "seed": 4, "width": 2, "hidden_layers": 1}  # fmt: skip
+    spec = parse_spec(
+        {"name": "t", "measurement": "census", "fixed": fixed, "axes": {"samples": [5, 9]}}, "t"
+    )
+    small, large = (make_data(c) for c in spec.cells)
+    direct = make_teacher(
+        9, 4, n_inputs=2, teacher_width=3, teacher_activation="sigmoid", noise=0.1
+    )
+    np.testing.assert_array_equal(large.y, direct.y)
+    np.testing.assert_array_equal(small.X, large.X[:5])  # nested across the cells of one seed
+    np.testing.assert_array_equal(small.theta, large.theta)
