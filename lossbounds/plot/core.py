@@ -723,6 +723,7 @@ def plot_bound_vs_measured(
     xlabel="log10 bound",
     ylabel="measured",
     logx=False,
+    title=None,
 ):
     """Measured complexity (mean and interval per setting) against a bound's value.
 
@@ -740,7 +741,10 @@ def plot_bound_vs_measured(
         legend (e.g. ``"m = 12"``). Default: one series, "settings".
     xlabel, ylabel : str
     logx : bool
-        Log-scale horizontal axis with plain tick labels.
+        Log-scale horizontal axis with plain tick labels (not for a bound
+        that is already a log10).
+    title : str, optional
+        Axes title; replaces the one made from ``correlation``.
 
     Returns
     -------
@@ -767,9 +771,14 @@ def plot_bound_vs_measured(
     for name in dict.fromkeys(names.tolist()):
         sel = names == name
         ax.errorbar(x[sel], v[sel, 0], yerr=_errors(v[sel]), fmt="o", ms=4, capsize=2, label=name)
-    if correlation is not None:
+    if title is not None:
+        ax.set_title(title, fontsize="medium")
+    elif correlation is not None:
         r = correlation.rho
-        ax.set_title(f"Spearman rho = {r.value:.2f} [{r.low:.2f}, {r.high:.2f}]", fontsize="medium")
+        interval = (
+            f" [{r.low:.2f}, {r.high:.2f}]" if np.isfinite([r.low, r.high]).all() else ""
+        )  # an undefined bootstrap interval (tied resamples) is left out, never shown as nan
+        ax.set_title(f"Spearman rho = {r.value:.2f}{interval}", fontsize="medium")
     if logx:
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
