@@ -16,8 +16,8 @@ Zell (1999)
     (default 1): **Zell's expression**, which is a bound only for C at least
     the theorem's unknown constant (never label the C = 1 value a bound)::
 
-    log2 Z_C = N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
-               "sign"       "chain"          "degree"
+        log2 Z_C = N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
+                   "sign"       "chain"          "degree"
 
 Khovanskii, non-degenerate critical points (a proven, constant-free bound)
     Each dL/dtheta_j is a Pfaffian function on the same chain of degree
