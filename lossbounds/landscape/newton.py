@@ -306,7 +306,7 @@ def polish_and_classify(
     opts : MergeOptions
         ``newton_steps``, ``max_step``, ``grad_tol``, ``rel_tol``, ``box``, ``progress``.
     mode : {"any", "min", "saddle"}
-        Kind of Newton step (see :func:`_newton_step`).
+        Kind of Newton step (see ``_newton_step``).
     desc : str
         Progress bar label.
 

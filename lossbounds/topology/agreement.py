@@ -36,11 +36,11 @@ CASES = ("wells_critical", "wells_tree", "mueller_brown")
 def measure_case(case: str, threads: int = 1) -> dict:
     """Run one fixed measurement and return its summary (JSON-ready).
 
-    ``"wells_critical"``: :func:`critical_points` of the rotated tilted double
-    wells, d = 3, 512 Sobol starts. ``"wells_tree"``: :func:`merge_tree` of
+    ``"wells_critical"``: :func:`~lossbounds.topology.critical.critical_points` of the rotated tilted double
+    wells, d = 3, 512 Sobol starts. ``"wells_tree"``: :func:`~lossbounds.topology.connectivity.merge_tree` of
     the d = 4 wells from 256 starts with one neighbour and up to 4 rounds
     (the case that used to fail under ``OPENBLAS_CORETYPE=Haswell``).
-    ``"mueller_brown"``: :func:`critical_points` of Mueller-Brown, 1024 starts.
+    ``"mueller_brown"``: :func:`~lossbounds.topology.critical.critical_points` of Mueller-Brown, 1024 starts.
 
     Returns
     -------

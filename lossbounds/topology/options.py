@@ -21,7 +21,7 @@ _INT_MIN = {
 
 @dataclass(frozen=True)
 class MergeOptions:
-    """Options of :func:`~lossbounds.topology.critical.critical_points` and :func:`merge_tree`.
+    """Options of :func:`~lossbounds.topology.critical.critical_points` and :func:`~lossbounds.topology.connectivity.merge_tree`.
 
     Pass them as keyword arguments. Tolerances are relative: the scale of a
     point is ``||H||_2`` (largest Hessian curvature) and ``1 + ||x||``, so
@@ -31,11 +31,11 @@ class MergeOptions:
     Attributes
     ----------
     descent : {"auto", "gd", "lm"}
-        First stage of :func:`merge_tree` from every start (and from both sides
+        First stage of :func:`~lossbounds.topology.connectivity.merge_tree` from every start (and from both sides
         of every saddle): ``"gd"`` batched gradient descent; ``"lm"`` batched
         Levenberg-Marquardt (a LossSurface with the MSE loss; ``box`` is not
         applied during it); ``"auto"`` picks ``"lm"`` when it applies.
-        :func:`critical_points` never descends.
+        :func:`~lossbounds.topology.critical.critical_points` never descends.
     lm_steps : int
         Levenberg-Marquardt iterations (>= 1).
     descent_steps : int
@@ -61,7 +61,7 @@ class MergeOptions:
     n_neighbors : int
         Nearest minima paired with each minimum in the first round (>= 1).
     max_rounds : int
-        Rounds of pairing (>= 1); see :func:`merge_tree` for the stopping rule.
+        Rounds of pairing (>= 1); see :func:`~lossbounds.topology.connectivity.merge_tree` for the stopping rule.
     n_images : int
         Movable images per band (>= 3).
     neb_steps : int
