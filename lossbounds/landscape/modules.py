@@ -59,7 +59,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from lossbounds._checks import check_int, check_nonnegative
+from lossbounds._checks import check_int, check_nonnegative, check_positive
 from lossbounds.landscape.data import check_data
 from lossbounds.theory.activations import get_activation
 from lossbounds.theory.architecture import Architecture
@@ -74,6 +74,8 @@ __all__ = [
     "ModuleLayout",
     "ModuleNetwork",
     "module_loss",
+    "module_objective",
+    "train_module",
 ]
 
 _SKIPS = ("identity", "projection")
@@ -750,3 +752,58 @@ def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, devi
         return total + l2 * (thetas * thetas).sum(dim=1) if l2 else total
 
     return losses
+
+
+def module_objective(model: nn.Module, X, y, l2: float = 0.0) -> torch.Tensor:
+    """Return the module's own training objective: MSE of its outputs plus ``l2 * ||theta||^2``.
+
+    Computed with the module's ``forward`` and its parameters (not through
+    :func:`module_loss`), so it is an independent reference for it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Scalar output, shape (m, 1).
+    X : array_like, shape (m, n)
+    y : array_like, shape (m,)
+        In the module's dtype (float64 for exact comparisons).
+    l2 : float
+        Coefficient lambda >= 0.
+
+    Returns
+    -------
+    torch.Tensor
+        A differentiable scalar.
+    """
+    l2 = check_nonnegative("l2", l2)
+    mse = nn.functional.mse_loss(model(torch.as_tensor(X))[:, 0], torch.as_tensor(y))
+    return mse + l2 * sum((p**2).sum() for p in model.parameters())
+
+
+def train_module(model: nn.Module, X, y, steps: int, lr: float = 0.02, l2: float = 0.0):
+    """Train a module in place by Adam on :func:`module_objective`, an ordinary torch loop.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    X, y : array_like
+        As :func:`module_objective` takes them.
+    steps : int
+        Adam steps (>= 0).
+    lr : float
+        Learning rate (> 0).
+    l2 : float
+        Coefficient of ``||theta||^2`` (>= 0).
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model``, trained.
+    """
+    steps = check_int("steps", steps, 0)
+    opt = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr))
+    for _ in range(steps):
+        opt.zero_grad()
+        module_objective(model, X, y, l2).backward()
+        opt.step()
+    return model

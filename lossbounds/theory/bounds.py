@@ -63,13 +63,16 @@ non-negative terms summed, so the relative error of the total is below about
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 import sympy as sp
 
 from lossbounds._checks import check_int
+from lossbounds.theory.activations import list_chains
+from lossbounds.theory.architecture import Architecture
+from lossbounds.theory.formats import loss_format, slice_format
 from lossbounds.theory.groups import (
     log2_symmetry_group_order,
     symmetry_description,
@@ -90,6 +93,8 @@ __all__ = [
     "format_tuple",
     "slice_bounds",
     "bounds_for_architectures",
+    "log10_bounds",
+    "log10_exact",
     "chain_bounds",
     "smallest_format",
     "bound_summary",
@@ -174,8 +179,6 @@ def format_tuple(arch_or_format):
     if hasattr(arch_or_format, "n_params"):
         fmt = arch_or_format
     elif hasattr(arch_or_format, "n_weight_layers"):
-        from lossbounds.theory.formats import loss_format
-
         fmt = loss_format(arch_or_format)
     else:
         raise ValueError(
@@ -511,9 +514,6 @@ def _format_function(activation, output, loss, l2, skip, chain="default"):
     architecture with symbolic sizes (derived and proved there, not retyped
     here); sympy's lambdify turns them into vectorised numpy code.
     """
-    from lossbounds.theory.architecture import Architecture
-    from lossbounds.theory.formats import loss_format
-
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
         n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip, chain=chain
@@ -584,6 +584,55 @@ def bounds_for_architectures(
 # ---------------------------------------------------------------------------
 # one architecture, every chain of its activation
 # ---------------------------------------------------------------------------
+def log10_bounds(archs, constant=1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Return log10 of Zell's expression and of Khovanskii's bound for a list of architectures.
+
+    Parameters
+    ----------
+    archs : sequence of Architecture
+        Concrete architectures (any widths, skips, activations).
+    constant : float
+        The constant C of Zell's O(.) (C = 1: Zell's expression, not a bound).
+
+    Returns
+    -------
+    zell, khovanskii : numpy.ndarray of shape (len(archs),)
+        float64, through the vectorised float path (:func:`zell_log2`,
+        :func:`khovanskii_log2`) on the formats of :func:`loss_format`.
+    """
+    n, ell, alpha, beta = np.array([loss_format(a).as_tuple() for a in archs], dtype=np.int64).T
+    z = zell_log2(n, ell, alpha, beta, constant=constant) * LOG10_2
+    k = khovanskii_log2(n, ell, alpha, beta) * LOG10_2
+    return np.atleast_1d(z), np.atleast_1d(k)
+
+
+def log10_exact(arch, digits: int = 30) -> tuple[float, float, float]:
+    """Return log10 of Zell's expression (C = 1), of Khovanskii's bound and of |G|, exactly evaluated.
+
+    The exact references of the float path: the sympy expressions
+    (:func:`zell_log2_symbolic`, :func:`khovanskii_log2_symbolic`) evaluated to
+    ``digits`` significant digits, and log10 of the exact integer
+    :func:`symmetry_group_order`.
+
+    Parameters
+    ----------
+    arch : Architecture
+        Concrete sizes.
+    digits : int
+        Significant digits of the sympy evaluation (>= 16).
+
+    Returns
+    -------
+    tuple of 3 floats
+        (zell, khovanskii, group_order), log10.
+    """
+    digits = check_int("digits", digits, 16)
+    to10 = sp.log(2) / sp.log(10)
+    zell = float(sp.N(zell_log2_symbolic(arch) * to10, digits))
+    khovanskii = float(sp.N(khovanskii_log2_symbolic(arch) * to10, digits))
+    return zell, khovanskii, math.log10(symmetry_group_order(arch))
+
+
 def chain_bounds(arch, s=2, constant=1.0) -> dict:
     """Format, Zell's expression and Khovanskii's bound on every chain of the activation.
 
@@ -607,11 +656,6 @@ def chain_bounds(arch, s=2, constant=1.0) -> dict:
         ``log2_critical_points``, ``log10_critical_points``; in the order of
         ``list_chains`` (the default chain first).
     """
-    from dataclasses import replace
-
-    from lossbounds.theory.activations import list_chains
-    from lossbounds.theory.formats import loss_format
-
     out = {}
     for name in list_chains(arch.activation):
         fmt = loss_format(replace(arch, chain=name))
@@ -671,8 +715,6 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
         The slice format (``as_dict()`` keys) plus ``log2_zell_expression``,
         ``log10_zell_expression``, ``log2_critical_points``, ``log10_critical_points``.
     """
-    from lossbounds.theory.formats import slice_format
-
     fmt = slice_format(arch, k)
     n, ell, alpha, beta = _numeric_tuple(fmt)
     n_full = _numeric_tuple(arch)[0]
@@ -712,8 +754,6 @@ def bound_summary(arch, constant=1.0) -> dict:
         bound on b_0 only under the hypotheses of
         :func:`lossbounds.landscape.symmetry.lower_bound_certificate`.
     """
-    from lossbounds.theory.formats import loss_format
-
     fmt = loss_format(arch)
     lg = log2_symmetry_group_order(arch)
     if lg * LOG10_2 < _MAX_DIGITS - 2:

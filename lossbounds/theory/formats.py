@@ -77,6 +77,7 @@ __all__ = [
     "slice_format",
     "depth_closed_form",
     "head_chain",
+    "expand_closed_form",
 ]
 
 #: The target of one sample, a constant of the loss.
@@ -457,3 +458,20 @@ def slice_format(arch: Architecture, k) -> PfaffianFormat:
     k = _size("k", k)
     fmt = loss_format(arch)
     return PfaffianFormat(k, fmt.chain_length, fmt.chain_degree, fmt.loss_degree)
+
+
+def expand_closed_form(expr):
+    """Return a closed form in K in its display form: Piecewise folded, polynomials expanded.
+
+    Parameters
+    ----------
+    expr : sympy expression or number
+        E.g. ``loss_format(arch).chain_length`` for a symbolic ``hidden_layers``.
+
+    Returns
+    -------
+    sympy expression
+        ``sympy.piecewise_fold(expr)`` for a Piecewise, ``sympy.expand(expr)`` otherwise.
+    """
+    expr = sp.sympify(expr)
+    return sp.piecewise_fold(expr) if isinstance(expr, sp.Piecewise) else sp.expand(expr)
