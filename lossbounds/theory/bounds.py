@@ -1,63 +1,12 @@
 """Upper and lower bounds on B(S), the sum of the Betti numbers of a sublevel set.
 
-For a training loss L of Pfaffian format (N, ell, alpha, beta) (see
-:mod:`lossbounds.theory.formats`) and S = {theta : L(theta) <= c} intersected with a
-ball ||theta||^2 <= r^2 (s = 2 sign conditions, so that S is compact). The
-ball's polynomial has degree 2 and Zell's format bounds the degrees of *all*
-defining functions, so the Zell functions require beta >= 2 (``ValueError``
-naming ``loss_degree`` otherwise: pass max(beta, 2)); every loss of the
-catalogue has beta >= 2. The same s = 2 (sublevel condition and a disc) is the
-default for slices. Theory: docs/theory.md.
-
-Zell (1999)
-    B(S) <= s^N 2^{ell(ell-1)/2} (C (N beta + min(N, ell) alpha))^{N+ell}
-    for some absolute constant C hidden in the theorem's O(.), which is not
-    known. The package evaluates the right-hand side with a user-chosen C
-    (default 1): **Zell's expression**, which is a bound only for C at least
-    the theorem's unknown constant (never label the C = 1 value a bound)::
-
-    log2 Z_C = N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
-               "sign"       "chain"          "degree"
-
-Khovanskii, non-degenerate critical points (a proven, constant-free bound)
-    Each dL/dtheta_j is a Pfaffian function on the same chain of degree
-    beta' = beta + alpha - 1 (see :func:`gradient_degree`), so grad L = 0 is a
-    system of N equations of degree beta' and the number of its non-degenerate
-    solutions is at most
-
-    2^{ell(ell-1)/2} beta'^N (N beta' - N + min(N, ell) alpha + 1)^ell.
-
-    Non-degenerate critical points include the strict local minima at which
-    the Hessian is non-singular (Morse minima).
-
-Symmetry group order
-    Hidden-unit permutations and sign (or shift) flips leave L unchanged. The
-    order |G| of that group depends on the activation's flip kind (odd, even,
-    sigmoid-like, shift-odd), the skips, the l2 term and the widths: see
-    :func:`lossbounds.landscape.symmetry.symmetry_group_order` and docs/symmetry.md.
-    |G| bounds b_0(S) from below only under the proposition's hypotheses (a
-    certified strict local minimum with a free orbit, c slightly above the
-    minimum; :func:`lossbounds.landscape.symmetry.lower_bound_certificate`); elsewhere
-    it is only the group's order, reported as ``group_order``.
-
-The numbers are astronomically large, so everything is returned as log2 (and
-log10), never as the bound itself. Each formula is written once, as a sympy
-expression in placeholders (N, ell, alpha, beta, s, C); two paths use it:
-
-- symbolic, exact: :func:`zell_log2_symbolic`, :func:`khovanskii_log2_symbolic`
-  (the placeholders substituted by architecture symbols or exact numbers);
-- numeric, vectorised over numpy arrays of formats: :func:`zell_log2`,
-  :func:`zell_terms`, :func:`khovanskii_log2`, :func:`khovanskii_terms`
-  (the same expressions through ``sympy.lambdify``, log2 mapped to ``numpy.log2``).
-
-The symmetry group order is an exact integer (:func:`symmetry_group_order`).
-
-Precision of the float path: every term is a product/log of float64 numbers
-that are exact integers (inputs are validated to be integers below 2^53); the
-products ``ell*(ell-1)`` and ``(N+ell)*log2(...)`` are rounded once, the log2
-once (C != 1 adds one rounding of C times the integer inside), and the three
-non-negative terms summed, so the relative error of the total is below about
-4 float64 ulps (~1e-15) for every N, ell up to 2^53.
+Zell's expression (the right-hand side of Zell's theorem with a chosen constant C; a bound
+only for C at least the theorem's unknown constant), Khovanskii's bound on non-degenerate
+critical points, and the symmetry-group order, as log2 / log10 (never the numbers). Each
+formula is one sympy expression used by an exact symbolic path and a vectorised float path.
+S is the sublevel set cut by a ball (s = 2 sign conditions), so Zell's functions need
+loss_degree >= 2 (ValueError naming it otherwise). The formulas, the precision of the float
+path and the hypotheses: docs/bounds.md.
 """
 
 from __future__ import annotations
