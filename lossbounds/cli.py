@@ -2,13 +2,16 @@
 
 Sub-commands
 ------------
-``format``  Pfaffian format (N, ell, alpha, beta) of a network's training loss.
-``bound``   The format plus Zell's expression (a bound only for C at least Zell's
-            unknown constant), Khovanskii's bound on non-degenerate critical points
-            and the symmetry group order |G|. Keys: ``log2_zell_expression``,
-            ``log10_zell_expression``, ``log2_critical_points``, ..., ``group_order``.
-``sweep``   Measure every cell of a sweep spec (TOML) into a resumable results table
-            (exit status 1 when some cells failed).
+``format``
+    Pfaffian format (N, ell, alpha, beta) of a network's training loss.
+``bound``
+    The format plus Zell's expression (a bound only for C at least Zell's
+    unknown constant), Khovanskii's bound on non-degenerate critical points
+    and the symmetry group order |G|. Keys: ``log2_zell_expression``,
+    ``log10_zell_expression``, ``log2_critical_points``, ..., ``group_order``.
+``sweep``
+    Measure every cell of a sweep spec (TOML) into a resumable results table
+    (exit status 1 when some cells failed).
 
 Bad input exits with status 2 and a single ``lossbounds <cmd>: error: ...``
 line on stderr, never a traceback.

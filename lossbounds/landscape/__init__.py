@@ -14,6 +14,7 @@ _NAMES = {
     "make_regression": "data",
     "make_xor": "data",
     "make_teacher_student": "data",
+    "make_teacher": "data",
     "SKLEARN_DATASETS": "data",
     "standardize": "data",
     "principal_components": "data",

@@ -172,7 +172,7 @@ def head_chain(output: str, loss: str):
     evaluated at z_k, join the Pfaffian chain (``None`` for a linear output);
     ``loss_polynomial`` is the loss of one sample as a polynomial in
     :data:`~lossbounds.theory.activations.T` (= z_k), the chain symbols and
-    :data:`Y` (= y_k). The loss is the mean over samples (plus the l2 term).
+    ``Y`` (= y_k). The loss is the mean over samples (plus the l2 term).
 
     - linear, MSE: (z - y)^2
     - sigmoid, MSE: (sigmoid(z) - y)^2
