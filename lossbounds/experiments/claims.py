@@ -495,7 +495,7 @@ def quick_table(
 def row_cell(table: Mapping, **where) -> dict:
     """Return the one row of ``table`` selected by ``where`` as a cell (plain Python values).
 
-    The result is what :func:`lossbounds.experiments.sweep.problem` takes to
+    The result is what :func:`lossbounds.experiments.cell.problem` takes to
     rebuild the cell's architecture, dataset and surface.
 
     Raises

@@ -167,7 +167,12 @@ def new_axis(ax=None, figsize=(5.0, 3.6)):
 # ---------------------------------------------------------------------------
 # bounds (notebooks 02 and 03)
 # ---------------------------------------------------------------------------
-__all__ += ["plot_bound_curves", "plot_bound_terms", "plot_bound_gap"]
+__all__ += [
+    "plot_bound_curves",
+    "plot_zell_khovanskii",
+    "plot_bound_terms",
+    "plot_bound_gap",
+]
 
 
 def plot_bound_curves(
@@ -204,6 +209,37 @@ def plot_bound_curves(
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
+    return ax
+
+
+def plot_zell_khovanskii(x, series: dict, ax=None, title="", xlabel=""):
+    """Zell's expression (solid, dots) and Khovanskii's bound (dashed, crosses) per setting.
+
+    Parameters
+    ----------
+    x : array_like of shape (k,)
+        The size variable, on a log axis.
+    series : dict of str -> (array_like, array_like)
+        Setting label -> (log10 of Zell's expression with C = 1, log10 of
+        Khovanskii's bound), each of shape (k,); one colour per setting.
+    ax : matplotlib.axes.Axes, optional
+    title, xlabel : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Log-log axes (log10 of the values on a log axis).
+    """
+    import matplotlib.pyplot as plt
+
+    ax = new_axis(ax)
+    colors = plt.cm.tab10.colors
+    for j, (label, (z, k)) in enumerate(series.items()):
+        color = colors[j % len(colors)]
+        ax.plot(x, z, "-", marker="o", ms=3, color=color, label=f"Zell expression (C = 1), {label}")
+        ax.plot(x, k, "--", lw=1, marker="x", ms=5, color=color, label=f"Khovanskii bound, {label}")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="log10 of the value", title=title)
+    ax.legend(fontsize=6.5)
     return ax
 
 
@@ -341,8 +377,9 @@ def plot_diagram(diagrams, ax=None, dims=None, inf_level=None, markersize=12):
     dims : sequence of int, optional
         Dimensions to draw (default all).
     inf_level : float, optional
-        Height at which infinite deaths are drawn (a dashed line labelled
-        "inf"); default slightly above the largest finite value.
+        Height of the dashed line labelled "inf" on which infinite bars are
+        drawn as triangles (their own legend entry); default slightly above
+        the largest finite value.
     markersize : float
 
     Returns
@@ -358,10 +395,21 @@ def plot_diagram(diagrams, ax=None, dims=None, inf_level=None, markersize=12):
     lo = float(finite_all.min())
     for k in dims:
         d = np.asarray(diagrams[k], dtype=float).reshape(-1, 2)
-        deaths = np.where(np.isfinite(d[:, 1]), d[:, 1], top)
-        ax.scatter(d[:, 0], deaths, s=markersize, label=f"H{k} ({len(d)})", alpha=0.7)
+        inf = ~np.isfinite(d[:, 1])
+        dots = ax.scatter(
+            d[~inf, 0],
+            d[~inf, 1],
+            s=markersize,
+            alpha=0.7,
+            label=f"H{k}: {int(np.sum(~inf))} finite",
+        )
+        if inf.any():
+            ax.scatter(
+                d[inf, 0], np.full(int(inf.sum()), top), s=3 * markersize, marker="^",
+                color=dots.get_facecolor()[0], label=f"H{k}: {int(inf.sum())} infinite (never dies)",
+            )  # fmt: skip
     ax.plot([lo, top], [lo, top], color="0.5", lw=0.8)
-    ax.axhline(top, color="0.5", ls="--", lw=0.8)
+    ax.axhline(top, color="0.5", ls="--", lw=0.8, label="death = inf (drawn at this height)")
     ax.text(lo, top, "inf", va="bottom", fontsize=8, color="0.4")
     ax.set_xlabel("birth")
     ax.set_ylabel("death")
