@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from scipy.stats import qmc
 
-from lossbounds.topology.connectivity import MergeOptions, _neb, merge_tree
+from lossbounds.topology.connectivity import MergeOptions, merge_tree
+from lossbounds.topology.neb import run_bands as _neb
 from lossbounds.topology.shapes import tilted_double_wells
 
 

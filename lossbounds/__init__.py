@@ -32,6 +32,7 @@ _NAMES = {
     "load_dataset": "landscape.data",
     "make_teacher": "landscape.data",
     "merge_tree": "topology.connectivity",
+    "critical_points": "topology.critical",
     "run_sweep": "experiments.run",
 }
 

@@ -207,16 +207,29 @@ def test_merge_tree_of_a_module_surface_equals_the_built_in_one(module):
 # ----------------------------------------------------------------------------
 # robustness and API
 # ----------------------------------------------------------------------------
-def test_flat_direction_and_box_do_not_crash():
-    def flat(x):  # double well in x0, flat in x1: no strict minimum
+def test_flat_direction_gives_degenerate_minima_joined_by_connectivity():
+    def flat(x):  # double well in x0, flat in x1: two lines of minima x0 = +-1 (value 0)
         return (x[:, 0] ** 2 - 1) ** 2 + 0.0 * x[:, 1]
 
     res = merge_tree(flat, qmc.Sobol(2, seed=0).random(16) * 4 - 2)
-    assert len(res.minima) == 0 and res.rejected["degenerate"] == 16
-    assert res.diagram().shape == (0, 2) and res.betti0(0.5) == 0
+    # exact: two components (nullity 1 each), joined at the ridge x0 = 0 (value 1)
+    assert len(res.minima) == 2 and list(res.nullity) == [1, 1]
+    assert res.hits.sum() == 16
+    np.testing.assert_allclose(res.minima_values, 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.abs(res.minima[:, 0]), 1.0, atol=1e-8)
+    dgm = res.diagram()
+    np.testing.assert_allclose(dgm[:, 0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.sort(dgm[:, 1]), [1.0, np.inf], rtol=1e-8)
+
+
+def test_box_does_not_crash():
     f, _ = double_wells(2)
-    tight = merge_tree(f, qmc.Sobol(2, seed=0).random(32) * 2 - 1, box=0.9, check_bands=2)
-    assert np.all(np.abs(tight.saddles.points) <= 0.9)
+    tight = merge_tree(f, qmc.Sobol(2, seed=0).random(32) * 2 - 1, box=1.2, check_bands=2)
+    assert len(tight.minima) == 2 and np.all(np.abs(tight.saddles.points) <= 1.2)
+    # no minimum inside the box: a warning naming the counted reason, never a silent empty tree
+    with pytest.warns(UserWarning, match="not_converged: 32"):
+        empty = merge_tree(f, qmc.Sobol(2, seed=0).random(32) * 2 - 1, box=0.9)
+    assert empty.diagram().shape == (0, 2)
 
 
 def test_betti0_counts_alive_bars_and_plot():
@@ -234,8 +247,9 @@ def test_betti0_counts_alive_bars_and_plot():
 
 
 def test_chao1_hand_computed():
-    assert chao1([1, 1, 2, 3]) == pytest.approx(4 + 2**2 / (2 * 1))
-    assert chao1([1, 1, 1]) == pytest.approx(3 + 3 * 2 / 2)
+    # bias-corrected Chao1: k + f1 (f1 - 1) / (2 (f2 + 1))
+    assert chao1([1, 1, 2, 3]) == pytest.approx(4 + 2 * 1 / (2 * 2))
+    assert chao1([1, 1, 1]) == pytest.approx(3 + 3 * 2 / (2 * 1))
     assert chao1([5, 4]) == pytest.approx(2)
     with pytest.raises(ValueError, match="hits"):
         chao1([1.5])

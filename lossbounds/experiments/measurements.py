@@ -12,7 +12,6 @@ options are the fields of :class:`~lossbounds.topology.connectivity.MergeOptions
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
@@ -20,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from lossbounds._checks import check_positive
 from lossbounds.experiments.cell import (
@@ -33,10 +31,11 @@ from lossbounds.experiments.cell import (
     problem,
 )
 from lossbounds.landscape.layout import ParamLayout
+from lossbounds.landscape.newton import torch_threads
 from lossbounds.landscape.optimize import basin_census
 from lossbounds.landscape.symmetry import SymmetryGroup
 from lossbounds.theory.bounds import bound_summary
-from lossbounds.topology.connectivity import MergeOptions, merge_tree
+from lossbounds.topology.connectivity import MergeOptions, chao1, merge_tree
 
 __all__ = [
     "Measurement",
@@ -131,15 +130,9 @@ def measurement(name: str, outputs, options=None, check=None):
     return register
 
 
-@contextlib.contextmanager
 def _one_torch_thread():
     """Run the body with one torch thread (workers share the cores), then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(1)
 
 
 def run_cell(cell: dict, measurement: Measurement | None = None) -> dict:
@@ -297,7 +290,7 @@ def _hits_summary(hits: np.ndarray) -> dict:
         "hits_max": int(hits.max()) if hits.size else 0,
         "singletons": f1,
         "doubletons": f2,
-        "chao1": hits.size + f1 * (f1 - 1) / (2 * (f2 + 1)),
+        "chao1": chao1(hits),
     }
 
 

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int, check_nonnegative
+from lossbounds.landscape.newton import NewtonOptions, morse_counts, polish_and_classify
 from lossbounds.landscape.surface import LossSurface
 from lossbounds.landscape.symmetry import SymmetryGroup, dedup_modulo_group
 
@@ -36,6 +37,7 @@ __all__ = [
     "polish",
     "find_minima",
     "minimize_lm",
+    "lm_descent",
     "CensusResult",
     "basin_census",
 ]
@@ -73,13 +75,13 @@ def classify_hessian(eigenvalues, rel_tol: float = 1e-6, abs_tol: float = 1e-12)
         raise ValueError("eigenvalues must be a non-empty finite 1-D array")
     if not (rel_tol >= 0 and abs_tol >= 0):
         raise ValueError(f"rel_tol and abs_tol must be >= 0, got {rel_tol!r}, {abs_tol!r}")
-    tau = max(abs_tol, rel_tol * float(np.max(np.abs(lam))))
-    pos, neg = lam > tau, lam < -tau
-    if pos.any() and neg.any():
+    tau = np.array([max(abs_tol, rel_tol * float(np.max(np.abs(lam))))])
+    index, nullity = (int(c[0]) for c in morse_counts(lam[None], tau))
+    if 0 < index < lam.size - nullity:
         return "saddle"
-    if not (pos | neg).all():
+    if nullity:
         return "degenerate"
-    return "strict_min" if pos.all() else "max"
+    return "strict_min" if index == 0 else "max"
 
 
 @dataclass
@@ -111,25 +113,6 @@ class MinimaResult:
         return {str(k): int(c) for k, c in zip(keys, n, strict=True)}
 
 
-def _newton_polish(surface: LossSurface, theta, newton_steps: int, newton_max_step: float):
-    """Newton steps ``theta - H^+ g`` for grad = 0 from one point; returns (theta, L, g, eigenvalues)."""
-    val, g = surface.value_and_grad(theta)
-    lam, V = np.linalg.eigh(surface.hessian(theta))
-    for _ in range(newton_steps):
-        # pseudo-inverse: flat directions are not moved
-        keep = np.abs(lam) > 1e-12 * np.max(np.abs(lam))
-        step = V[:, keep] @ ((V[:, keep].T @ g) / lam[keep])
-        if not np.isfinite(step).all() or np.linalg.norm(step) > newton_max_step:
-            break
-        cand = theta - step
-        cval, cg = surface.value_and_grad(cand)
-        if not (np.isfinite(cval) and np.linalg.norm(cg) < np.linalg.norm(g)):
-            break
-        theta, val, g = cand, cval, cg
-        lam, V = np.linalg.eigh(surface.hessian(theta))
-    return theta, val, g, lam
-
-
 def polish(
     surface: LossSurface,
     points,
@@ -142,10 +125,10 @@ def polish(
 ) -> MinimaResult:
     """Polish points to the nearby critical point by Newton steps and classify them (float64).
 
-    Per point, up to ``newton_steps`` Newton steps ``theta - H^+ g`` for
-    grad = 0 (pseudo-inverse over eigenvalues above 1e-12 of the largest),
-    each kept only if it is shorter than ``newton_max_step`` and lowers the
-    gradient norm; then the Hessian spectrum and :func:`classify_hessian`
+    Up to ``newton_steps`` batched Newton steps for grad = 0 on all points
+    at once (:func:`lossbounds.landscape.newton.polish_and_classify`, mode
+    ``"any"``: Levenberg-damped, each step shorter than ``newton_max_step``
+    and lowering the gradient norm); then the Hessian spectrum and :func:`classify_hessian`
     with ``rel_tol``/``abs_tol``, or ``"not_critical"`` when
     ``||grad|| > grad_tol``. No descent: saddles stay saddles.
 
@@ -167,16 +150,29 @@ def polish(
     MinimaResult
     """
     X = _check_points(surface, points, "points")
-    newton_steps = check_int("newton_steps", newton_steps, 0)
-    K, N = X.shape
-    losses, gnorms, eig, labels = np.empty(K), np.empty(K), np.empty((K, N)), []
-    for k in tqdm(range(K), disable=not progress, desc="hessian"):
-        theta, val, g, lam = _newton_polish(surface, X[k], newton_steps, newton_max_step)
-        X[k], losses[k], gnorms[k], eig[k] = theta, val, np.linalg.norm(g), lam
-        labels.append(
-            "not_critical" if gnorms[k] > grad_tol else classify_hessian(lam, rel_tol, abs_tol)
-        )
-    return MinimaResult(X, losses, gnorms, eig, np.array(labels))
+    opts = NewtonOptions(
+        newton_steps=check_int("newton_steps", newton_steps, 0),
+        max_step=newton_max_step,
+        grad_tol=_relative_grad_tol(grad_tol),
+        rel_tol=rel_tol,
+        progress=progress,
+    )
+    t = torch.as_tensor(X, dtype=torch.float64, device=surface.device)
+    pol = polish_and_classify(surface.losses, t, opts, "any", "hessian")
+    labels = [
+        "not_critical" if g > grad_tol else classify_hessian(lam, rel_tol, abs_tol)
+        for g, lam in zip(pol.grad_norms, pol.eigenvalues, strict=True)
+    ]
+    return MinimaResult(pol.points, pol.values, pol.grad_norms, pol.eigenvalues, np.array(labels))
+
+
+def _relative_grad_tol(grad_tol: float) -> float:
+    """Return the core's gradient tolerance for :func:`polish`: its rounding floor.
+
+    Polish's absolute ``grad_tol`` decides the label, so Newton runs to the floor.
+    """
+    check_nonnegative("grad_tol", grad_tol)
+    return 1e-300
 
 
 def _adam(surface: LossSurface, X: np.ndarray, steps: int, lr: float, progress: bool):
@@ -295,16 +291,17 @@ def find_minima(
 
 
 def _lm_value(surface: LossSurface, theta: torch.Tensor) -> torch.Tensor:
-    r = torch.from_numpy(surface.residuals(theta.numpy()))
+    with torch.no_grad():
+        r = surface._residuals_t(theta)
     return (r * r).sum(dim=1) / surface.m
 
 
 def _levenberg_marquardt(surface, theta, mu0: float, max_iter: int, grad_tol: float, progress):
-    """Stage 1 of :func:`minimize_lm` on a (K, N) tensor; returns the new tensor."""
-    mu = torch.full((theta.shape[0],), float(mu0), dtype=torch.float64)
+    """Stage 1 of :func:`minimize_lm` on a (K, N) tensor on the surface's device."""
+    mu = torch.full((theta.shape[0],), float(mu0), dtype=torch.float64, device=theta.device)
     loss = _lm_value(surface, theta)
     for _ in tqdm(range(max_iter), disable=not progress, desc="levenberg-marquardt"):
-        r, J = (torch.from_numpy(a) for a in surface.residual_jacobians(theta.numpy()))
+        r, J = surface.residual_jacobians_t(theta)
         JtJ = J.transpose(1, 2) @ J
         g = (J.transpose(1, 2) @ r[:, :, None])[:, :, 0]  # half the gradient times m
         active = (2.0 / surface.m) * g.norm(dim=1) > grad_tol
@@ -323,28 +320,22 @@ def _levenberg_marquardt(surface, theta, mu0: float, max_iter: int, grad_tol: fl
     return theta
 
 
-def _damped_newton(surface, theta, newton_iter: int, grad_tol: float, progress):
-    """Stage 2 of :func:`minimize_lm` on a (K, N) tensor; returns the new tensor."""
-    nu = torch.full((theta.shape[0],), 1e-3, dtype=torch.float64)
-    eye = torch.eye(theta.shape[1], dtype=torch.float64)
-    for _ in tqdm(range(newton_iter), disable=not progress, desc="damped newton"):
-        loss, g, H = (torch.from_numpy(a) for a in surface.hessians(theta.numpy()))
-        # a start whose gradient or Hessian overflowed stops moving (and cannot break the SVD)
-        finite = torch.isfinite(H).all(dim=2).all(dim=1) & torch.isfinite(g).all(dim=1)
-        H = torch.where(finite[:, None, None], H, eye)
-        g = torch.where(finite[:, None], g, torch.zeros_like(g))
-        active = finite & (g.norm(dim=1) > grad_tol)
-        if not bool(active.any()):
-            break
-        scale = torch.linalg.matrix_norm(H, ord=2).clamp_min(1e-12)
-        L, info = torch.linalg.cholesky_ex(H + (nu * scale)[:, None, None] * eye)
-        pd = info == 0
-        step = torch.cholesky_solve(-g[:, :, None], torch.where(pd[:, None, None], L, eye))[:, :, 0]
-        step = torch.where(pd[:, None] & torch.isfinite(step), step, torch.zeros_like(step))
-        new_loss = _lm_value(surface, theta + step)
-        accept = active & pd & torch.isfinite(new_loss) & (new_loss <= loss)
-        theta = torch.where(accept[:, None], theta + step, theta)
-        nu = torch.where(accept, nu / 10.0, torch.where(active, nu * 10.0, nu)).clamp(1e-16, 1e8)
+def lm_descent(
+    surface: LossSurface, theta: torch.Tensor, max_iter: int, newton_iter: int = 0, progress=False
+):
+    """Batched Levenberg-Marquardt, then saddle-free Newton, on a (K, N) tensor (no host copies).
+
+    The tensor form of :func:`minimize_lm` (stage 2 is the numeric core's
+    ``"min"`` Newton, :func:`lossbounds.landscape.newton.polish_and_classify`).
+    Returns the end points, a tensor on the surface's device.
+    """
+    theta = _levenberg_marquardt(surface, theta.to(surface.device), 1e-2, max_iter, 1e-12, progress)
+    if newton_iter > 0:
+        opts = NewtonOptions(newton_steps=newton_iter, progress=progress)
+        theta = torch.as_tensor(
+            polish_and_classify(surface.losses, theta, opts, "min", "newton").points,
+            device=surface.device,
+        )
     return theta
 
 
@@ -365,10 +356,10 @@ def minimize_lm(
     scaling) and is accepted when the loss decreases (then ``mu_k /= 3``),
     otherwise rejected (``mu_k *= 4``).
 
-    Stage 2 (``newton_iter`` iterations), damped Newton with the exact
-    Hessian: ``(H + nu_k ||H||_2 I) delta = -grad`` with ``nu_k`` raised
-    until the matrix is positive definite (Cholesky) and the loss does not
-    increase.
+    Stage 2 (``newton_iter`` iterations), the numeric core's saddle-free
+    Newton (:func:`lossbounds.landscape.newton.polish_and_classify`, mode
+    ``"min"``): Levenberg-damped steps along ``-g_i / (|lambda_i| + r)`` in the
+    Hessian eigenbasis, kept when the loss does not increase.
 
     Starts whose gradient norm is below ``grad_tol`` stop moving.
 
@@ -410,10 +401,15 @@ def minimize_lm(
     if not (np.isfinite(mu0) and mu0 > 0):
         raise ValueError(f"mu0 must be a finite number > 0, got {mu0!r}")
     grad_tol = check_nonnegative("grad_tol", grad_tol)
-    theta = torch.from_numpy(_check_points(surface, starts))
+    theta = torch.as_tensor(_check_points(surface, starts), device=surface.device)
     theta = _levenberg_marquardt(surface, theta, mu0, max_iter, grad_tol, progress)
-    theta = _damped_newton(surface, theta, newton_iter, grad_tol, progress)
-    return theta.numpy(), _lm_value(surface, theta).numpy()
+    if newton_iter > 0:
+        opts = NewtonOptions(newton_steps=newton_iter, grad_tol=1e-300, progress=progress)
+        theta = torch.as_tensor(
+            polish_and_classify(surface.losses, theta, opts, "min", "newton").points,
+            device=surface.device,
+        )
+    return theta.cpu().numpy(), _lm_value(surface, theta).cpu().numpy()
 
 
 @dataclass

@@ -18,6 +18,7 @@ with theta in the order of ``parameters_to_vector(model.parameters())``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -34,10 +35,53 @@ from lossbounds.landscape.modules import from_module as _arch_of_module
 from lossbounds.landscape.network import Network
 from lossbounds.landscape.symmetry import SymmetryGroup
 
-__all__ = ["LossSurface"]
+__all__ = ["LossSurface", "value_grad", "batched_hessians"]
 
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
 _LOSSES = ("mse", "bce")
+
+
+def value_grad(fn, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values (K,) and gradients (K, d) of a batched ``fn`` at the rows of X, one call.
+
+    The rows are independent, so the gradient of the sum is the stack of
+    the K gradients. Tensors stay on X's device.
+    """
+    x = X.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        v = fn(x)
+        (g,) = torch.autograd.grad(v.sum(), x, allow_unused=True)
+    return v.detach(), torch.zeros_like(x) if g is None else g
+
+
+def batched_hessians(fn, X: torch.Tensor, max_entries: int = 2**22) -> torch.Tensor:
+    """Symmetrised Hessians (K, d, d) of a batched ``fn`` at the rows of X (double backward).
+
+    The project's one Hessian: the K gradients in one backward pass, then
+    the d Hessian rows of a chunk of points in one batched pass (chunks of
+    at most ``max_entries`` entries bound the memory). An ``fn`` whose
+    gradient does not depend on x (affine) gives zero Hessians; non-finite
+    entries become 0. The result is on X's device, in X's dtype.
+    """
+    K, d = X.shape
+    out = torch.zeros(K, d, d, dtype=X.dtype, device=X.device)
+    eye = torch.eye(d, dtype=X.dtype, device=X.device)
+    chunk = max(1, max_entries // max(1, d * d))
+    for s in range(0, K, chunk):
+        x = X[s : s + chunk].detach().clone().requires_grad_(True)
+        k = x.shape[0]
+        with torch.enable_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # vmap fallback notices
+            (g,) = torch.autograd.grad(fn(x).sum(), x, create_graph=True, allow_unused=True)
+            if g is None or not g.requires_grad:  # f affine: zero Hessian
+                continue
+            (H,) = torch.autograd.grad(
+                g, x, eye[:, None, :].expand(d, k, d), is_grads_batched=True, allow_unused=True
+            )
+        if H is not None:
+            out[s : s + k] = H.transpose(0, 1)
+    out = torch.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+    return 0.5 * (out + out.transpose(1, 2))
 
 
 def _is_transformed(t: torch.Tensor) -> bool:
@@ -465,32 +509,20 @@ class LossSurface:
         return vals.detach().cpu().numpy(), g.cpu().numpy()
 
     def hessian(self, theta) -> np.ndarray:
-        """Hessian of shape (N, N) at one point, float64, symmetrised (double backward)."""
+        """Hessian of shape (N, N) at one point, float64, symmetrised (:func:`batched_hessians`)."""
         t = self._as_points(theta, torch.float64)
         if t.ndim != 1:
             raise ValueError(f"theta must be one point of shape (N,), got {tuple(t.shape)}")
-        t = t.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(self._single(t), t, create_graph=True)
-        eye = torch.eye(t.shape[0], dtype=t.dtype, device=self.device)
-        (H,) = torch.autograd.grad(g, t, eye, is_grads_batched=True)
-        H = H.cpu().numpy()
-        return 0.5 * (H + H.T)
+        return batched_hessians(self.losses, t[None])[0].cpu().numpy()
 
     def hessians(self, thetas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Losses (K,), gradients (K, N) and symmetrised Hessians (K, N, N) at K points, float64.
 
-        Double backward: the K gradients in one pass (the K losses are
-        independent), then the N Hessian rows of all K points in one batched pass.
+        :func:`value_grad` and :func:`batched_hessians` on the surface's device.
         """
-        t = self._as_points(thetas, torch.float64)
-        t = torch.atleast_2d(t).clone().requires_grad_(True)
-        loss = self.losses(t)
-        (g,) = torch.autograd.grad(loss.sum(), t, create_graph=True)
-        K, N = t.shape
-        rows = torch.eye(N, dtype=torch.float64, device=self.device)[:, None, :].expand(N, K, N)
-        (H,) = torch.autograd.grad(g, t, rows, is_grads_batched=True)  # (N, K, N)
-        H = H.transpose(0, 1)
-        H = 0.5 * (H + H.transpose(1, 2))
+        t = torch.atleast_2d(self._as_points(thetas, torch.float64))
+        loss, g = value_grad(self.losses, t)
+        H = batched_hessians(self.losses, t)
         return tuple(a.detach().cpu().numpy() for a in (loss, g, H))
 
     # ------------------------------------------------------ least squares
@@ -532,6 +564,23 @@ class LossSurface:
             r = self._residuals_t(torch.atleast_2d(t)).cpu().numpy()
         return r[0] if t.ndim == 1 else r
 
+    def residual_jacobians_t(self, thetas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residuals (K, R) and Jacobians (K, R, N) of a (K, N) float64 tensor on the device.
+
+        The tensor form of :meth:`residual_jacobians` (no host copies), for
+        batched least-squares loops.
+        """
+        self._check_mse()
+        t = thetas.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            r = self._residuals_t(t)
+            K, R = r.shape
+            grads = torch.eye(R, dtype=torch.float64, device=self.device)[:, None, :].expand(
+                R, K, R
+            )
+            (J,) = torch.autograd.grad(r, t, grads, is_grads_batched=True)  # (R, K, N)
+        return r.detach(), J.transpose(0, 1)
+
     def residual_jacobians(self, thetas) -> tuple[np.ndarray, np.ndarray]:
         """Residuals and their Jacobians at one or K points, float64 (MSE losses only).
 
@@ -549,10 +598,6 @@ class LossSurface:
         """
         self._check_mse()
         t0 = self._as_points(thetas, torch.float64)
-        t = torch.atleast_2d(t0).clone().requires_grad_(True)
-        r = self._residuals_t(t)
-        K, R = r.shape
-        grads = torch.eye(R, dtype=torch.float64, device=self.device)[:, None, :].expand(R, K, R)
-        (J,) = torch.autograd.grad(r, t, grads, is_grads_batched=True)  # (R, K, N)
-        r, J = r.detach().cpu().numpy(), J.transpose(0, 1).cpu().numpy()
+        r, J = self.residual_jacobians_t(torch.atleast_2d(t0))
+        r, J = r.cpu().numpy(), J.cpu().numpy()
         return (r[0], J[0]) if t0.ndim == 1 else (r, J)

@@ -48,6 +48,7 @@ __all__ = [
     "sample_persistence",
     "ripser_max_vertices",
     "default_k",
+    "elder_rule",
 ]
 
 _CONSTRUCTIONS = ("vertex", "top")
@@ -283,6 +284,50 @@ def ripser_max_vertices(maxdim: int) -> int:
     return lo
 
 
+def elder_rule(birth, u, v) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """Union-find with the elder rule over the edges ``(u[e], v[e])`` in the given order.
+
+    The package's one elder rule: when an edge joins two components, the one
+    born later (larger ``birth``, ties: larger vertex index) dies and the
+    older one absorbs it.
+
+    Parameters
+    ----------
+    birth : sequence, shape (n,)
+        Birth key of every vertex (comparable values: floats or ranks).
+    u, v : sequence of int, shape (e,)
+        Edge ends, visited in this order (sort them by level first).
+
+    Returns
+    -------
+    merges : list of (edge, survivor, dying)
+        One per edge that joined two components: its position in ``u``, and
+        the root vertices (the oldest vertex of each component) that
+        survived and died.
+    roots : list of int
+        Root vertex of every component left at the end, ascending.
+    """
+    n = len(birth)
+    parent = list(range(n))
+    merges = []
+
+    def find(a: int) -> int:
+        while parent[a] != a:  # path halving
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for e, (a, b) in enumerate(zip(u, v, strict=True)):
+        ra, rb = find(int(a)), find(int(b))
+        if ra == rb:
+            continue
+        if (birth[rb], rb) < (birth[ra], ra):  # the older component absorbs the younger
+            ra, rb = rb, ra
+        merges.append((e, ra, rb))
+        parent[rb] = ra
+    return merges, [i for i in range(n) if parent[i] == i]
+
+
 def _h0_union_find(n: int, u: np.ndarray, v: np.ndarray, er: np.ndarray, vr: np.ndarray):
     """H0 pairs (in rank units) by the elder rule on a minimum spanning tree.
 
@@ -295,32 +340,11 @@ def _h0_union_find(n: int, u: np.ndarray, v: np.ndarray, er: np.ndarray, vr: np.
     graph = sparse.csr_matrix((er.astype(np.float64) + 1.0, (u, v)), shape=(n, n))
     tree = minimum_spanning_tree(graph).tocoo()
     order = np.argsort(tree.data, kind="stable")
-    tu = tree.row[order].tolist()
-    tv = tree.col[order].tolist()
-    tw = (tree.data[order] - 1.0).astype(np.int64).tolist()
-    parent = list(range(n))
+    tw = (tree.data[order] - 1.0).astype(np.int64)
     birth = vr.tolist()
-    bars_b, bars_d = [], []
-    for a, b, w in zip(tu, tv, tw, strict=True):
-        ra = a
-        while parent[ra] != ra:  # path halving
-            parent[ra] = parent[parent[ra]]
-            ra = parent[ra]
-        rb = b
-        while parent[rb] != rb:
-            parent[rb] = parent[parent[rb]]
-            rb = parent[rb]
-        if ra == rb:
-            continue
-        # elder rule: the component born later dies, the older one absorbs it
-        if birth[ra] > birth[rb]:
-            ra, rb = rb, ra
-        bars_b.append(birth[rb])
-        bars_d.append(w)
-        parent[rb] = ra
-    roots = [i for i in range(n) if parent[i] == i]
-    bars_b.extend(birth[r] for r in roots)
-    bars_d.extend([-1] * len(roots))
+    merges, roots = elder_rule(birth, tree.row[order].tolist(), tree.col[order].tolist())
+    bars_b = [birth[dying] for _, _, dying in merges] + [birth[r] for r in roots]
+    bars_d = [int(tw[e]) for e, _, _ in merges] + [-1] * len(roots)
     return np.asarray(bars_b, dtype=np.int64), np.asarray(bars_d, dtype=np.int64)
 
 

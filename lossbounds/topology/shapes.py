@@ -19,6 +19,13 @@ __all__ = [
     "solid_torus",
     "DoubleWells",
     "tilted_double_wells",
+    "gaussian_wells",
+    "mueller_brown",
+    "MUELLER_BROWN_CRITICAL",
+    "himmelblau",
+    "HIMMELBLAU_CRITICAL",
+    "lennard_jones",
+    "LJ7_MINIMA",
 ]
 
 
@@ -304,6 +311,20 @@ class DoubleWells:
         t = np.stack([np.sort(np.roots([4.0, 0.0, -4.0, e]).real) for e in self.eps])
         return t, (t * t - 1.0) ** 2 + self.eps[:, None] * t
 
+    def critical_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return all 3^d critical points (3^d, d), their values (3^d,) and Morse indices (3^d,).
+
+        Digit j (base 3) of the row index picks the lower minimum (0), the
+        maximum (1) or the upper minimum (2) of g_j; the index is the number
+        of coordinates at a maximum.
+        """
+        d = len(self.eps)
+        t, g = self.critical_levels()
+        digits = (np.arange(3**d)[:, None] // 3 ** np.arange(d)) % 3
+        y = np.take_along_axis(t, digits.T, axis=1).T
+        values = np.take_along_axis(g, digits.T, axis=1).T.sum(axis=1)
+        return y @ self.Q, values, (digits == 1).sum(axis=1)
+
     def minima(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the 2^d minima (2^d, d) and their values (2^d,).
 
@@ -353,3 +374,107 @@ def tilted_double_wells(d: int, seed: int = 0, tilt=(0.1, 0.5)) -> DoubleWells:
     eps = rng.uniform(lo, hi, d) * rng.choice([-1.0, 1.0], d)
     Q = special_ortho_group.rvs(d, random_state=rng) if d > 1 else np.ones((1, 1))
     return DoubleWells(np.asarray(Q, dtype=np.float64), eps)
+
+
+# Mueller-Brown potential (K. Mueller and L. D. Brown, Theor. Chim. Acta 53, 75 (1979))
+_MB_A = (-200.0, -100.0, -170.0, 15.0)
+_MB_a = (-1.0, -1.0, -6.5, 0.7)
+_MB_b = (0.0, 0.0, 11.0, 0.6)
+_MB_c = (-10.0, -10.0, -6.5, 0.7)
+_MB_x0 = (1.0, 0.0, -0.5, -1.0)
+_MB_y0 = (0.0, 0.5, 1.5, 1.0)
+
+#: Published critical points of :func:`mueller_brown` (x, y, value, Morse index), to the
+#: precision of the literature (3 decimals in x, y; 2 in the value): three minima, two
+#: index-1 saddles.
+MUELLER_BROWN_CRITICAL = np.array(
+    [
+        [-0.558, 1.442, -146.70, 0],
+        [0.623, 0.028, -108.17, 0],
+        [-0.050, 0.467, -80.77, 0],
+        [-0.822, 0.624, -40.67, 1],
+        [0.212, 0.293, -72.25, 1],
+    ]
+)
+
+
+def mueller_brown(x: torch.Tensor) -> torch.Tensor:
+    """Mueller-Brown potential at points x (K, 2) -> (K,), differentiable.
+
+    ``sum_i A_i exp(a_i (x - x0_i)^2 + b_i (x - x0_i)(y - y0_i) + c_i (y - y0_i)^2)``
+    with the four terms of Mueller and Brown (1979); see
+    :data:`MUELLER_BROWN_CRITICAL`.
+    """
+    out = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    for A, a, b, c, x0, y0 in zip(_MB_A, _MB_a, _MB_b, _MB_c, _MB_x0, _MB_y0, strict=True):
+        dx, dy = x[:, 0] - x0, x[:, 1] - y0
+        out = out + A * torch.exp(a * dx * dx + b * dx * dy + c * dy * dy)
+    return out
+
+
+#: Published critical points of :func:`himmelblau` (x, y, value, Morse index): the four
+#: minima (value 0) and the maximum (value 181.617) as listed with the function
+#: (Himmelblau 1972; 6 decimals in x, y).
+HIMMELBLAU_CRITICAL = np.array(
+    [
+        [3.0, 2.0, 0.0, 0],
+        [-2.805118, 3.131312, 0.0, 0],
+        [-3.779310, -3.283186, 0.0, 0],
+        [3.584428, -1.848126, 0.0, 0],
+        [-0.270845, -0.923039, 181.617, 2],
+    ]
+)
+
+
+def himmelblau(x: torch.Tensor) -> torch.Tensor:
+    """Himmelblau's function ``(x^2 + y - 11)^2 + (x + y^2 - 7)^2`` at x (K, 2) -> (K,).
+
+    Nine critical points: four minima (value 0), four index-1 saddles and
+    one maximum (see :data:`HIMMELBLAU_CRITICAL`).
+    """
+    a = x[:, 0] * x[:, 0] + x[:, 1] - 11.0
+    b = x[:, 0] + x[:, 1] * x[:, 1] - 7.0
+    return a * a + b * b
+
+
+#: The four minimum energies of the 7-atom Lennard-Jones cluster (epsilon = sigma = 1,
+#: pair energy ``4 (r^-12 - r^-6)``), Cambridge Cluster Database (Wales and Doye):
+#: pentagonal bipyramid, capped octahedron, tricapped tetrahedron, bicapped trigonal bipyramid.
+LJ7_MINIMA = np.array([-16.50538417, -15.93504306, -15.59321094, -15.53306005])
+
+
+def lennard_jones(x: torch.Tensor) -> torch.Tensor:
+    """Lennard-Jones cluster energy ``sum_{i<j} 4 (r_ij^-12 - r_ij^-6)`` at x (K, 3n) -> (K,).
+
+    Each row holds the coordinates of n atoms (x1, y1, z1, x2, ...). Every
+    minimum has six zero Hessian modes (translations and rotations).
+    """
+    K, d = x.shape
+    if d % 3:
+        raise ValueError(f"x must have 3n columns (n atoms in R^3), got {d}")
+    n = d // 3
+    P = x.reshape(K, n, 3)
+    i, j = torch.triu_indices(n, n, offset=1, device=x.device)
+    r2 = ((P[:, i] - P[:, j]) ** 2).sum(dim=-1)
+    inv6 = r2.reciprocal() ** 3
+    return (4.0 * (inv6 * inv6 - inv6)).sum(dim=1)
+
+
+_GW_CENTRES = ((-1.5, 0.0), (1.2, 0.6), (0.2, -1.3), (0.3, 1.4))
+_GW_DEPTHS = (1.0, 0.8, 0.9, 0.6)
+_GW_WIDTHS = (0.5, 0.4, 0.45, 0.35)
+
+
+def gaussian_wells(x: torch.Tensor) -> torch.Tensor:
+    """Four Gaussian wells in a shallow bowl on R^2, at x (K, 2) -> (K,), differentiable.
+
+    ``f(x) = -sum_i a_i exp(-|x - c_i|^2 / (2 s_i^2)) + 0.05 |x|^2`` with centres
+    (-1.5, 0), (1.2, 0.6), (0.2, -1.3), (0.3, 1.4), depths 1, 0.8, 0.9, 0.6 and
+    widths 0.5, 0.4, 0.45, 0.35: four minima (notebook 10 compares its merge
+    tree with fine-grid persistence).
+    """
+    c = torch.tensor(_GW_CENTRES, dtype=x.dtype, device=x.device)
+    a = torch.tensor(_GW_DEPTHS, dtype=x.dtype, device=x.device)
+    s2 = torch.tensor(_GW_WIDTHS, dtype=x.dtype, device=x.device) ** 2
+    r2 = ((x[:, None, :] - c[None]) ** 2).sum(-1)
+    return -(a * torch.exp(-r2 / (2 * s2))).sum(-1) + 0.05 * (x * x).sum(-1)
