@@ -7,7 +7,9 @@ A measurement is a function ``cell -> dict`` registered with
 
 Built in: ``"bounds"`` (format and bounds of the architecture), ``"census"``
 (basin census modulo G) and ``"merge_tree"`` (merge tree modulo G, whose
-options are the fields of :class:`~lossbounds.topology.connectivity.MergeOptions`).
+options are the fields of :class:`~lossbounds.topology.connectivity.MergeOptions`);
+``"critical_points"`` (critical points by Morse index and the merge tree) lives in
+:mod:`lossbounds.experiments.critical_cell`, registered on import of this module.
 """
 
 from __future__ import annotations
@@ -459,3 +461,7 @@ def _merge_tree(cell: dict) -> dict:
         "loss_scale": scale,
         **_tree_summary(tree, scale),
     }
+
+
+# Registers "critical_points" (its own module: it imports the helpers above).
+from lossbounds.experiments import critical_cell as _critical_cell  # noqa: E402, F401
