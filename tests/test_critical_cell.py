@@ -77,7 +77,7 @@ def test_saturated_can_fail():
     all_ = {int(a) for a in cp.start_point if a >= 0 and cp.index[a] == 0}
     singles = int(np.sum(cp.hits[cp.index == 0] == 1))
     assert row["singletons_0"] == singles
-    assert row["saturated"] == int(first_half == all_ and singles == 0)
+    assert row["saturated"] == int(bool(all_) and first_half == all_ and singles == 0)
     assert row["saturated"] == 0  # the index-0 class was hit once
 
 
@@ -146,3 +146,10 @@ def test_saturation_curve_without_any_class():
     with pytest.warns(UserWarning, match="no critical point"):
         cp = critical_points(linear, np.zeros((5, 2)) + np.arange(5.0)[:, None])
     assert cp.saturation(0).tolist() == [0] * 5
+
+
+def test_nothing_found_is_not_saturated():
+    # one Newton step from the starts: no start converges, so no index can be called saturated
+    row = _row(_cell(newton_steps=1))
+    assert row["n_newton_failed"] == row["n_starts"]
+    assert row["saturated"] == row["saturated_1"] == row["saturated_2"] == 0

@@ -87,12 +87,16 @@ _OPTIONS = {
 
 
 def _saturated(cp, index: int) -> int:
-    """1 when no new class of this index appeared over the second half of the starts and none was hit once."""
+    """1 when the starts found a class of this index, none new over their second half, none hit once.
+
+    A start set that reached no class of the index is not evidence that
+    there is none: 0 then.
+    """
     curve = cp.saturation(index)
     S = len(curve)
     flat = S >= 2 and curve[-1] == curve[S // 2 - 1]
-    singles = int(np.sum(cp.hits[cp.index == index] == 1))
-    return int(flat and singles == 0)
+    hits = cp.hits[cp.index == index]
+    return int(hits.size > 0 and flat and not np.any(hits == 1))
 
 
 def _full_reason(cp, full: np.ndarray, exact_limit: int) -> str:
@@ -112,7 +116,9 @@ def critical_columns(cp, exact_limit: int) -> dict:
     their orbit sizes summed (NaN when a class of index k is degenerate or
     |G| exceeds ``exact_limit``; ``full_undefined`` says which);
     ``n_degenerate``: classes with a zero Hessian eigenvalue;
-    ``saturated`` (index 0), ``saturated_1``, ``saturated_2``: see :func:`_saturated`.
+    ``saturated`` (index 0), ``saturated_1``, ``saturated_2``: 1 when at
+    least one class of the index was found, no new one appeared over the
+    second half of the starts and none was hit by a single start.
     """
     pad = np.zeros(3)
     counts, full = cp.counts(), cp.counts(full=True)
