@@ -63,6 +63,7 @@ CRITICAL_OUTPUTS = (
     "saturated_1",
     "saturated_2",
     "n_minima",
+    "n_saddles",
     "persistent_minima_1",
     "persistent_minima_2",
     "persistent_minima_3",
@@ -144,6 +145,8 @@ def barcode_columns(tree, scale: float, start_loss: float) -> dict:
     ``persistent_minima_i``: H0 bars (the infinite ones included) with
     persistence >= ``PERSISTENCE[i - 1] * scale``; ``n_merges``: finite bars;
     ``n_fallback``: finite bars whose death is an unrefined band maximum;
+    ``n_minima``: minima (components) modulo G found by descent; ``n_saddles``:
+    distinct refined index-1 saddles of the bands modulo G;
     ``barcode_r``: median over finite bars of ``(death - L*) / (start_loss - L*)``
     with ``L*`` the lowest minimum (NaN without a finite bar or a minimum).
     """
@@ -157,6 +160,7 @@ def barcode_columns(tree, scale: float, start_loss: float) -> dict:
     r = float(np.median((deaths - best) / span)) if deaths.size and span > 0 else math.nan
     return {
         "n_minima": int(k),
+        "n_saddles": int(tree.n_saddles),
         **{f"persistent_minima_{i + 1}": int(pers[i]) for i in range(3)},
         "n_merges": int(deaths.size),
         "n_fallback": int(np.sum(~refined)),
