@@ -19,7 +19,7 @@ ISSUE_COLUMNS = (
     "n_crit_2_full", "full_undefined", "persistent_minima_1", "persistent_minima_2",
     "persistent_minima_3", "n_merges", "n_fallback", "saturated", "saturated_1", "saturated_2",
     "n_starts", "check_bands", "max_rounds", "teacher_activation", "inputs", "l2", "samples",
-    "n_params", "n_minima", "n_saddles", "best_loss", "start_loss", "barcode_r", "log10_khovanskii",
+    "n_params", "n_minima", "n_saddles", "saturated_tree", "best_loss", "start_loss", "barcode_r", "log10_khovanskii",
     "log10_zell_expression", "cpu_process_seconds",
 )  # fmt: skip
 

@@ -64,6 +64,7 @@ CRITICAL_OUTPUTS = (
     "saturated_2",
     "n_minima",
     "n_saddles",
+    "saturated_tree",
     "persistent_minima_1",
     "persistent_minima_2",
     "persistent_minima_3",
@@ -87,17 +88,20 @@ _OPTIONS = {
 }
 
 
+def _flat_no_singleton(curve: np.ndarray, hits: np.ndarray) -> int:
+    """1 when ``hits`` is not empty, ``curve`` gained nothing over its second half, and no hit is 1."""
+    S = len(curve)
+    flat = S >= 2 and curve[-1] == curve[S // 2 - 1]
+    return int(hits.size > 0 and flat and not np.any(hits == 1))
+
+
 def _saturated(cp, index: int) -> int:
     """1 when the starts found a class of this index, none new over their second half, none hit once.
 
     A start set that reached no class of the index is not evidence that
     there is none: 0 then.
     """
-    curve = cp.saturation(index)
-    S = len(curve)
-    flat = S >= 2 and curve[-1] == curve[S // 2 - 1]
-    hits = cp.hits[cp.index == index]
-    return int(hits.size > 0 and flat and not np.any(hits == 1))
+    return _flat_no_singleton(cp.saturation(index), cp.hits[cp.index == index])
 
 
 def _full_reason(cp, full: np.ndarray, exact_limit: int) -> str:
@@ -146,7 +150,8 @@ def barcode_columns(tree, scale: float, start_loss: float) -> dict:
     persistence >= ``PERSISTENCE[i - 1] * scale``; ``n_merges``: finite bars;
     ``n_fallback``: finite bars whose death is an unrefined band maximum;
     ``n_minima``: minima (components) modulo G found by descent; ``n_saddles``:
-    distinct refined index-1 saddles of the bands modulo G;
+    distinct refined index-1 saddles of the bands modulo G; ``saturated_tree``: the
+    saturation test of ``saturated`` on the minima the descents reached;
     ``barcode_r``: median over finite bars of ``(death - L*) / (start_loss - L*)``
     with ``L*`` the lowest minimum (NaN without a finite bar or a minimum).
     """
@@ -161,6 +166,7 @@ def barcode_columns(tree, scale: float, start_loss: float) -> dict:
     return {
         "n_minima": int(k),
         "n_saddles": int(tree.n_saddles),
+        "saturated_tree": _flat_no_singleton(tree.saturation, tree.hits[tree.hits > 0]),
         **{f"persistent_minima_{i + 1}": int(pers[i]) for i in range(3)},
         "n_merges": int(deaths.size),
         "n_fallback": int(np.sum(~refined)),
