@@ -41,6 +41,14 @@ def _row(cell):
         return run_cell(cell)
 
 
+def _points(cell, arch, surface):
+    """critical_points of the cell from the measurement's starts (stream 3), 200 Newton steps."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        group = SymmetryGroup(arch, l2=cell["l2"])
+        return critical_points(surface, M._starts(cell, arch, 3), group=group, newton_steps=200)
+
+
 def test_columns_present_and_consistent():
     spec = parse_spec({"measurement": "critical_points", "fixed": {"width": 2, "samples": 8}}, "c")
     missing = [c for c in ISSUE_COLUMNS if c not in spec.columns]
@@ -66,12 +74,7 @@ def test_saturated_can_fail():
     cell = _cell(width=4, n_starts=4, l2=1e-2, newton_steps=200)
     row = _row(cell)
     arch, _, surface = problem(cell)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        cp = critical_points(
-            surface, M._starts(cell, arch, 3), group=SymmetryGroup(arch, l2=cell["l2"]),
-            newton_steps=200,
-        )  # fmt: skip
+    cp = _points(cell, arch, surface)
     # the definition by hand: flat over the second half and no class of index 0 hit once
     first_half = {int(a) for a in cp.start_point[:2] if a >= 0 and cp.index[a] == 0}
     all_ = {int(a) for a in cp.start_point if a >= 0 and cp.index[a] == 0}
@@ -102,12 +105,7 @@ def test_full_counts_are_group_order_times_classes_on_free_orbits():
     assert SymmetryGroup(arch, l2=cell["l2"]).order == 8  # 2! permutations x 2^2 sign flips
     row = _row(cell)
     _, _, surface = problem(cell)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        cp = critical_points(
-            surface, M._starts(cell, arch, 3), group=SymmetryGroup(arch, l2=cell["l2"]),
-            newton_steps=200,
-        )  # fmt: skip
+    cp = _points(cell, arch, surface)
     stab = np.array([_stabiliser(p) for p in cp.points])
     assert (cp.nullity == 0).all()
     free = stab == 1

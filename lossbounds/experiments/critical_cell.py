@@ -29,9 +29,9 @@ from lossbounds.experiments.measurements import (
     _starts,
     measurement,
     merge_options,
+    size_columns,
 )
 from lossbounds.landscape.symmetry import SymmetryGroup
-from lossbounds.theory.bounds import bound_summary
 from lossbounds.topology.connectivity import merge_tree
 from lossbounds.topology.critical import critical_points
 from lossbounds.topology.options import MergeOptions
@@ -197,14 +197,9 @@ def _critical_points(cell: dict) -> dict:
     tree = merge_tree(surface, starts, group=group, seed=cell["seed"], **opts)
     scale = float(np.var(data.y))
     start_loss = float(np.median(surface(starts)))
-    bounds = bound_summary(arch)
     exact = opts.get("exact_limit", MergeOptions().exact_limit)
     out = {
-        "n_params": int(surface.n_params),
-        "chain_length": int(bounds["chain_length"]),
-        "log10_khovanskii": bounds["log10_critical_points"],
-        "log10_zell_expression": bounds["log10_zell_expression"],
-        "log10_group_order": math.log10(group.order),
+        **size_columns(arch, group),
         "loss_scale": scale,
         **critical_columns(cp, exact),
         **barcode_columns(tree, scale, start_loss),
