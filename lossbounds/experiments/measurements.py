@@ -7,7 +7,9 @@ A measurement is a function ``cell -> dict`` registered with
 
 Built in: ``"bounds"`` (format and bounds of the architecture), ``"census"``
 (basin census modulo G) and ``"merge_tree"`` (merge tree modulo G, whose
-options are the fields of :class:`~lossbounds.topology.connectivity.MergeOptions`).
+options are the fields of :class:`~lossbounds.topology.connectivity.MergeOptions`);
+``"critical_points"`` (critical points by Morse index and the merge tree) lives in
+:mod:`lossbounds.experiments.critical_cell`, registered on import of this module.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "run_cell",
     "cell_from_row",
     "merge_options",
+    "size_columns",
 ]
 
 
@@ -448,14 +451,21 @@ def _merge_tree(cell: dict) -> dict:
     group = SymmetryGroup(arch, l2=cell["l2"])
     starts = _starts(cell, arch, 2)
     tree = merge_tree(surface, starts, group=group, seed=cell["seed"], **merge_options(cell))
-    bounds = bound_summary(arch)
     scale = float(np.var(data.y))
+    return {**size_columns(arch, group), "loss_scale": scale, **_tree_summary(tree, scale)}
+
+
+def size_columns(arch, group: SymmetryGroup) -> dict:
+    """``n_params``, ``chain_length``, the two bounds (log10) and log10 |G| of a cell's architecture."""
+    bounds = bound_summary(arch)
     return {
-        "n_params": int(surface.n_params),
+        "n_params": int(bounds["n_params"]),
         "chain_length": int(bounds["chain_length"]),
         "log10_khovanskii": bounds["log10_critical_points"],
         "log10_zell_expression": bounds["log10_zell_expression"],
         "log10_group_order": math.log10(group.order),
-        "loss_scale": scale,
-        **_tree_summary(tree, scale),
     }
+
+
+# Registers "critical_points" (its own module: it imports the helpers above).
+from lossbounds.experiments import critical_cell as _critical_cell  # noqa: E402, F401

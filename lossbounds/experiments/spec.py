@@ -5,7 +5,8 @@ has these top-level keys:
 
 ``measurement``
     A registered measurement (:data:`~lossbounds.experiments.measurements.MEASUREMENTS`):
-    ``"census"`` (the default), ``"bounds"`` or ``"merge_tree"``; one per sweep.
+    ``"census"`` (the default), ``"bounds"``, ``"merge_tree"`` or
+    ``"critical_points"`` (:mod:`~lossbounds.experiments.critical_cell`); one per sweep.
 ``name``, ``description``
     Optional strings (``name`` defaults to the file's stem).
 ``[fixed]``

@@ -95,6 +95,8 @@ class CriticalPoints:
     def saturation(self, index: int) -> np.ndarray:
         """Distinct points of this index among the first s + 1 starts, shape (S,)."""
         sp = self.start_point
+        if not self.index.size:  # no class found: no start reached one
+            return np.zeros(len(sp), dtype=int)
         ok = sp >= 0
         sel = np.where(ok, self.index[np.where(ok, sp, 0)] == index, False)
         return saturation_curve(np.where(sel, sp, -1))
