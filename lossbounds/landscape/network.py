@@ -1,12 +1,15 @@
 """Torch network of an :class:`~lossbounds.theory.architecture.Architecture` on flat parameter vectors.
 
 Inputs x in R^n, ``H = arch.hidden_layers`` hidden layers of widths
-``(h_1, ..., h_H) = arch.widths``, activation sigma, scalar output::
+``(h_1, ..., h_H) = arch.widths``, activation sigma, C = ``arch.n_outputs``
+outputs::
 
     a_1 = W_1 x + b_1,          u_1 = sigma(a_1)             W_1: (h_1, n)
     a_l = W_l u_{l-1} + b_l,    u_l = sigma(a_l) [+ skip]    W_l: (h_l, h_{l-1}),  l = 2..H
-    z   = v . u_H + c                                        v: (h_H,),  c: scalar
-    output = z (linear) or sigmoid(z) (sigmoid output)
+    z   = V u_H + c                                          V: (C, h_H),  c: (C,)
+    output = z (linear) or sigmoid(z) (sigmoid output, C = 1)
+
+A bias-free layer (``arch.layer_bias(l)`` false) drops its ``b_l`` (or ``c``).
 
 with ``skip`` = ``u_{l-1}`` (``arch.skip == "identity"``) or ``P_l u_{l-1}``
 (``"projection"``, P_l: (h, h), no bias) or nothing: skips join consecutive
@@ -42,7 +45,12 @@ _INPLACE = {
 
 
 def _affine(bias, W, u, out=None):
-    """``bias + W @ u`` for K networks: (K, r), (K, r, f), (K, f, m) -> (K, r, m), into ``out``."""
+    """``bias + W @ u`` for K networks: (K, r), (K, r, f), (K, f, m) -> (K, r, m), into ``out``.
+
+    ``bias`` None: no bias (``W @ u``).
+    """
+    if bias is None:
+        return torch.bmm(W, u, out=out)
     return torch.baddbmm(bias[:, :, None], W, u, out=out)
 
 
@@ -91,7 +99,7 @@ class Network:
             )
 
     def forward(self, thetas: torch.Tensor, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """Compute the outputs of K networks on m inputs.
+        """Compute the outputs of K networks on m inputs (shape (K, m), or (K, m, C) for C > 1).
 
         Parameters
         ----------
@@ -104,7 +112,7 @@ class Network:
 
         Returns
         -------
-        torch.Tensor, shape (K, m)
+        torch.Tensor, shape (K, m), or (K, m, C) for C = ``arch.n_outputs`` > 1
             A fresh tensor (differentiable when ``thetas`` requires grad).
 
         Raises
@@ -134,7 +142,7 @@ class Network:
         pre : list of torch.Tensor
             H tensors, of shapes (K, h_l, m): ``pre[l-1][k, :, i]`` is a_l of
             network k on input i.
-        z : torch.Tensor, shape (K, m)
+        z : torch.Tensor, shape (K, m) (or (K, m, C) for C > 1)
             The output before any output sigmoid.
 
         Raises
@@ -159,7 +167,7 @@ class Network:
         return z
 
     def _work_buffers(self, thetas, X):
-        """Two flat ping-pong buffers of K * max(h_l) * m elements and one (K, 1, m) buffer."""
+        """Two flat ping-pong buffers of K * max(h_l) * m elements and one (K, C, m) buffer."""
         key = (thetas.shape[0], X.shape[0], thetas.dtype, thetas.device)
         if self._buffers_key != key:
             K, m, dtype, device = key
@@ -167,7 +175,7 @@ class Network:
             # Drop the old buffers first: on a GPU they may be what fills the memory.
             self._buffers, self._buffers_key = None, None
             buffers = [torch.empty(size, dtype=dtype, device=device) for _ in range(2)]
-            buffers.append(torch.empty(K, 1, m, dtype=dtype, device=device))
+            buffers.append(torch.empty(K, self.layout.n_outputs, m, dtype=dtype, device=device))
             self._buffers, self._buffers_key = buffers, key
         return self._buffers
 
@@ -179,7 +187,7 @@ class Network:
         return a.copy_(self.activation.torch_fn(a)) if kernel is None else kernel(a)
 
     def _pass(self, thetas, X, buffers=None, pre=None):
-        """Run the layer loop and return the logit z of shape (K, m).
+        """Run the layer loop and return the logits z of shape (K, m) (or (K, m, C) for C > 1).
 
         ``buffers`` (from :meth:`_work_buffers`) selects in-place evaluation
         into them (layer l into the contiguous (K, h_l, m) head of buffer
@@ -194,7 +202,7 @@ class Network:
         u = X.T.expand(K, lay.n_inputs, m)
         for layer, h in enumerate(lay.widths, start=1):
             out = buffers[(layer - 1) % 2][: K * h * m].view(K, h, m) if inplace else None
-            a = _affine(p[f"b{layer}"], p[f"W{layer}"], u, out=out)
+            a = _affine(p.get(f"b{layer}"), p[f"W{layer}"], u, out=out)
             if pre is not None:
                 pre.append(a)
             new = self._activate(a, inplace)
@@ -204,8 +212,10 @@ class Network:
                 P = p[f"P{layer}"]
                 new = new.baddbmm_(P, u) if inplace else torch.baddbmm(new, P, u)
             u = new
-        z = torch.bmm(p["v"][:, None, :], u, out=buffers[2] if inplace else None)[:, 0, :]
-        return z.add_(p["c"]) if inplace else z + p["c"]
+        C = lay.n_outputs
+        V = p["v"].reshape(K, C, u.shape[1])
+        z = _affine(p.get("c"), V, u, out=buffers[2] if inplace else None)  # (K, C, m)
+        return z[:, 0, :] if C == 1 else z.transpose(1, 2)
 
 
 def forward(
@@ -231,7 +241,7 @@ def forward(
 
     Returns
     -------
-    torch.Tensor, shape (K, m), or (m,) for one vector
+    torch.Tensor, shape (K, m), or (m,) for one vector ((K, m, C), (m, C) for C > 1 outputs)
         On ``device``.
 
     Raises

@@ -50,6 +50,8 @@ _NAMES = {
     "slice_format": "formats",
     "depth_closed_form": "formats",
     "head_chain": "formats",
+    "output_head": "formats",
+    "OutputHead": "heads",
     "GroupStructure": "groups",
     "group_structure": "groups",
     "symmetry_group_order": "groups",
