@@ -29,7 +29,10 @@ from lossbounds.landscape.devices import resolve_device
 from lossbounds.landscape.layout import ParamLayout
 from lossbounds.theory.activations import get_activation
 
-__all__ = ["Network", "forward", "forward_numpy"]
+__all__ = ["Network", "forward", "forward_numpy", "sample_losses", "LOSSES"]
+
+#: Losses :func:`sample_losses` computes.
+LOSSES = ("mse", "bce", "cross_entropy")
 
 # In-place kernels for the catalogue activations, used by the no-grad fast path
 # of Network.forward (a fresh (K, h, m) tensor per operation costs page faults
@@ -82,6 +85,7 @@ class Network:
         self.layout = ParamLayout(arch)
         self.activation = get_activation(arch.activation)
         self.n_params = self.layout.n_params
+        self.n_outputs = self.layout.n_outputs
         self._buffers, self._buffers_key = None, None
 
     def _check(self, thetas, X) -> None:
@@ -263,3 +267,38 @@ def forward_numpy(arch, theta, X, logits: bool = False, device="cpu") -> np.ndar
     """Float64 numpy wrapper of :func:`forward` (evaluated on ``device``, returned on the host)."""
     with torch.no_grad():
         return forward(arch, theta, X, logits=logits, device=device).cpu().numpy()
+
+
+def sample_losses(z: torch.Tensor, targets: torch.Tensor, loss: str, inplace: bool = False):
+    """Per-sample losses of K networks: the one place each loss formula is written.
+
+    Parameters
+    ----------
+    z : torch.Tensor, shape (K, m) or (K, m, C)
+        Outputs: the logits for "bce" and "cross_entropy", the outputs for "mse".
+    targets : torch.Tensor, shape (m,) or (m, C)
+        Targets (one-hot rows for "cross_entropy"), dtype of ``z``.
+    loss : {"mse", "bce", "cross_entropy"}
+        ``mse``: (z - y)^2, averaged over the C outputs (``mse_loss``'s mean);
+        ``bce``: softplus(z) - y z = -[y log s(z) + (1-y) log(1-s(z))], stable;
+        ``cross_entropy``: logsumexp_c z_c - sum_c y_c z_c = -log softmax(z)_y.
+    inplace : bool
+        For "mse", overwrite ``z`` (no autograd).
+
+    Returns
+    -------
+    torch.Tensor, shape (K, m)
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``loss``.
+    """
+    if loss == "cross_entropy":
+        return torch.logsumexp(z, dim=-1) - (z * targets).sum(dim=-1)
+    if loss == "bce":
+        return torch.logaddexp(z, torch.zeros_like(z)) - targets * z
+    if loss != "mse":
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    per = z.sub_(targets).square_() if inplace else (z - targets) ** 2
+    return per.mean(dim=-1) if targets.ndim == 2 else per
