@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lossbounds.experiments.sweep import load_spec, read_results, run_sweep
+from lossbounds.experiments import load_spec, read_results, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -31,7 +31,7 @@ _NAMES = {
     "from_module": "landscape.modules",
     "load_dataset": "landscape.data",
     "merge_tree": "topology.connectivity",
-    "run_sweep": "experiments.sweep",
+    "run_sweep": "experiments.run",
 }
 
 __all__ = ["__version__", "quick_mode", *sorted(_NAMES)]

@@ -126,29 +126,35 @@ def _flagify(message: str) -> str:
 
 
 def _architecture(args):
+    """Return the :class:`~lossbounds.theory.architecture.Architecture` the flags describe.
+
+    Raises
+    ------
+    ValueError
+        One line naming the offending flag (``--hidden-layers`` with ``--widths``,
+        or whatever :meth:`Architecture.from_flat` refuses).
+    """
     from lossbounds.theory.architecture import Architecture
 
     if args.widths is not None and args.hidden_layers is not None:
         raise ValueError("--hidden-layers goes with --width; --widths gives one width per layer")
-    if args.widths is None:
-        layers = 1 if args.hidden_layers is None else args.hidden_layers
-        sizes = {"width": args.width, "hidden_layers": layers}
-    else:
-        sizes = {"widths": args.widths}
+    flat = {
+        "inputs": args.inputs,
+        "width": args.width,
+        "hidden_layers": 1 if args.hidden_layers is None else args.hidden_layers,
+        "widths": args.widths,
+        "samples": args.samples,
+        "activation": args.activation,
+        "output": args.output,
+        "loss": args.loss,
+        "l2": args.l2,
+        "skip": args.skip,
+        "chain": args.chain,
+        "classes": args.classes,
+        "bias": not args.no_bias,
+    }
     try:
-        return Architecture(
-            n_inputs=args.inputs,
-            **sizes,
-            n_samples=args.samples,
-            activation=args.activation,
-            output=args.output,
-            loss=args.loss,
-            l2=args.l2,
-            skip=args.skip,
-            chain=args.chain,
-            n_outputs=args.classes,
-            bias=not args.no_bias,
-        )
+        return Architecture.from_flat(flat)
     except ValueError as exc:
         raise ValueError(_flagify(str(exc))) from None
 
@@ -184,7 +190,7 @@ def _cmd_bound(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
-    from lossbounds.experiments.sweep import run_sweep
+    from lossbounds.experiments.run import run_sweep
 
     report = run_sweep(
         args.spec,
@@ -204,7 +210,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _add_sweep_parser(sub) -> None:
-    """Run the ``sweep`` sub-command (see :func:`lossbounds.experiments.sweep.run_sweep`)."""
+    """Run the ``sweep`` sub-command (see :func:`lossbounds.experiments.run.run_sweep`)."""
     p = sub.add_parser("sweep", help="measure every cell of a sweep spec into DIR/results.csv")
     p.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see sweeps/example.toml)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumed)")

@@ -205,3 +205,31 @@ def test_architecture_pickles_with_its_widths():
     arch = Architecture(n_inputs=3, widths=[5, 4], n_samples=7, activation="tanh")
     back = pickle.loads(pickle.dumps(arch))
     assert back == arch and back.widths == (5, 4) and hash(back) == hash(arch)
+
+
+def test_from_flat_is_the_constructor_on_a_flat_record():
+    flat = {"inputs": 2, "width": 3, "hidden_layers": 2, "samples": 7, "activation": "TANH"}
+    assert Architecture.from_flat(flat) == Architecture(2, 3, 2, 7, activation="tanh")
+    # a sweep cell: the l2 coefficient switches the term, "none" means no skip, extra keys ignored
+    cell = {**flat, "l2": 1e-3, "skip": "none", "seed": 4, "dataset": "teacher"}
+    assert Architecture.from_flat(cell) == Architecture(2, 3, 2, 7, activation="tanh", l2=True)
+    assert Architecture.from_flat({**cell, "l2": 0.0}).l2 is False
+    assert Architecture.from_flat({**cell, "skip": "identity"}).skip == "identity"
+    widths = {"inputs": 1, "widths": (4, 2), "samples": 5}
+    assert Architecture.from_flat(widths).widths == (4, 2)
+    assert Architecture.from_flat({"inputs": 1, "width": 4, "samples": 5}).hidden_layers == 1
+
+
+@pytest.mark.parametrize(
+    ("flat", "match"),
+    [
+        ({"width": 3, "samples": 7}, "no 'inputs'"),
+        ({"inputs": 1, "width": 3}, "no 'samples'"),
+        ({"inputs": 1, "width": 3, "samples": 7, "l2": -1.0}, "l2 must be a finite number >= 0"),
+        ({"inputs": 1, "width": 0, "samples": 7}, "width must be a positive integer"),
+        ({"inputs": 1, "width": 3, "samples": 7, "skip": "dense"}, "skip must be one of"),
+    ],
+)
+def test_from_flat_errors_name_the_key(flat, match):
+    with pytest.raises(ValueError, match=match):
+        Architecture.from_flat(flat)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lossbounds._checks import check_int, check_nonnegative
+from lossbounds._checks import check_choice, check_int, check_nonnegative, check_positive
 
 
 def test_check_int_accepts_python_and_numpy_integers():
@@ -24,3 +24,22 @@ def test_check_nonnegative_accepts_and_converts():
 def test_check_nonnegative_refuses(value):
     with pytest.raises(ValueError, match=r"eps must be a finite number >= 0, got"):
         check_nonnegative("eps", value)
+
+
+def test_check_nonnegative_refuses_bools():
+    with pytest.raises(ValueError, match=r"eps must be a finite number >= 0, got True"):
+        check_nonnegative("eps", True)
+
+
+def test_check_positive():
+    assert check_positive("step", 2) == 2.0
+    for value in (0, -1.0, np.nan, np.inf, True, "1"):
+        with pytest.raises(ValueError, match=r"step must be a finite number > 0, got"):
+            check_positive("step", value)
+
+
+def test_check_choice():
+    assert check_choice("loss", "mse", ("mse", "bce")) == "mse"
+    for value in ("MSE", None, ["mse"]):
+        with pytest.raises(ValueError, match=r"loss must be one of 'mse', 'bce', got"):
+            check_choice("loss", value, ("mse", "bce"))

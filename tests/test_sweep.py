@@ -12,17 +12,13 @@ import pytest
 import torch
 
 from lossbounds.cli import main
-from lossbounds.experiments import sweep
-from lossbounds.experiments.sweep import (
-    Measurement,
-    cell_key,
-    load_spec,
-    measurement,
-    parse_spec,
-    read_results,
-    run_cell,
-    run_sweep,
-)
+from lossbounds.experiments import cell as C
+from lossbounds.experiments import measurements as M
+from lossbounds.experiments.cell import cell_key
+from lossbounds.experiments.measurements import Measurement, measurement, run_cell
+from lossbounds.experiments.run import run_sweep
+from lossbounds.experiments.spec import load_spec, parse_spec
+from lossbounds.experiments.table import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,8 +105,11 @@ def test_example_spec_is_valid():
         ({"fixed": {"width": 2.5}}, r"width must be an integer >= 1, got 2.5"),
         ({"fixed": {"width": True}}, r"width must be an integer >= 1, got True"),
         ({"fixed": {"l2": -1.0}}, r"l2 must be a finite number >= 0"),
-        ({"fixed": {"skip": "dense"}}, r"skip must be one of none, identity, projection"),
-        ({"fixed": {"dataset": "mnist"}}, r"dataset must be one of teacher_student, regression"),
+        ({"fixed": {"skip": "dense"}}, r"skip must be one of 'none', 'identity', 'projection'"),
+        (
+            {"fixed": {"dataset": "mnist"}},
+            r"dataset must be one of 'teacher_student', 'regression'",
+        ),
         ({"fixed": {"activation": "relu"}}, r"activation"),
         ({"fixed": {"skip": "identity"}}, r"skip='identity'.*hidden_layers >= 2"),
         ({"measurement": "nope"}, r"measurement must be one of .*census"),
@@ -184,7 +183,7 @@ def test_finished_sweep_computes_nothing_and_says_so(tmp_path, capsys):
 def _flaky(n_ok):
     """A 'bounds' stand-in that dies (KeyboardInterrupt) after ``n_ok`` cells."""
     calls = []
-    real = sweep.MEASUREMENTS["bounds"]
+    real = M.MEASUREMENTS["bounds"]
 
     def func(cell):
         if len(calls) == n_ok:
@@ -197,7 +196,7 @@ def _flaky(n_ok):
 
 def test_interrupted_sweep_resumes_with_one_row_per_cell(tmp_path, monkeypatch):
     flaky, calls = _flaky(5)
-    monkeypatch.setitem(sweep.MEASUREMENTS, "bounds", flaky)
+    monkeypatch.setitem(M.MEASUREMENTS, "bounds", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(_bounds_spec(), tmp_path, workers=0, progress=False)
     assert len(calls) == 5 and len(read_results(tmp_path)["cell"]) == 5
@@ -228,7 +227,7 @@ def test_killed_process_loses_only_the_cell_in_flight(tmp_path):
     script = f"""
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from lossbounds.experiments import sweep
+        from lossbounds import experiments as sweep
         real = sweep.MEASUREMENTS["bounds"].func
         done = []
         def dying(cell):
@@ -258,14 +257,14 @@ def test_killed_process_loses_only_the_cell_in_flight(tmp_path):
 
 
 def _fails_on_width_3(monkeypatch):
-    real = sweep.MEASUREMENTS["bounds"]
+    real = M.MEASUREMENTS["bounds"]
 
     def func(cell):
         if cell["width"] == 3:
             raise ArithmeticError("no,\ngood")
         return real.func(cell)
 
-    monkeypatch.setitem(sweep.MEASUREMENTS, "bounds", Measurement("bounds", func, real.outputs))
+    monkeypatch.setitem(M.MEASUREMENTS, "bounds", Measurement("bounds", func, real.outputs))
 
 
 def test_failed_cells_are_listed_skipped_and_retried(tmp_path, monkeypatch):
@@ -320,10 +319,10 @@ def test_bad_workers_raises(tmp_path):
 
 
 def test_hits_summary_and_chao1():
-    s = sweep._hits_summary(np.array([5, 1, 1, 2]))
+    s = M._hits_summary(np.array([5, 1, 1, 2]))
     assert (s["hits_best"], s["hits_max"], s["singletons"], s["doubletons"]) == (5, 5, 2, 1)
     assert s["chao1"] == pytest.approx(4 + 2 * 1 / (2 * 2))
-    assert sweep._hits_summary(np.array([], dtype=int))["chao1"] == 0
+    assert M._hits_summary(np.array([], dtype=int))["chao1"] == 0
 
 
 def test_census_cell():
@@ -360,25 +359,25 @@ def test_census_rows_are_reproducible():
 def test_run_cell_uses_one_torch_thread_and_restores():
     before = torch.get_num_threads()
     seen = []
-    real = sweep.MEASUREMENTS["bounds"]
+    real = M.MEASUREMENTS["bounds"]
 
     def spy(cell):
         seen.append(torch.get_num_threads())
         return real.func(cell)
 
     cell = _bounds_spec().cells[0]
-    sweep.MEASUREMENTS["bounds"] = Measurement("bounds", spy, real.outputs)
+    M.MEASUREMENTS["bounds"] = Measurement("bounds", spy, real.outputs)
     try:
         run_cell(cell)
     finally:
-        sweep.MEASUREMENTS["bounds"] = real
+        M.MEASUREMENTS["bounds"] = real
     assert seen == [1] and torch.get_num_threads() == before
 
 
 def test_measurement_returning_wrong_keys_raises(monkeypatch):
-    real = sweep.MEASUREMENTS["bounds"]
+    real = M.MEASUREMENTS["bounds"]
     monkeypatch.setitem(
-        sweep.MEASUREMENTS, "bounds", Measurement("bounds", lambda c: {"x": 1}, real.outputs)
+        M.MEASUREMENTS, "bounds", Measurement("bounds", lambda c: {"x": 1}, real.outputs)
     )
     with pytest.raises(ValueError, match=r"returned keys \['x'\], declared"):
         run_cell(_bounds_spec().cells[0])
@@ -389,7 +388,7 @@ def test_registering_twice_or_clashing_columns_raises():
         measurement("bounds", outputs=("a",))(lambda c: {})
     with pytest.raises(ValueError, match=r"column names repeat: \['width'\]"):
         measurement("clash", outputs=("width",))(lambda c: {})
-    assert "clash" not in sweep.MEASUREMENTS
+    assert "clash" not in M.MEASUREMENTS
 
 
 # ---------------------------------------------------------------- dask
@@ -398,7 +397,7 @@ def test_registering_twice_or_clashing_columns_raises():
 def test_one_dask_worker_gives_the_in_process_rows(tmp_path, monkeypatch):
     # registered in this process only: the worker gets the function with each cell
     square = Measurement("square", lambda cell: {"w2": cell["width"] ** 2}, ("w2",))
-    monkeypatch.setitem(sweep.MEASUREMENTS, "square", square)
+    monkeypatch.setitem(M.MEASUREMENTS, "square", square)
     spec = parse_spec(
         {"measurement": "square", "fixed": {"samples": 5}, "axes": {"width": [2, 3, 4]}}, "d"
     )
@@ -464,7 +463,7 @@ def _teacher_spec(measurement="bounds", **fixed):
 
 def test_teacher_dataset_is_the_same_for_every_student():
     cells = _teacher_spec().cells
-    data = [(c["seed"], sweep.problem(c)[1]) for c in cells]
+    data = [(c["seed"], C.problem(c)[1]) for c in cells]
     for seed in (0, 1):
         same = [d for s, d in data if s == seed]
         assert len(same) == 4
@@ -474,18 +473,18 @@ def test_teacher_dataset_is_the_same_for_every_student():
     a, b = (d for s, d in data[:2])
     assert a.X.shape == (12, 1) and not np.array_equal(a.y, b.y)  # the seed changes it
     # "teacher_student" draws a teacher of the student's own architecture
-    own = [sweep.problem({**c, "dataset": "teacher_student"})[1].y for c in cells[:4:2]]
+    own = [C.problem({**c, "dataset": "teacher_student"})[1].y for c in cells[:4:2]]
     assert not np.array_equal(own[0], own[1])
 
 
 def test_teacher_dataset_follows_the_teacher_inputs():
     cell = _teacher_spec().cells[0]
-    base = sweep.make_data(cell)
+    base = C.make_data(cell)
     for key, value in (("teacher_width", 5), ("teacher_layers", 2), ("teacher_activation", "erf")):
-        other = sweep.make_data({**cell, key: value})
+        other = C.make_data({**cell, key: value})
         np.testing.assert_array_equal(other.X, base.X)  # inputs come first from the seed
         assert not np.allclose(other.y, base.y)
-    t = sweep.teacher_architecture(cell)
+    t = C.teacher_architecture(cell)
     assert (t.width, t.hidden_layers, t.activation) == (3, 1, "tanh")
     assert base.theta.shape == (3 + 3 + 3 + 1,)
 
@@ -510,7 +509,7 @@ def test_merge_tree_cell():
     spec = _merge_spec(noise=0.1)
     row = run_cell(spec.cells[0])
     assert set(spec.columns) == set(row)
-    data = sweep.make_data(spec.cells[0])
+    data = C.make_data(spec.cells[0])
     assert row["loss_scale"] == pytest.approx(np.var(data.y))
     # n = 1, h = 1: W, b, v, c; tanh with l2: one sign flip, |G| = 2
     assert row["n_params"] == 4 and row["log10_group_order"] == pytest.approx(math.log10(2))
@@ -520,7 +519,7 @@ def test_merge_tree_cell():
     assert 1 <= row["b0_01"] <= row["n_minima"] and 1 <= row["b0_10"] <= row["n_minima"]
     assert 1 <= row["n_long_bars"] <= row["n_minima"] and row["saturated"] in (0, 1)
     # the lowest minimum lies below the loss of the parameters at the origin
-    assert 0 <= row["best_loss"] <= sweep.problem(spec.cells[0])[2](np.zeros((1, 4)))[0]
+    assert 0 <= row["best_loss"] <= C.problem(spec.cells[0])[2](np.zeros((1, 4)))[0]
 
 
 def test_merge_tree_options_are_checked_and_change_the_key():
@@ -577,3 +576,61 @@ def test_committed_claim_table_has_every_cell_once(name):
     assert list(table) == spec.columns
     assert np.all(table["n_minima"] >= table["b0_01"]) and np.all(table["b0_01"] >= 0)
     assert np.all((table["saturated"] == 0) | (table["saturated"] == 1))
+
+
+# ---------------------------------------------------------------- merge options and rows
+
+
+def test_merge_tree_options_are_the_fields_of_merge_options():
+    from dataclasses import fields
+
+    from lossbounds.topology.connectivity import MergeOptions
+
+    names = {f.name for f in fields(MergeOptions)} - {"threads", "progress"}
+    assert set(M.MEASUREMENTS["merge_tree"].options) == names | {
+        "n_starts",
+        "start_seed",
+        "start_scale",
+    }
+    # a field the spec does not set is not recorded; one it sets is, with MergeOptions' check
+    assert "neb_steps" not in _merge_spec().cells[0]
+    spec = _merge_spec(neb_steps=50)
+    assert spec.cells[0]["neb_steps"] == 50 and "neb_steps" in spec.columns
+    assert spec.keys[0] != _merge_spec().keys[0]
+    with pytest.raises(ValueError, match="neb_tol must be a finite number > 0"):
+        _merge_spec(neb_tol=0.0)
+    with pytest.raises(ValueError, match="unknown key 'threads'"):
+        _merge_spec(threads=2)
+
+
+@pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
+def test_claim_specs_write_out_the_merge_options_of_their_tables(name):
+    """The committed tables were measured with max_rounds 1 and check_bands 0 (not the defaults)."""
+    cell = load_spec(ROOT / "sweeps" / f"claims_{name}.toml").cells[0]
+    written = {"lm_steps": 100, "n_neighbors": 4, "max_rounds": 1, "n_images": 12, "check_bands": 0}
+    assert {k: cell[k] for k in written} == written
+
+
+def test_cell_from_row_rebuilds_the_cell_of_a_committed_row():
+    spec = load_spec(ROOT / "sweeps" / "claims_l2.toml")
+    table = read_results(ROOT / "results" / "claims_l2")
+    i = int(np.flatnonzero((table["l2"] == 1e-3) & (table["seed"] == 3))[0])
+    cell = M.cell_from_row(table, i)
+    assert cell in spec.cells and cell_key(cell) == table["cell"][i]
+    assert all(type(v) in (str, int, float) for v in cell.values())
+    arch, data, surface = C.problem(cell)
+    assert (surface.n_params, data.X.shape) == (table["n_params"][i], (table["samples"][i], 1))
+    assert float(np.var(data.y)) == pytest.approx(table["loss_scale"][i], rel=1e-12)
+
+
+def test_cell_from_row_refuses_a_row_that_is_not_its_cell():
+    row = run_cell(_bounds_spec().cells[0])
+    assert M.cell_from_row(row) == _bounds_spec().cells[0]
+    with pytest.raises(ValueError, match="is not the key"):
+        M.cell_from_row({**row, "width": 7})
+    with pytest.raises(ValueError, match="column 'samples'"):
+        M.cell_from_row({k: v for k, v in row.items() if k != "samples"})
+    with pytest.raises(ValueError, match="measurement must be one of"):
+        M.cell_from_row({**row, "measurement": "nope"})
+    with pytest.raises(ValueError, match="width must be an integer >= 1"):
+        M.cell_from_row({**row, "width": 0})

@@ -1,4 +1,9 @@
-"""Experiments: resumable sweeps of measured cells, statistics, the claim analyses."""
+"""Experiments: resumable sweeps of measured cells, statistics, the claim analyses.
+
+A sweep is a spec (:mod:`.spec`) of cells (:mod:`.cell`), each measured
+(:mod:`.measurements`) into one row of a results table (:mod:`.table`) by the
+runner (:mod:`.run`); :mod:`.stats` and :mod:`.claims` analyse the tables.
+"""
 
 from lossbounds._lazy import attach
 
@@ -25,23 +30,24 @@ _NAMES = {
     "spearman_ci": "stats",
     "TrendTest": "stats",
     "trend_test": "stats",
-    "INPUTS": "sweep",
-    "MEASUREMENTS": "sweep",
-    "Option": "sweep",
-    "Measurement": "sweep",
-    "measurement": "sweep",
-    "SweepSpec": "sweep",
-    "parse_spec": "sweep",
-    "load_spec": "sweep",
-    "cell_key": "sweep",
-    "architecture": "sweep",
-    "teacher_architecture": "sweep",
-    "make_data": "sweep",
-    "problem": "sweep",
-    "run_cell": "sweep",
-    "SweepReport": "sweep",
-    "run_sweep": "sweep",
-    "read_results": "sweep",
+    "INPUTS": "cell",
+    "Option": "cell",
+    "cell_key": "cell",
+    "architecture": "cell",
+    "teacher_architecture": "cell",
+    "make_data": "cell",
+    "problem": "cell",
+    "MEASUREMENTS": "measurements",
+    "Measurement": "measurements",
+    "measurement": "measurements",
+    "run_cell": "measurements",
+    "cell_from_row": "measurements",
+    "SweepSpec": "spec",
+    "parse_spec": "spec",
+    "load_spec": "spec",
+    "read_results": "table",
+    "SweepReport": "run",
+    "run_sweep": "run",
 }
 
 __all__ = sorted(_NAMES)

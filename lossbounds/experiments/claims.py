@@ -1,6 +1,6 @@
 """The paper's claims, measured: per-setting estimates, paired tests, trends and rank correlations.
 
-A *claim table* is the results table of a sweep (:func:`lossbounds.experiments.sweep.read_results`):
+A *claim table* is the results table of a sweep (:func:`lossbounds.experiments.table.read_results`):
 one row per cell, the cell's inputs as columns (``width``, ``hidden_layers``,
 ``activation``, ``samples``, ``seed``, ...) and the measurement's outputs. This
 module turns such a table into the statistics a claim needs, using
@@ -40,6 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lossbounds.experiments.cell import architecture
+from lossbounds.experiments.run import run_sweep
+from lossbounds.experiments.spec import parse_spec
 from lossbounds.experiments.stats import (
     Estimate,
     PairedTest,
@@ -50,13 +53,7 @@ from lossbounds.experiments.stats import (
     spearman_ci,
     trend_test,
 )
-from lossbounds.experiments.sweep import (
-    RESULTS_FILE,
-    architecture,
-    parse_spec,
-    read_results,
-    run_sweep,
-)
+from lossbounds.experiments.table import RESULTS_FILE, read_results
 from lossbounds.theory.bounds import bound_summary
 
 __all__ = [
@@ -114,7 +111,7 @@ def load_table(path, required: Sequence[str] = ()) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str to numpy.ndarray
-        As :func:`lossbounds.experiments.sweep.read_results` returns it (int64, float64
+        As :func:`lossbounds.experiments.table.read_results` returns it (int64, float64
         or str columns, rows in file order).
 
     Raises
@@ -593,7 +590,7 @@ def shrink_spec(data: Mapping, overrides: Mapping, cases=None) -> dict:
     Parameters
     ----------
     data : dict
-        A spec as :func:`lossbounds.experiments.sweep.parse_spec` takes it.
+        A spec as :func:`lossbounds.experiments.spec.parse_spec` takes it.
     overrides : dict
         Key to value: a list becomes an axis, anything else a fixed value; the
         key is removed from wherever the spec set it (``[fixed]``, ``[axes]``,

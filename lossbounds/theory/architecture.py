@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from lossbounds._checks import check_nonnegative
 from lossbounds.theory.activations import (
     DEFAULT_CHAIN,
     PfaffianActivation,
@@ -299,6 +300,57 @@ class Architecture:
                 f"n_outputs={self.n_outputs} needs output='linear' (the sigmoid output is "
                 f"scalar), got output={self.output!r}"
             )
+
+    @classmethod
+    def from_flat(cls, flat) -> Architecture:
+        """Build an architecture from a flat record (a sweep cell, a table row, CLI arguments).
+
+        Parameters
+        ----------
+        flat : mapping
+            ``inputs``, ``samples`` and either ``width`` (with optional
+            ``hidden_layers``, default 1) or ``widths``; optional
+            ``activation``, ``output``, ``loss``, ``skip`` (None or
+            ``"none"``: no skip), ``chain``, ``classes`` (C, default 1),
+            ``bias`` (default True), and ``l2``: a bool, or a
+            coefficient (a number >= 0) whose term is on when it is > 0. Other
+            keys (a cell's dataset, seed, outputs, ...) are ignored.
+
+        Returns
+        -------
+        Architecture
+
+        Raises
+        ------
+        ValueError
+            Naming the offending key (the constructor's argument names:
+            ``n_inputs``, ``n_samples``, ``width``, ...).
+        """
+        for key in ("inputs", "samples"):
+            if key not in flat:
+                raise ValueError(f"from_flat: the record has no {key!r}")
+        l2 = flat.get("l2", False)
+        if not isinstance(l2, bool):
+            l2 = check_nonnegative("l2", l2) > 0
+        skip = flat.get("skip")
+        sizes = (
+            {"widths": flat["widths"]}
+            if flat.get("widths") is not None
+            else {"width": flat.get("width"), "hidden_layers": flat.get("hidden_layers", 1)}
+        )
+        return cls(
+            n_inputs=flat["inputs"],
+            **sizes,
+            n_samples=flat["samples"],
+            activation=flat.get("activation", "sigmoid"),
+            output=flat.get("output", "linear"),
+            loss=flat.get("loss", "mse"),
+            l2=l2,
+            skip=None if skip == "none" else skip,
+            chain=flat.get("chain", DEFAULT_CHAIN),
+            n_outputs=flat.get("classes", 1),
+            bias=flat.get("bias", True),
+        )
 
     def __repr__(self) -> str:
         """Show the sizes as given (width and depth, or per-layer widths)."""
