@@ -30,6 +30,7 @@ _NAMES = {
     "LossSurface": "landscape.surface",
     "from_module": "landscape.modules",
     "load_dataset": "landscape.data",
+    "make_teacher": "landscape.data",
     "merge_tree": "topology.connectivity",
     "run_sweep": "experiments.run",
 }

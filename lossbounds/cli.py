@@ -2,13 +2,16 @@
 
 Sub-commands
 ------------
-``format``  Pfaffian format (N, ell, alpha, beta) of a network's training loss.
-``bound``   The format plus Zell's expression (a bound only for C at least Zell's
-            unknown constant), Khovanskii's bound on non-degenerate critical points
-            and the symmetry group order |G|. Keys: ``log2_zell_expression``,
-            ``log10_zell_expression``, ``log2_critical_points``, ..., ``group_order``.
-``sweep``   Measure every cell of a sweep spec (TOML) into a resumable results table
-            (exit status 1 when some cells failed).
+``format``
+    Pfaffian format (N, ell, alpha, beta) of a network's training loss.
+``bound``
+    The format plus Zell's expression (a bound only for C at least Zell's
+    unknown constant), Khovanskii's bound on non-degenerate critical points
+    and the symmetry group order |G|. Keys: ``log2_zell_expression``,
+    ``log10_zell_expression``, ``log2_critical_points``, ..., ``group_order``.
+``sweep``
+    Measure every cell of a sweep spec (TOML) into a resumable results table
+    (exit status 1 when some cells failed).
 
 Bad input exits with status 2 and a single ``lossbounds <cmd>: error: ...``
 line on stderr, never a traceback.
@@ -160,12 +163,14 @@ def _architecture(args):
 
 
 def _print_table(rows: dict) -> None:
+    """Print ``key  value`` lines, keys left-aligned to the longest."""
     width = max(len(k) for k in rows)
     for key, value in rows.items():
         print(f"{key:<{width}}  {value}")
 
 
 def _cmd_format(args) -> int:
+    """Print the Pfaffian format of the flags' architecture (table or JSON); return 0."""
     from lossbounds.theory.formats import loss_format
 
     fmt = loss_format(_architecture(args))
@@ -178,6 +183,11 @@ def _cmd_format(args) -> int:
 
 
 def _cmd_bound(args) -> int:
+    """Print :func:`~lossbounds.theory.bounds.bound_summary` with ``--constant`` (table or JSON); return 0.
+
+    Floats are printed with 6 decimals in the table; exact integers and |G| (a
+    string, it can exceed any float) unchanged.
+    """
     from lossbounds.theory.bounds import bound_summary
 
     data = bound_summary(_architecture(args), constant=args.constant)
@@ -190,6 +200,11 @@ def _cmd_bound(args) -> int:
 
 
 def _cmd_sweep(args) -> int:
+    """Run :func:`~lossbounds.experiments.run.run_sweep` on ``SPEC`` into ``--out``.
+
+    Returns 0 when every cell was measured, 1 when some failed (listed in
+    ``failures.csv`` beside the table, retried by a re-run).
+    """
     from lossbounds.experiments.run import run_sweep
 
     report = run_sweep(
@@ -210,7 +225,7 @@ def _cmd_sweep(args) -> int:
 
 
 def _add_sweep_parser(sub) -> None:
-    """Run the ``sweep`` sub-command (see :func:`lossbounds.experiments.run.run_sweep`)."""
+    """Add the ``sweep`` sub-command's parser (see :func:`lossbounds.experiments.run.run_sweep`)."""
     p = sub.add_parser("sweep", help="measure every cell of a sweep spec into DIR/results.csv")
     p.add_argument("spec", metavar="SPEC", help="sweep spec, a TOML file (see sweeps/example.toml)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (resumed)")
@@ -263,7 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; return the process exit status."""
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 success (or help), 1 some sweep cells failed, 2 bad
+        input (one ``lossbounds <cmd>: error: ...`` line on stderr).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

@@ -82,46 +82,6 @@ def test_cell_estimates_of_a_constant_column_and_too_few_rows(pairs):
         claims.cell_estimates(pairs, "nope", ("width",))
 
 
-def test_paired_comparison_matches_rows_by_dataset(pairs):
-    deep, shallow = {"width": 2, "hidden_layers": 2}, {"width": 4, "hidden_layers": 1}
-    t = claims.paired_comparison(pairs, "y", deep, shallow, alternative="greater")
-    # rows are shuffled: only a correct pairing gives +1 on every dataset
-    assert (t.greater, t.less, t.ties) == (6, 0, 0)
-    assert t.mean_difference.value == pytest.approx(1.0)
-    assert t.pvalue < 0.05
-    back = claims.paired_comparison(pairs, "y", shallow, deep, alternative="greater")
-    assert back.less == 6 and back.pvalue > 0.5
-    only10 = claims.paired_comparison(pairs, "y", {**deep, "samples": 10}, shallow)
-    assert only10.n == 3
-
-
-def test_paired_comparison_refuses_ambiguous_or_missing_pairs(pairs):
-    with pytest.raises(ValueError, match="several rows"):
-        claims.paired_comparison(pairs, "y", {"width": 2}, {"width": 4}, pair_on=("seed",))
-    with pytest.raises(ValueError, match="share 0 dataset"):
-        claims.paired_comparison(pairs, "y", {"width": 2}, {"width": 99})
-    with pytest.raises(ValueError, match="pair_on"):
-        claims.paired_comparison(pairs, "y", {"width": 2}, {"width": 4}, pair_on=("run",))
-
-
-def test_trends_per_setting():
-    rows = []
-    for seed in range(4):
-        for m in (5, 10, 20, 40):
-            rows.append(dict(act="up", seed=seed, samples=m, y=m + 0.1 * seed))
-            rows.append(dict(act="down", seed=seed, samples=m, y=-m + 0.1 * seed))
-            rows.append(dict(act="flat", seed=seed, samples=m, y=3.0))
-    t = claims.trends(_table(rows), "y", ("act",))
-    assert list(t) == [("down",), ("flat",), ("up",)]
-    # tau-b with 4 tied groups of 4 in m: 96 concordant of 120 pairs, 24 tied in m only,
-    # so tau = 96 / sqrt(96 * 120) = sqrt(0.8)
-    assert t[("up",)].tau == pytest.approx(np.sqrt(0.8)) and t[("up",)].pvalue < 1e-4
-    assert t[("down",)].tau == pytest.approx(-np.sqrt(0.8)) and t[("down",)].pvalue > 0.99
-    assert t[("flat",)].pvalue == 1.0 and t[("up",)].n == 16
-    with pytest.raises(ValueError, match="must not be one of"):
-        claims.trends(_table(rows), "y", ("act", "samples"))
-
-
 def test_bound_vs_measured_orders_settings():
     rows = []
     for k, (bound, level) in enumerate([(1.0, 2.0), (2.0, 1.0), (3.0, 5.0), (4.0, 9.0)]):
@@ -172,27 +132,6 @@ def test_quick_table_runs_a_small_sweep_and_load_table_reads_it(tmp_path):
         claims.load_table(tmp_path / "missing")
 
 
-def test_direction_and_verdict():
-    from lossbounds.experiments.stats import paired_test, spearman_ci, trend_test
-
-    up = paired_test(np.arange(10.0) + 1, np.arange(10.0))
-    assert up.pvalue < 0.01
-    assert claims.direction(up) == 1 and claims.direction(up, alpha=0.001) == 0
-    assert claims.verdict(up, 1) == "agrees" and claims.verdict(up, -1) == "disagrees"
-    flat = paired_test([1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 4.0, 3.0])
-    assert claims.direction(flat) == 0 and claims.verdict(flat, 1) == "no significant difference"
-    down = trend_test(np.arange(12), -np.arange(12.0))
-    assert claims.direction(down) == -1
-    rho = spearman_ci(np.arange(12), np.arange(12.0) ** 2)
-    assert claims.direction(rho) == 1
-    with pytest.raises(ValueError, match="predicted must be"):
-        claims.verdict(up, 0)
-    with pytest.raises(ValueError, match="alpha must be"):
-        claims.direction(up, alpha=1.5)
-    with pytest.raises(ValueError, match="test must be"):
-        claims.direction(0.3)
-
-
 def test_common_datasets_checks_the_paired_design(pairs):
     assert claims.common_datasets(pairs, ("width", "samples")) == [(0,), (1,), (2,)]
     both = claims.common_datasets(pairs, ("width",), pair_on=("seed", "samples"))
@@ -218,3 +157,24 @@ def test_stale_bounds_flags_changed_rows(tmp_path):
         claims.stale_bounds(
             {k: v for k, v in table.items() if not k.startswith(("log10", "n_", "ch"))}
         )
+
+
+def test_lambda_0_of_a_centred_dataset_by_hand():
+    # mean(y) = 0: c = 0 and u = -2 (mean(y x), mean(y)) = (-2, 0) whatever lambda, so lambda_0 = 1
+    from lossbounds.experiments.claims import lambda_0, symmetric_point_u
+
+    X, y = np.array([[1.0], [-1.0]]), np.array([1.0, -1.0])
+    np.testing.assert_allclose(symmetric_point_u(X, y, 0.3), [-2.0, 0.0])
+    assert lambda_0(X, y) == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="u\\(0\\) = 0"):
+        lambda_0(np.array([[1.0], [1.0]]), np.array([0.0, 0.0]))
+
+
+def test_row_cell_returns_one_row_as_plain_values():
+    from lossbounds.experiments.claims import row_cell
+
+    table = {"seed": np.array([0, 1]), "l2": np.array([0.0, 1e-3]), "cell": np.array(["a", "b"])}
+    cell = row_cell(table, seed=1)
+    assert cell == {"seed": 1, "l2": 1e-3, "cell": "b"} and type(cell["seed"]) is int
+    with pytest.raises(ValueError, match="selects 2 rows"):
+        row_cell(table, seed=[0, 1])

@@ -48,7 +48,8 @@ def test_torch_is_pinned_to_the_cpu_build():
 
 def test_every_runtime_dependency_is_pinned():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    deps = project["dependencies"] + extras["dev"] + extras["docs"]
     names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in deps}
     missing = names - set(_constraints())
     assert not missing, f"not pinned in constraints.txt: {sorted(missing)}"

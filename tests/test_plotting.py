@@ -202,3 +202,67 @@ def test_plot_bound_gap_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="must have shape"):
         plot_bound_gap([1.0, 2.0], [1.0, 2.0], [1.0, 2.0], certified=[True])
     plt.close("all")
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (bytes 16-24, big-endian)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_save_figure_outside_a_kernel_displays_nothing_and_keeps_the_figure(tmp_path, monkeypatch):
+    from lossbounds.plot import in_kernel
+
+    monkeypatch.setenv("LOSSBOUNDS_FIGURES", str(tmp_path))
+    assert not in_kernel()
+    fig = plt.figure()
+    save_figure(fig, "x", formats=("png",))
+    assert plt.fignum_exists(fig.number)  # only a kernel closes it after display
+    plt.close(fig)
+
+
+def test_save_figure_rejects_bad_display_dpi(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOSSBOUNDS_FIGURES", str(tmp_path))
+    fig = plt.figure()
+    with pytest.raises(ValueError, match="display_dpi"):
+        save_figure(fig, "x", formats=("png",), display_dpi=0)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("backend", "expected"),
+    [("Agg", [0, 1, 0, 0]), (None, [0, 1, 1, 0])],
+    ids=["agg-as-make-test", "inline-as-make-figures"],
+)
+def test_save_figure_embeds_one_png_per_figure_in_an_executed_notebook(
+    tmp_path, monkeypatch, backend, expected
+):
+    """A notebook run by nbclient gets one image/png output per save_figure call, at
+    display_dpi, under Agg (`make test`) and under the kernel's inline backend (`make
+    figures`), even when the cell also calls plt.show(). With display=False nothing is
+    embedded by save_figure: under inline the backend itself shows the open figure."""
+    import base64
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [
+        "import matplotlib.pyplot as plt\nfrom lossbounds.plot import save_figure",
+        # 4 x 3 inches at display_dpi 50: at most 200 x 150 pixels after the tight crop
+        "fig, ax = plt.subplots(figsize=(4, 3))\nax.plot([0, 1], [1, 0], label='a')\n"
+        "ax.legend()\n_ = save_figure(fig, '99_a', formats=('png',), display_dpi=50)\nplt.show()",
+        "fig, ax = plt.subplots()\n_ = save_figure(fig, '99_b', formats=('png',), display=False)",
+        "print('no figure here')",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in cells])
+    if backend is None:
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+    else:
+        monkeypatch.setenv("MPLBACKEND", backend)  # the kernel inherits the environment
+    monkeypatch.setenv("LOSSBOUNDS_FIGURES", str(tmp_path / "figs"))
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    images = [[o for o in cell.outputs if "image/png" in o.get("data", {})] for cell in nb.cells]
+    assert [len(i) for i in images] == expected
+    width, height = _png_size(base64.b64decode(images[1][0]["data"]["image/png"]))
+    assert 100 <= width <= 200 and 75 <= height <= 150, (width, height)
+    assert (tmp_path / "figs" / "99_a.png").exists() and (tmp_path / "figs" / "99_b.png").exists()

@@ -2,7 +2,8 @@
 
 A sweep is a spec (:mod:`.spec`) of cells (:mod:`.cell`), each measured
 (:mod:`.measurements`) into one row of a results table (:mod:`.table`) by the
-runner (:mod:`.run`); :mod:`.stats` and :mod:`.claims` analyse the tables.
+runner (:mod:`.run`); :mod:`.stats`, :mod:`.inference`, :mod:`.verdicts` and :mod:`.claims` analyse
+the tables (clustered inference, pre-registered claim tests and verdicts).
 """
 
 from lossbounds._lazy import attach
@@ -15,13 +16,27 @@ _NAMES = {
     "stale_bounds": "claims",
     "CellEstimate": "claims",
     "cell_estimates": "claims",
-    "paired_comparison": "claims",
-    "direction": "claims",
-    "verdict": "claims",
-    "trends": "claims",
     "bound_vs_measured": "claims",
     "shrink_spec": "claims",
     "quick_table": "claims",
+    "row_cell": "claims",
+    "symmetric_point": "claims",
+    "symmetric_point_u": "claims",
+    "lambda_0": "claims",
+    "Effect": "inference",
+    "Equivalence": "inference",
+    "cluster_means": "inference",
+    "paired_effect": "inference",
+    "clustered_slope": "inference",
+    "tost": "inference",
+    "paired_tost": "inference",
+    "adjust_pvalues": "inference",
+    "rank_correlation": "inference",
+    "VERDICTS": "inference",
+    "claim_verdict": "inference",
+    "format_effect": "inference",
+    "detectable_effect": "inference",
+    "tost_power": "inference",
     "Estimate": "stats",
     "bootstrap_ci": "stats",
     "PairedTest": "stats",
@@ -30,6 +45,17 @@ _NAMES = {
     "spearman_ci": "stats",
     "TrendTest": "stats",
     "trend_test": "stats",
+    "SPACES": "verdicts",
+    "ClaimTest": "verdicts",
+    "claim_table": "verdicts",
+    "load_margins": "verdicts",
+    "log_counts": "verdicts",
+    "paired_claim": "verdicts",
+    "slope_claim": "verdicts",
+    "rank_claim": "verdicts",
+    "decide": "verdicts",
+    "bound_sign": "verdicts",
+    "report": "verdicts",
     "INPUTS": "cell",
     "Option": "cell",
     "cell_key": "cell",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lossbounds._checks import check_choice, check_int, check_nonnegative
-from lossbounds.landscape.data import make_regression, make_teacher_student
+from lossbounds.landscape.data import make_regression, make_teacher, make_teacher_student
 from lossbounds.landscape.surface import LossSurface
 from lossbounds.theory.architecture import Architecture
 
@@ -75,7 +75,9 @@ def _name(name, value):
 
 #: The inputs every cell has, whatever its measurement.
 INPUTS: dict[str, Option] = {
-    "dataset": Option("teacher_student", _choice("teacher_student", "regression", "teacher")),
+    "dataset": Option(
+        "teacher_student", _choice("teacher_student", "regression", "teacher", "make_teacher")
+    ),
     "inputs": Option(1, positive_int),
     "width": Option(None, positive_int),
     "hidden_layers": Option(1, positive_int),
@@ -138,6 +140,12 @@ def make_data(cell: dict):
     m, noise, seed = cell["samples"], cell["noise"], cell["seed"]
     if cell["dataset"] == "teacher":
         return make_teacher_student(teacher_architecture(cell), m, noise=noise, seed=seed)
+    if cell["dataset"] == "make_teacher":
+        return make_teacher(
+            m, seed, n_inputs=cell["inputs"], teacher_width=cell["teacher_width"],
+            teacher_layers=cell["teacher_layers"], teacher_activation=cell["teacher_activation"],
+            noise=noise,
+        )  # fmt: skip
     if cell["dataset"] == "teacher_student":
         return make_teacher_student(architecture(cell), m, noise=noise, seed=seed)
     return make_regression(m, cell["inputs"], noise=noise, seed=seed)
@@ -155,6 +163,9 @@ def problem(cell: dict):
       with the fixed teacher of :func:`teacher_architecture`: cells that
       differ only in the student see the same ``X`` and ``y`` for a given
       ``seed`` and ``samples``, as paired comparisons need;
+    - ``"make_teacher"``: :func:`lossbounds.landscape.data.make_teacher` with
+      the cell's ``teacher_*`` settings: one teacher per seed, drawn apart from
+      the inputs, and data nested in ``samples`` (the redesigned claim sweeps);
     - ``"regression"``: ``make_regression(samples, inputs, noise, seed)``.
 
     Parameters

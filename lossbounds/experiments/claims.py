@@ -1,32 +1,31 @@
-"""The paper's claims, measured: per-setting estimates, paired tests, trends and rank correlations.
+"""The paper's claims, measured: per-setting estimates, rank correlations, tables and helpers.
 
 A *claim table* is the results table of a sweep (:func:`lossbounds.experiments.table.read_results`):
 one row per cell, the cell's inputs as columns (``width``, ``hidden_layers``,
 ``activation``, ``samples``, ``seed``, ...) and the measurement's outputs. This
-module turns such a table into the statistics a claim needs, using
-:mod:`lossbounds.experiments.stats`:
+module describes such a table with :mod:`lossbounds.experiments.stats`:
 
 - :func:`cell_estimates`: per setting (the rows sharing the values of the
   columns ``by``, i.e. the same cell but for its ``seed``), the mean of a
   measured column with a bootstrap interval over the seeds;
-- :func:`paired_comparison`: two settings measured on the same datasets
-  (rows matched on ``pair_on``, by default ``seed`` and ``samples``), compared
-  with a Wilcoxon signed-rank test;
-- :func:`trends`: per setting, Kendall's test for a monotone trend of a
-  measured column in an ordered input (by default the number of samples m);
 - :func:`bound_vs_measured`: Spearman's rank correlation, with its bootstrap
   interval, between a bound column and the per-setting mean of a measured
-  column across all settings of the table.
+  column across all settings of the table (descriptive).
+
+The claims themselves are tested by :mod:`lossbounds.experiments.verdicts`,
+with the dataset as the cluster (a table's rows are not independent: one
+dataset gives a row per m and per setting).
 
 Around them: :func:`load_table`, :func:`select` and :func:`groups` read and
 slice a table; :func:`common_datasets` checks that every setting was measured
 on the same datasets (the paired design) and :func:`stale_bounds` that the
-bound columns are what the library computes now; :func:`direction` and
-:func:`verdict` turn a test into the sign it establishes and into agreement or
-disagreement with the sign a bound predicts. :func:`quick_table` runs a
+bound columns are what the library computes now. :func:`quick_table` runs a
 shrunken version of a sweep spec live (in this process, into a folder), so
 notebooks read the committed table at full size and exercise the whole
-pipeline in quick mode.
+pipeline in quick mode; :func:`row_cell` turns a row back into its cell.
+:func:`lambda_0`, :func:`symmetric_point` and :func:`symmetric_point_u`
+describe the symmetric point of a one-hidden-layer tanh network under an
+l2 term (notebook 07).
 
 A table is a ``dict`` of equal-length 1-D numpy arrays (column name to values).
 """
@@ -45,13 +44,9 @@ from lossbounds.experiments.run import run_sweep
 from lossbounds.experiments.spec import parse_spec
 from lossbounds.experiments.stats import (
     Estimate,
-    PairedTest,
     RankCorrelation,
-    TrendTest,
     bootstrap_ci,
-    paired_test,
     spearman_ci,
-    trend_test,
 )
 from lossbounds.experiments.table import RESULTS_FILE, read_results
 from lossbounds.theory.bounds import bound_summary
@@ -64,13 +59,13 @@ __all__ = [
     "stale_bounds",
     "CellEstimate",
     "cell_estimates",
-    "paired_comparison",
-    "direction",
-    "verdict",
-    "trends",
     "bound_vs_measured",
     "shrink_spec",
     "quick_table",
+    "row_cell",
+    "symmetric_point",
+    "symmetric_point_u",
+    "lambda_0",
 ]
 
 
@@ -342,182 +337,6 @@ def cell_estimates(
     return out
 
 
-def _paired_values(table, column, setting, pair_on, name):
-    """Values of ``column`` in ``setting``, keyed by the ``pair_on`` values of each row."""
-    rows = select(table, **setting)
-    keys = list(zip(*(rows[c].tolist() for c in pair_on), strict=True))
-    if len(set(keys)) < len(keys):
-        raise ValueError(
-            f"{name}: setting {setting} has several rows per {pair_on} value; "
-            "add the columns that tell them apart to the setting"
-        )
-    return dict(zip(keys, np.asarray(rows[column], dtype=np.float64).tolist(), strict=True))
-
-
-def paired_comparison(
-    table: Mapping,
-    column: str,
-    a: Mapping,
-    b: Mapping,
-    pair_on: Sequence[str] = ("seed", "samples"),
-    alternative: str = "two-sided",
-    seed: int = 0,
-) -> PairedTest:
-    """Compare a measured column between two settings on the same datasets.
-
-    Parameters
-    ----------
-    table : dict of str to numpy.ndarray
-        A claim table.
-    column : str
-        The measured column.
-    a, b : dict
-        Column values selecting each setting's rows, e.g.
-        ``{"width": 4, "hidden_layers": 1}`` and ``{"width": 2, "hidden_layers": 2}``.
-    pair_on : sequence of str
-        Columns that identify a dataset; a row of ``a`` is paired with the row
-        of ``b`` with the same values (rows without a partner are dropped).
-    alternative : {"two-sided", "greater", "less"}
-        Alternative for the differences ``a - b``.
-    seed : int
-        Seed of the bootstrap of the mean difference.
-
-    Returns
-    -------
-    lossbounds.experiments.stats.PairedTest
-        Wilcoxon signed-rank test of ``a - b`` over the paired datasets.
-
-    Raises
-    ------
-    ValueError
-        If a column is missing, a setting has two rows with the same
-        ``pair_on`` values, or fewer than two pairs exist.
-    """
-    pair_on = _columns(table, pair_on, "pair_on column(s)")
-    _columns(table, [column, *a, *b])
-    va = _paired_values(table, column, dict(a), pair_on, "a")
-    vb = _paired_values(table, column, dict(b), pair_on, "b")
-    common = sorted(set(va) & set(vb))
-    if len(common) < 2:
-        raise ValueError(
-            f"a and b share {len(common)} dataset(s) on {pair_on}; at least 2 are needed"
-        )
-    x = [va[k] for k in common]
-    y = [vb[k] for k in common]
-    return paired_test(x, y, alternative=alternative, seed=seed)
-
-
-def direction(test, alpha: float = 0.05) -> int:
-    """Return the direction a test establishes at level ``alpha``: +1, -1 or 0 (none).
-
-    Parameters
-    ----------
-    test : PairedTest, TrendTest or RankCorrelation (of lossbounds.experiments.stats)
-        A paired test (sign of the mean difference ``a - b``), a trend test
-        (sign of tau) or a rank correlation (sign of rho).
-    alpha : float
-        Significance level in (0, 1).
-
-    Returns
-    -------
-    int
-        The sign of the effect when ``test.pvalue < alpha``, else 0.
-
-    Raises
-    ------
-    ValueError
-        If ``alpha`` is not in (0, 1) or ``test`` is none of the three kinds.
-    """
-    if not (isinstance(alpha, int | float) and 0.0 < alpha < 1.0):
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
-    if isinstance(test, PairedTest):
-        effect = test.mean_difference.value
-    elif isinstance(test, TrendTest):
-        effect = test.tau
-    elif isinstance(test, RankCorrelation):
-        effect = test.rho.value
-    else:
-        raise ValueError(
-            f"test must be a PairedTest, TrendTest or RankCorrelation, got {type(test).__name__}"
-        )
-    return int(np.sign(effect)) if test.pvalue < alpha else 0
-
-
-def verdict(test, predicted: int, alpha: float = 0.05) -> str:
-    """Whether a test agrees with the direction a bound predicts.
-
-    Parameters
-    ----------
-    test : PairedTest, TrendTest or RankCorrelation (of lossbounds.experiments.stats)
-        As :func:`direction` takes it.
-    predicted : {1, -1}
-        The sign the bound predicts (e.g. +1: ``a`` has the larger bound).
-    alpha : float
-        Significance level.
-
-    Returns
-    -------
-    str
-        ``"agrees"`` (significant, predicted sign), ``"disagrees"``
-        (significant, opposite sign) or ``"no significant difference"``.
-
-    Raises
-    ------
-    ValueError
-        If ``predicted`` is not 1 or -1, or as :func:`direction`.
-    """
-    if predicted not in (1, -1):
-        raise ValueError(f"predicted must be 1 or -1, got {predicted!r}")
-    d = direction(test, alpha)
-    return "no significant difference" if d == 0 else "agrees" if d == predicted else "disagrees"
-
-
-def trends(
-    table: Mapping,
-    column: str,
-    by: Sequence[str],
-    setting: str = "samples",
-    alternative: str = "greater",
-) -> dict[tuple, TrendTest]:
-    """Per setting, Kendall's test for a monotone trend of a measured column in an input.
-
-    Parameters
-    ----------
-    table : dict of str to numpy.ndarray
-        A claim table.
-    column : str
-        The measured column, tested along ``setting``.
-    by : sequence of str
-        Columns defining a setting (``setting`` excluded): one test per setting.
-    setting : str
-        The ordered input the trend runs along (default ``samples``, m).
-    alternative : {"two-sided", "greater", "less"}
-        "greater": the measurement grows with ``setting``.
-
-    Returns
-    -------
-    dict of tuple to lossbounds.experiments.stats.TrendTest
-        Setting (values of ``by``) to its test, over all its rows (every seed
-        at every value of ``setting``).
-
-    Raises
-    ------
-    ValueError
-        If a column is missing, ``setting`` is in ``by``, or a setting has
-        one value of ``setting`` only.
-    """
-    by = _columns(table, by, "grouping column(s)")
-    _columns(table, [column, setting])
-    if setting in by:
-        raise ValueError(f"setting {setting!r} must not be one of the grouping columns {by}")
-    x = np.asarray(table[setting], dtype=np.float64)
-    y = np.asarray(table[column], dtype=np.float64)
-    return {
-        key: trend_test(x[rows], y[rows], alternative=alternative)
-        for key, rows in groups(table, by).items()
-    }
-
-
 def bound_vs_measured(
     table: Mapping,
     bound: str,
@@ -671,3 +490,65 @@ def quick_table(
     if report.n_failed:
         raise ValueError(f"{report.n_failed} cell(s) of the quick sweep failed; see {out}")
     return load_table(report.path)
+
+
+def row_cell(table: Mapping, **where) -> dict:
+    """Return the one row of ``table`` selected by ``where`` as a cell (plain Python values).
+
+    The result is what :func:`lossbounds.experiments.cell.problem` takes to
+    rebuild the cell's architecture, dataset and surface.
+
+    Raises
+    ------
+    ValueError
+        If ``where`` selects no row or several.
+    """
+    rows = select(table, **where)
+    n = _n_rows(rows) if rows else 0
+    if n != 1:
+        raise ValueError(f"where={where} selects {n} rows; exactly one is needed")
+    return {k: _scalar(np.asarray(v)[0]) for k, v in rows.items()}
+
+
+def symmetric_point_u(X, y, lam: float) -> np.ndarray:
+    """Return ``u(lam) = (2/m) sum_k (c - y_k) (x_k, 1)`` with ``c = mean(y) / (1 + lam)``.
+
+    At the symmetric point of a one-hidden-layer tanh network (all weights 0,
+    output bias ``c``) the Hessian of the data term couples each unit's output
+    weight with its input weights and bias through ``u`` (``tanh'(0) = 1``), so
+    its smallest eigenvalue with the l2 term is ``2 lam - |u(lam)|``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n + 1,)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    c = y.mean() / (1.0 + lam)
+    return 2.0 * np.mean((c - y)[:, None] * np.hstack([X, np.ones((len(y), 1))]), axis=0)
+
+
+def symmetric_point(surface, y, lam: float) -> np.ndarray:
+    """Return the symmetric point: every parameter 0 but the output bias ``mean(y) / (1 + lam)``."""
+    theta = np.zeros(surface.n_params)
+    theta[surface.layout.blocks["c"].start] = float(np.mean(y)) / (1.0 + lam)
+    return theta
+
+
+def lambda_0(X, y) -> float:
+    """Return the root of ``2 lam = |u(lam)|``: the symmetric point is a strict minimum above it.
+
+    Raises
+    ------
+    ValueError
+        If there is no root in [0, 1e3] (``u`` identically zero: the point is
+        a minimum for every lam > 0).
+    """
+    from scipy.optimize import brentq
+
+    def gap(lam):
+        return 2.0 * lam - np.linalg.norm(symmetric_point_u(X, y, lam))
+
+    if gap(0.0) >= 0:
+        raise ValueError("u(0) = 0: the symmetric point is a minimum for every lam > 0")
+    return float(brentq(gap, 0.0, 1e3, xtol=1e-14))

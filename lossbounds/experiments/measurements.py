@@ -424,7 +424,7 @@ def _check_merge_option(name, value):
 #: The merge tree's options, one per field of MergeOptions (its defaults, its checks);
 #: a cell records only those its spec sets.
 _MERGE_OPTIONS = {
-    f.name: Option(f.default, _check_merge_option, optional=True)
+    f.name: Option(getattr(MergeOptions(), f.name), _check_merge_option, optional=True)
     for f in dataclasses.fields(MergeOptions)
     if f.name not in _RUN_TIME
 }

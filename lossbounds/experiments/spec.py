@@ -183,7 +183,7 @@ def _check_cell(cell: dict, meas: Measurement, where: str) -> None:
     """
     try:
         architecture(cell)
-        if cell["dataset"] == "teacher":
+        if cell["dataset"] in ("teacher", "make_teacher"):
             teacher_architecture(cell)
         if meas.check is not None:
             meas.check(cell)

@@ -8,6 +8,11 @@ rank correlation between a bound and a measured complexity across cells
 (:func:`spearman_ci`). Every function takes plain arrays, refuses non-finite
 input and seeds its resampling, so results are reproducible.
 
+These functions treat their inputs as independent. A claim table has several
+rows per dataset, so the claims are tested with the dataset as the cluster by
+:mod:`lossbounds.experiments.inference` and :mod:`lossbounds.experiments.verdicts`
+(statsmodels: paired t on per-dataset means, cluster-robust slopes, TOST, Holm).
+
 All intervals are two-sided at level ``confidence``; bootstrap intervals use
 ``scipy.stats.bootstrap`` (BCa where the sample allows it, percentile when the
 statistic is constant on most resamples, as with integer counts that tie).

@@ -23,7 +23,9 @@ from lossbounds.experiments.cell import cell_key
 
 __all__ = ["RESULTS_FILE", "FAILURES_FILE", "ResultsTable", "record_failure", "read_results"]
 
+#: The results table of a sweep folder: one row per finished cell.
 RESULTS_FILE = "results.csv"
+#: The cells of a sweep folder whose measurement raised (key, error, inputs).
 FAILURES_FILE = "failures.csv"
 
 

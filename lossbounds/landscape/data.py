@@ -12,6 +12,10 @@ Which dataset for which purpose
 - :func:`make_teacher_student`: targets produced by a network of the *same*
   architecture with moderate weights, plus small noise: a candidate interior
   strict minimum (when ``m >= n_params``) for the symmetry-orbit lower bound.
+- :func:`make_teacher`: targets from a fixed teacher network (its own width,
+  depth and activation), drawn before and independently of the inputs; the
+  data are nested in ``m`` (the first m rows of a larger draw), so "growth
+  with m" compares one problem with more of its samples.
 - :func:`make_xor`: binary labels in {0, 1} for sigmoid-output / BCE networks.
 - :func:`load_dataset`: digits, iris, wine, breast cancer (binary, one class
   against the rest) and diabetes (regression), as shipped with scikit-learn,
@@ -33,6 +37,7 @@ __all__ = [
     "make_regression",
     "make_xor",
     "make_teacher_student",
+    "make_teacher",
     "SKLEARN_DATASETS",
     "standardize",
     "principal_components",
@@ -243,6 +248,84 @@ def make_teacher_student(
     if arch.output == "sigmoid":
         y = np.clip(y, 0.0, 1.0)
     return Dataset(X, y, theta=theta)
+
+
+#: Separate seeded streams of :func:`make_teacher` (entropy ``[seed, stream]``).
+_TEACHER_STREAM, _INPUT_STREAM, _NOISE_STREAM = 0, 1, 2
+
+
+def make_teacher(
+    m: int,
+    seed: int,
+    n_inputs: int = 1,
+    teacher_width: int = 4,
+    teacher_layers: int = 1,
+    teacher_activation: str = "tanh",
+    noise: float = 0.05,
+    weight_scale: float = 2.0,
+) -> Dataset:
+    """Targets of a fixed teacher network; teacher, inputs and noise from independent streams.
+
+    Three generators are seeded with ``numpy.random.default_rng([seed, k])``:
+    ``k = 0`` draws the teacher's weights (as :func:`make_teacher_student`
+    does, for ``Architecture(n_inputs, teacher_width, teacher_layers,
+    activation=teacher_activation)`` with a linear output), ``k = 1`` the
+    inputs ``X`` (standard normal, row after row) and ``k = 2`` the noise.
+    So the teacher depends on ``seed`` and the teacher settings only, never
+    on ``m``, and the data are nested: ``X``, the noise and ``y`` at ``m``
+    are the first ``m`` rows of those at any larger ``m``.
+
+    Parameters
+    ----------
+    m : int
+        Number of samples (>= 1).
+    seed : int
+        Seed of the dataset (>= 0): one teacher and one input sequence per seed.
+    n_inputs, teacher_width, teacher_layers : int
+        Input dimension and the teacher's width and depth (>= 1).
+    teacher_activation : str
+        The teacher's activation (a name :class:`~lossbounds.theory.architecture.Architecture`
+        accepts, e.g. "tanh", "sigmoid", "gelu").
+    noise : float
+        Standard deviation of the Gaussian noise on the targets (>= 0).
+    weight_scale : float
+        Scale of the teacher's weights (> 0), as in :func:`make_teacher_student`.
+
+    Returns
+    -------
+    Dataset
+        ``X`` shape (m, n_inputs), ``y`` shape (m,), ``theta`` the teacher's
+        flat parameters.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``m``, ``seed``, size, activation, ``noise`` or ``weight_scale``.
+    """
+    from lossbounds.landscape.layout import ParamLayout
+    from lossbounds.landscape.network import forward_numpy
+    from lossbounds.theory.architecture import Architecture
+
+    m = check_int("m", m, 1)
+    seed = check_int("seed", seed, 0)
+    noise = check_nonnegative("noise", noise)
+    weight_scale = float(weight_scale)
+    if not np.isfinite(weight_scale) or weight_scale <= 0:
+        raise ValueError(f"weight_scale must be a finite number > 0, got {weight_scale!r}")
+    teacher = Architecture(
+        n_inputs=check_int("n_inputs", n_inputs, 1),
+        width=check_int("teacher_width", teacher_width, 1),
+        hidden_layers=check_int("teacher_layers", teacher_layers, 1),
+        n_samples=m,
+        activation=teacher_activation,
+        l2=False,
+    )
+    theta = _teacher_theta(
+        ParamLayout(teacher), np.random.default_rng([seed, _TEACHER_STREAM]), weight_scale
+    )
+    X = np.random.default_rng([seed, _INPUT_STREAM]).standard_normal((m, teacher.n_inputs))
+    eps = np.random.default_rng([seed, _NOISE_STREAM]).standard_normal(m)
+    return Dataset(X, forward_numpy(teacher, theta, X) + noise * eps, theta=theta)
 
 
 # ---------------------------------------------------------------------------

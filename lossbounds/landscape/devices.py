@@ -29,6 +29,7 @@ __all__ = [
     "evaluate_chunked",
 ]
 
+#: The accepted values of every ``device`` argument, as error messages name them.
 ACCEPTED_DEVICES = "None, 'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device"
 
 # Work-buffer budgets of one chunk (bytes), and the chunk limits per device type.

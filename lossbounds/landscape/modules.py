@@ -1,54 +1,11 @@
 """A user's ``torch.nn.Module``: its architecture, and its loss as a batched function.
 
-Two directions, one convention:
-
-- :func:`describe_module` / :func:`from_module` read a network built from
-  supported pieces and return a neutral :class:`ModuleDescription` or the
-  package's :class:`~lossbounds.theory.architecture.Architecture` (whose format and bounds
-  the rest of the package computes); :func:`to_module` builds the standard
-  ``nn.Sequential`` of an architecture.
-- :class:`ModuleNetwork` and :func:`module_loss` evaluate *any* module (not
-  only supported ones) at K flat parameter vectors at once, through
-  ``torch.func.functional_call`` and ``torch.func.vmap``: the module's own
-  forward code, no copy of it.
-
-The flat parameter vector of a module is always
-``torch.nn.utils.parameters_to_vector(model.parameters())``: the parameters
-in registration order, each flattened row-major. For the network of an
-architecture (see :mod:`lossbounds.landscape.network`) :func:`to_module` registers them
-so that this is exactly the order of :class:`lossbounds.landscape.layout.ParamLayout`::
-
-    W1, b1, [W2, b2, [P2]], ..., v (as a (1, h) weight), c
-
-Supported pieces
-----------------
-``nn.Sequential`` (nested ones are read as one flat sequence), ``nn.Linear``
-(with or without bias), ``nn.Identity`` (ignored), the catalogue activations as torch
-modules -- ``nn.Sigmoid``, ``nn.Tanh``, ``nn.Softplus`` (``beta=1``,
-``threshold >= 20``), ``nn.SiLU`` (swish), ``nn.GELU`` (exact,
-``approximate="none"``) -- or as :class:`Activation` (any catalogue name,
-e.g. ``Activation("arctan")``), and the :class:`Residual` blocks of this
-module. The network must read::
-
-    Linear(n, h_1), act, [Linear(h_{l-1}, h_l), act | Residual(h)] ..., Linear(h_K, C), [Sigmoid]
-
-(C outputs; the final Sigmoid only for C = 1; C >= 2 outputs are the logits of
-``loss="cross_entropy"`` or C regression outputs for ``loss="mse"``)
-
-with one activation throughout, and either no residual block or residual
-blocks of one kind for every hidden layer after the first (the package's
-network equations: skips join consecutive hidden layers only).
-
-torch's softplus shortcut
--------------------------
-``nn.Softplus(beta=1, threshold=20)`` returns t itself for t > 20 instead of
-log(1 + e^t): a jump of log(1 + e^-20) ~ 2.1e-9 at t = 20. The module is
-therefore not analytic there, strictly speaking; the jump is below float32
-rounding of t (~1.9e-6 at t = 20) but visible in float64 comparisons. The
-description (and hence the format and bounds) is that of the analytic
-softplus; :class:`ModuleNetwork` evaluates the module as it is. Thresholds
-below 20 are refused (the jump log(1 + e^-threshold) grows). :func:`to_module`
-uses a threshold at which the shortcut is invisible in its dtype (40 in float64).
+:func:`describe_module` / :func:`from_module` read a network of supported pieces into an
+:class:`~lossbounds.theory.architecture.Architecture`; :func:`to_module` builds the
+``nn.Sequential`` of an architecture; :class:`ModuleNetwork` and :func:`module_loss` evaluate
+*any* module at K flat parameter vectors at once (``torch.func``: the module's own forward).
+The flat vector is ``parameters_to_vector(model.parameters())``. Supported pieces, the parameter
+order and torch's softplus shortcut: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -62,7 +19,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from lossbounds._checks import check_int
+from lossbounds._checks import check_int, check_nonnegative, check_positive
 from lossbounds.theory.activations import get_activation
 from lossbounds.theory.architecture import Architecture
 
@@ -76,6 +33,8 @@ __all__ = [
     "ModuleLayout",
     "ModuleNetwork",
     "module_loss",
+    "module_objective",
+    "train_module",
 ]
 
 _SKIPS = ("identity", "projection")
@@ -754,3 +713,58 @@ def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, devi
         model, X, y, loss=loss, l2=l2, device="cpu" if device is None else device
     )
     return surface.losses
+
+
+def module_objective(model: nn.Module, X, y, l2: float = 0.0) -> torch.Tensor:
+    """Return the module's own training objective: MSE of its outputs plus ``l2 * ||theta||^2``.
+
+    Computed with the module's ``forward`` and its parameters (not through
+    :func:`module_loss`), so it is an independent reference for it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Scalar output, shape (m, 1).
+    X : array_like, shape (m, n)
+    y : array_like, shape (m,)
+        In the module's dtype (float64 for exact comparisons).
+    l2 : float
+        Coefficient lambda >= 0.
+
+    Returns
+    -------
+    torch.Tensor
+        A differentiable scalar.
+    """
+    l2 = check_nonnegative("l2", l2)
+    mse = nn.functional.mse_loss(model(torch.as_tensor(X))[:, 0], torch.as_tensor(y))
+    return mse + l2 * sum((p**2).sum() for p in model.parameters())
+
+
+def train_module(model: nn.Module, X, y, steps: int, lr: float = 0.02, l2: float = 0.0):
+    """Train a module in place by Adam on :func:`module_objective`, an ordinary torch loop.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    X, y : array_like
+        As :func:`module_objective` takes them.
+    steps : int
+        Adam steps (>= 0).
+    lr : float
+        Learning rate (> 0).
+    l2 : float
+        Coefficient of ``||theta||^2`` (>= 0).
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model``, trained.
+    """
+    steps = check_int("steps", steps, 0)
+    opt = torch.optim.Adam(model.parameters(), lr=check_positive("lr", lr))
+    for _ in range(steps):
+        opt.zero_grad()
+        module_objective(model, X, y, l2).backward()
+        opt.step()
+    return model

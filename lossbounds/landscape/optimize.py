@@ -362,8 +362,8 @@ def minimize_lm(
     Stage 1 (``max_iter`` iterations), Levenberg-Marquardt: each start k
     keeps its own damping mu_k; a step solves
     ``(J^T J + mu_k * (diag(J^T J) + 1e-12)) delta = -J^T r`` (Marquardt
-    scaling) and is accepted when the loss decreases (then mu_k /= 3),
-    otherwise rejected (mu_k *= 4).
+    scaling) and is accepted when the loss decreases (then ``mu_k /= 3``),
+    otherwise rejected (``mu_k *= 4``).
 
     Stage 2 (``newton_iter`` iterations), damped Newton with the exact
     Hessian: ``(H + nu_k ||H||_2 I) delta = -grad`` with ``nu_k`` raised

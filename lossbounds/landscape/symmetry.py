@@ -1,62 +1,12 @@
 """Hidden-unit symmetry group of a network: its structure, its order, its action.
 
-Torch-free: the group acts on flat numpy vectors (layout of
-:mod:`lossbounds.landscape.layout`), and the orders are exact integers.
-
-An element acts on hidden layer l by a permutation ``perm_l`` of the units
-(new unit j = old unit ``perm_l[j]``) and a set of flipped units ``flips_l``
-(bool, indexed by the *new* unit). A flipped unit has its pre-activation
-negated; the rest of the network compensates according to the activation's
-flip kind (``activation.flip``):
-
-- ``"odd"`` (sigma(-t) = -sigma(t)): the unit's output changes sign; the next
-  layer negates that unit's outgoing column.
-- ``"sigmoid"`` (sigma(-t) = 1 - sigma(t)): the output becomes 1 - u; the next
-  layer negates the outgoing column and adds it to its bias.
-- ``"even"`` (sigma(-t) = sigma(t)): nothing else changes.
-- ``"shift_odd"`` (sigma(-t) = sigma(t) - t; softplus, swish, GELU): only with
-  a projection skip into the layer (layers l >= 2). Row i of P_l gains the
-  original row i of W_l, so the output becomes u - b_{l,i}; the constant
-  -b_{l,i} is carried downstream into the later biases and the output bias.
-  Without a projection row the term -W_{l,i} u_{l-1} cannot be absorbed.
-- ``None``: no flips, permutations only.
-
-The transformed network computes ``u'_l = A_l u_l + delta_l`` (``A_l`` a
-signed permutation, ``delta_l`` constant in the input) and every later weight
-is rewritten as ``W' = S Pi W A^{-1}``, ``b' = S Pi b - W' delta``,
-``P' = A_l P A_{l-1}^{-1}`` (shift-odd: ``(Pi P + F Pi W) A_{l-1}^{-1}``, F
-the flipped units), ``v' = A_H^{-T} v``, ``c' = c - v' . delta_H``.
-
-Which elements are kept (:func:`group_structure`, used by the orders and by
-:class:`SymmetryGroup` alike):
-
-- with an active l2 term lambda ||theta||^2 sigmoid and shift-odd flips are
-  dropped (they move weights into biases or P and change ||theta||); odd and
-  even flips are signed permutations of theta and stay;
-- no skip: each hidden layer has its own permutation and flips,
-  |G| = (2^h h!)^H with flips, (h!)^H without (shift-odd included);
-- projection skips: the same for odd, sigmoid and even flips; shift-odd
-  flips exist in layers 2..H, |G| = (h!)^H 2^{h(H-1)};
-- identity skips (H >= 2) tie the layers into one residual stream: one
-  permutation for all layers and, for odd or sigmoid flips, one flip pattern
-  (a flip of one layer alone turns sigma(a) + u into -sigma(a) + u); even flips
-  stay free per layer; no shift-odd flips. |G| = 2^h h! (odd, sigmoid),
-  2^{hH} h! (even), h! (shift-odd, none).
-- unequal widths h_1..h_H (``arch.widths``; no skips): each layer has its own
-  permutation and flips, |G| = prod_l 2^{h_l} h_l! with flips, prod_l h_l!
-  without; elements then hold one row per layer (lists of arrays).
-- layers without bias (``arch.bias``): a flip whose constant offset (sigmoid:
-  1; shift-odd: -b_{l,i}) would reach a layer without bias is dropped; odd
-  and even flips always stay. C outputs: the hidden-unit maps act on every
-  row of V alike; permutations of the (labelled) outputs are not symmetries.
-  The continuous softmax symmetry of cross-entropy is not part of this finite
-  group (docs/symmetry.md, section 6b).
-
-These symmetries are a subgroup of the invariance group of a particular theta,
-which can be larger (dead or duplicated units): :meth:`SymmetryGroup.orbit_size`
-counts the distinct images. |G| is a lower bound on b0(S_c) only at levels
-just above a strict minimum with a free orbit: :func:`lower_bound_certificate`
-checks those hypotheses at a point. Derivations: docs/symmetry.md.
+Torch-free: the group acts on flat numpy vectors (layout of :mod:`lossbounds.landscape.layout`)
+and the orders are exact integers. An element permutes the units of each hidden layer and flips
+some of them; the rest of the network compensates according to the activation's flip kind.
+|G| bounds b0(S_c) from below only just above a strict minimum with a free orbit
+(:func:`lower_bound_certificate` checks the hypotheses). The action, which elements are kept
+(l2 term, skips, unequal widths, layers without bias; elements of unequal widths hold
+one row per layer) and the derivations: docs/symmetry.md.
 """
 
 from __future__ import annotations

@@ -8,5 +8,6 @@ import this package.
 from lossbounds.plot.core import *  # noqa: F403
 from lossbounds.plot.core import __all__ as _core
 from lossbounds.plot.trees import plot_merge_tree
+from lossbounds.plot.verdicts import plot_claim_tests
 
-__all__ = [*_core, "plot_merge_tree"]
+__all__ = [*_core, "plot_merge_tree", "plot_claim_tests"]

@@ -8,10 +8,14 @@ matplotlib style.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+
+from lossbounds._checks import check_int
 
 __all__ = [
     "figures_dir",
+    "in_kernel",
     "save_figure",
     "new_axis",
     "plot_bound_curves",
@@ -46,8 +50,28 @@ def figures_dir() -> Path:
     return here / "figures"
 
 
-def save_figure(fig, stem: str, formats=("pdf", "png"), dpi: int = 150) -> list[Path]:
-    """Save ``fig`` as ``figures/<stem>.<fmt>`` for each format.
+def in_kernel() -> bool:
+    """Return True when called inside a running IPython kernel (a notebook).
+
+    Only an interactive shell with a kernel counts: a terminal IPython session
+    or a plain script returns False. IPython is never imported here.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def save_figure(
+    fig,
+    stem: str,
+    formats=("pdf", "png"),
+    dpi: int = 150,
+    display: bool | None = None,
+    display_dpi: int = 80,
+) -> list[Path]:
+    """Save ``fig`` as ``figures/<stem>.<fmt>`` for each format, and show it in a notebook.
 
     Parameters
     ----------
@@ -60,12 +84,26 @@ def save_figure(fig, stem: str, formats=("pdf", "png"), dpi: int = 150) -> list[
         File formats; default PDF (for papers) and PNG (for the README).
     dpi : int
         Resolution of raster formats.
+    display : bool or None
+        Embed the figure in the notebook as a PNG output. None (default): when
+        running in an IPython kernel (:func:`in_kernel`), whatever the
+        matplotlib backend (``make test`` uses Agg, where nothing displays by
+        itself). In a kernel the figure is then closed in pyplot, so that the
+        inline backend or a later ``plt.show()`` does not show it twice.
+    display_dpi : int
+        Resolution of the embedded PNG (modest, to keep committed notebooks
+        small); the files in ``figures/`` use ``dpi``.
 
     Returns
     -------
     list of pathlib.Path
         The files written (relative paths are never returned; the list is not
         printed by notebooks so outputs stay machine-independent).
+
+    Raises
+    ------
+    ValueError
+        For a stem with a directory part, an unknown format, or a ``display_dpi`` below 1.
     """
     if not stem or "/" in stem or "\\" in stem:
         raise ValueError(f"stem must be a plain file name without directories, got {stem!r}")
@@ -73,6 +111,7 @@ def save_figure(fig, stem: str, formats=("pdf", "png"), dpi: int = 150) -> list[
     bad = [f for f in formats if f not in allowed]
     if bad:
         raise ValueError(f"formats must be among {sorted(allowed)}, got {bad}")
+    check_int("display_dpi", display_dpi, minimum=1)
     out = figures_dir()
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -84,7 +123,35 @@ def save_figure(fig, stem: str, formats=("pdf", "png"), dpi: int = 150) -> list[
         )
         fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata=metadata)
         paths.append(path)
+    if in_kernel() if display is None else display:
+        _display_png(fig, display_dpi)
     return paths
+
+
+def _display_png(fig, dpi: int) -> None:
+    """Emit ``fig`` as one ``image/png`` output of the running kernel and close it in pyplot.
+
+    The PNG is reduced to a 256-colour palette (no dithering), about three times smaller
+    than matplotlib's RGBA output, with no metadata, so re-executing a notebook gives
+    the same bytes.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+    from IPython.display import display as ipython_display
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    rgba = PILImage.open(buffer).convert("RGBA")
+    flat = PILImage.alpha_composite(PILImage.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    small = io.BytesIO()
+    flat.quantize(256, method=PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE).save(
+        small, format="PNG", optimize=True
+    )
+    ipython_display(Image(data=small.getvalue(), format="png"))
+    plt.close(fig)
 
 
 def new_axis(ax=None, figsize=(5.0, 3.6)):
@@ -100,7 +167,12 @@ def new_axis(ax=None, figsize=(5.0, 3.6)):
 # ---------------------------------------------------------------------------
 # bounds (notebooks 02 and 03)
 # ---------------------------------------------------------------------------
-__all__ += ["plot_bound_curves", "plot_bound_terms", "plot_bound_gap"]
+__all__ += [
+    "plot_bound_curves",
+    "plot_zell_khovanskii",
+    "plot_bound_terms",
+    "plot_bound_gap",
+]
 
 
 def plot_bound_curves(
@@ -137,6 +209,37 @@ def plot_bound_curves(
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
+    return ax
+
+
+def plot_zell_khovanskii(x, series: dict, ax=None, title="", xlabel=""):
+    """Zell's expression (solid, dots) and Khovanskii's bound (dashed, crosses) per setting.
+
+    Parameters
+    ----------
+    x : array_like of shape (k,)
+        The size variable, on a log axis.
+    series : dict of str -> (array_like, array_like)
+        Setting label -> (log10 of Zell's expression with C = 1, log10 of
+        Khovanskii's bound), each of shape (k,); one colour per setting.
+    ax : matplotlib.axes.Axes, optional
+    title, xlabel : str
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Log-log axes (log10 of the values on a log axis).
+    """
+    import matplotlib.pyplot as plt
+
+    ax = new_axis(ax)
+    colors = plt.cm.tab10.colors
+    for j, (label, (z, k)) in enumerate(series.items()):
+        color = colors[j % len(colors)]
+        ax.plot(x, z, "-", marker="o", ms=3, color=color, label=f"Zell expression (C = 1), {label}")
+        ax.plot(x, k, "--", lw=1, marker="x", ms=5, color=color, label=f"Khovanskii bound, {label}")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="log10 of the value", title=title)
+    ax.legend(fontsize=6.5)
     return ax
 
 
@@ -274,8 +377,9 @@ def plot_diagram(diagrams, ax=None, dims=None, inf_level=None, markersize=12):
     dims : sequence of int, optional
         Dimensions to draw (default all).
     inf_level : float, optional
-        Height at which infinite deaths are drawn (a dashed line labelled
-        "inf"); default slightly above the largest finite value.
+        Height of the dashed line labelled "inf" on which infinite bars are
+        drawn as triangles (their own legend entry); default slightly above
+        the largest finite value.
     markersize : float
 
     Returns
@@ -291,10 +395,21 @@ def plot_diagram(diagrams, ax=None, dims=None, inf_level=None, markersize=12):
     lo = float(finite_all.min())
     for k in dims:
         d = np.asarray(diagrams[k], dtype=float).reshape(-1, 2)
-        deaths = np.where(np.isfinite(d[:, 1]), d[:, 1], top)
-        ax.scatter(d[:, 0], deaths, s=markersize, label=f"H{k} ({len(d)})", alpha=0.7)
+        inf = ~np.isfinite(d[:, 1])
+        dots = ax.scatter(
+            d[~inf, 0],
+            d[~inf, 1],
+            s=markersize,
+            alpha=0.7,
+            label=f"H{k}: {int(np.sum(~inf))} finite",
+        )
+        if inf.any():
+            ax.scatter(
+                d[inf, 0], np.full(int(inf.sum()), top), s=3 * markersize, marker="^",
+                color=dots.get_facecolor()[0], label=f"H{k}: {int(inf.sum())} infinite (never dies)",
+            )  # fmt: skip
     ax.plot([lo, top], [lo, top], color="0.5", lw=0.8)
-    ax.axhline(top, color="0.5", ls="--", lw=0.8)
+    ax.axhline(top, color="0.5", ls="--", lw=0.8, label="death = inf (drawn at this height)")
     ax.text(lo, top, "inf", va="bottom", fontsize=8, color="0.4")
     ax.set_xlabel("birth")
     ax.set_ylabel("death")
@@ -656,6 +771,7 @@ def plot_bound_vs_measured(
     xlabel="log10 bound",
     ylabel="measured",
     logx=False,
+    title=None,
 ):
     """Measured complexity (mean and interval per setting) against a bound's value.
 
@@ -673,7 +789,10 @@ def plot_bound_vs_measured(
         legend (e.g. ``"m = 12"``). Default: one series, "settings".
     xlabel, ylabel : str
     logx : bool
-        Log-scale horizontal axis with plain tick labels.
+        Log-scale horizontal axis with plain tick labels (not for a bound
+        that is already a log10).
+    title : str, optional
+        Axes title; replaces the one made from ``correlation``.
 
     Returns
     -------
@@ -700,9 +819,14 @@ def plot_bound_vs_measured(
     for name in dict.fromkeys(names.tolist()):
         sel = names == name
         ax.errorbar(x[sel], v[sel, 0], yerr=_errors(v[sel]), fmt="o", ms=4, capsize=2, label=name)
-    if correlation is not None:
+    if title is not None:
+        ax.set_title(title, fontsize="medium")
+    elif correlation is not None:
         r = correlation.rho
-        ax.set_title(f"Spearman rho = {r.value:.2f} [{r.low:.2f}, {r.high:.2f}]", fontsize="medium")
+        interval = (
+            f" [{r.low:.2f}, {r.high:.2f}]" if np.isfinite([r.low, r.high]).all() else ""
+        )  # an undefined bootstrap interval (tied resamples) is left out, never shown as nan
+        ax.set_title(f"Spearman rho = {r.value:.2f}{interval}", fontsize="medium")
     if logx:
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))

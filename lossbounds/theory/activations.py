@@ -1,42 +1,10 @@
 """Catalogue of Pfaffian activation functions.
 
-An activation sigma is *Pfaffian* when it has its own chain g_1..g_k of
-analytic functions of one variable t with
-
-    g_j'(t) = P_j(t, g_1(t), ..., g_j(t))      (P_j a polynomial: triangular)
-
-and sigma(t) = Q(t, g_1(t), ..., g_k(t)) with Q a polynomial. Every activation
-here carries its chain as sympy symbols ``g1..gk``, the derivative
-polynomials ``P_j``, the polynomial ``Q`` (field ``sigma``), the closed form of
-each chain element as a function of ``t`` (so that the ``P_j`` can be checked
-symbolically, see :meth:`PfaffianActivation.verify`), its sign-flip symmetry
-and a numerically stable torch implementation.
-
-The catalogue holds sigmoid, tanh, arctan, softplus, gaussian, swish, erf
-(the table of docs/theory.md) and the exact GELU t*Phi(t), which is Pfaffian
-through the erf/exp chain.
-
-A format is a property of the chosen chain, not of the function: the same
-activation can have several chains. Each entry has the chain named
-``"default"`` (the catalogue chain); :func:`list_chains` names the others and
-``get_activation(name, chain=...)`` returns them. The alternative ``"value"``
-puts the activation value itself into the chain where the default chain
-writes it as a polynomial containing t:
-
-- swish, ``chain="value"``: g1 = sigmoid(t), g2 = t sigmoid(t) = sigma(t), with
-  g1' = g1 - g1^2 and g2' = sigmoid(t) + t sigmoid(t)(1 - sigmoid(t)) =
-  g1 + g2 - g1 g2 (no t in the chain's polynomials);
-- gelu, ``chain="value"``: g1 = exp(-t^2/2), g2 = erf(t/sqrt 2),
-  g3 = t Phi(t) = sigma(t), with g3' = Phi(t) + t phi(t) = (1 + g2)/2 +
-  t g1/sqrt(2 pi).
-
-Every valid chain gives a valid format, and every valid format a valid bound
-(see :func:`lossbounds.theory.bounds.smallest_format`). Piecewise activations (ReLU and friends) have a
-kink, are therefore not analytic and hence not Pfaffian: :func:`get_activation`
-refuses them with a message that says so.
-
-torch is imported lazily, inside the torch callables, so that importing this
-module stays light.
+Each activation carries its chain (sympy symbols g1..gk with triangular derivative polynomials
+P_j), its value as a polynomial Q in (t, g), closed forms for :meth:`PfaffianActivation.verify`,
+its sign-flip symmetry and a stable torch implementation (torch imported lazily). Alternative
+chains (``chain="value"`` for swish and GELU) give other valid formats. Non-analytic
+activations (ReLU, ...) are refused. Chains and their derivations: docs/formats.md.
 """
 
 from __future__ import annotations

@@ -31,8 +31,11 @@ __all__ = [
     "equal_params_family",
 ]
 
+#: Accepted output layers: linear, or a sigmoid unit (for binary cross-entropy).
 OUTPUTS = ("linear", "sigmoid")
+#: Accepted losses: mean squared error, binary cross-entropy, softmax cross-entropy.
 LOSSES = ("mse", "bce", "cross_entropy")
+#: Accepted skips: none, identity skips (equal widths), projection skips.
 SKIPS = (None, "identity", "projection")
 
 

@@ -1,75 +1,27 @@
 """Upper and lower bounds on B(S), the sum of the Betti numbers of a sublevel set.
 
-For a training loss L of Pfaffian format (N, ell, alpha, beta) (see
-:mod:`lossbounds.theory.formats`) and S = {theta : L(theta) <= c} intersected with a
-ball ||theta||^2 <= r^2 (s = 2 sign conditions, so that S is compact). The
-ball's polynomial has degree 2 and Zell's format bounds the degrees of *all*
-defining functions, so the Zell functions require beta >= 2 (``ValueError``
-naming ``loss_degree`` otherwise: pass max(beta, 2)); every loss of the
-catalogue has beta >= 2. The same s = 2 (sublevel condition and a disc) is the
-default for slices. Theory: docs/theory.md.
-
-Zell (1999)
-    B(S) <= s^N 2^{ell(ell-1)/2} (C (N beta + min(N, ell) alpha))^{N+ell}
-    for some absolute constant C hidden in the theorem's O(.), which is not
-    known. The package evaluates the right-hand side with a user-chosen C
-    (default 1): **Zell's expression**, which is a bound only for C at least
-    the theorem's unknown constant (never label the C = 1 value a bound)::
-
-    log2 Z_C = N log2 s  +  ell(ell-1)/2  +  (N+ell) log2(C (N beta + min(N, ell) alpha)).
-               "sign"       "chain"          "degree"
-
-Khovanskii, non-degenerate critical points (a proven, constant-free bound)
-    Each dL/dtheta_j is a Pfaffian function on the same chain of degree
-    beta' = beta + alpha - 1 (see :func:`gradient_degree`), so grad L = 0 is a
-    system of N equations of degree beta' and the number of its non-degenerate
-    solutions is at most
-
-    2^{ell(ell-1)/2} beta'^N (N beta' - N + min(N, ell) alpha + 1)^ell.
-
-    Non-degenerate critical points include the strict local minima at which
-    the Hessian is non-singular (Morse minima).
-
-Symmetry group order
-    Hidden-unit permutations and sign (or shift) flips leave L unchanged. The
-    order |G| of that group depends on the activation's flip kind (odd, even,
-    sigmoid-like, shift-odd), the skips, the l2 term and the widths: see
-    :func:`lossbounds.landscape.symmetry.symmetry_group_order` and docs/symmetry.md.
-    |G| bounds b_0(S) from below only under the proposition's hypotheses (a
-    certified strict local minimum with a free orbit, c slightly above the
-    minimum; :func:`lossbounds.landscape.symmetry.lower_bound_certificate`); elsewhere
-    it is only the group's order, reported as ``group_order``.
-
-The numbers are astronomically large, so everything is returned as log2 (and
-log10), never as the bound itself. Each formula is written once, as a sympy
-expression in placeholders (N, ell, alpha, beta, s, C); two paths use it:
-
-- symbolic, exact: :func:`zell_log2_symbolic`, :func:`khovanskii_log2_symbolic`
-  (the placeholders substituted by architecture symbols or exact numbers);
-- numeric, vectorised over numpy arrays of formats: :func:`zell_log2`,
-  :func:`zell_terms`, :func:`khovanskii_log2`, :func:`khovanskii_terms`
-  (the same expressions through ``sympy.lambdify``, log2 mapped to ``numpy.log2``).
-
-The symmetry group order is an exact integer (:func:`symmetry_group_order`).
-
-Precision of the float path: every term is a product/log of float64 numbers
-that are exact integers (inputs are validated to be integers below 2^53); the
-products ``ell*(ell-1)`` and ``(N+ell)*log2(...)`` are rounded once, the log2
-once (C != 1 adds one rounding of C times the integer inside), and the three
-non-negative terms summed, so the relative error of the total is below about
-4 float64 ulps (~1e-15) for every N, ell up to 2^53.
+Zell's expression (the right-hand side of Zell's theorem with a chosen constant C; a bound
+only for C at least the theorem's unknown constant), Khovanskii's bound on non-degenerate
+critical points, and the symmetry-group order, as log2 / log10 (never the numbers). Each
+formula is one sympy expression used by an exact symbolic path and a vectorised float path.
+S is the sublevel set cut by a ball (s = 2 sign conditions), so Zell's functions need
+loss_degree >= 2 (ValueError naming it otherwise). The formulas, the precision of the float
+path and the hypotheses: docs/bounds.md.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 import sympy as sp
 
 from lossbounds._checks import check_int
+from lossbounds.theory.activations import list_chains
+from lossbounds.theory.architecture import Architecture
+from lossbounds.theory.formats import loss_format, slice_format
 from lossbounds.theory.groups import (
     log2_symmetry_group_order,
     symmetry_description,
@@ -90,6 +42,8 @@ __all__ = [
     "format_tuple",
     "slice_bounds",
     "bounds_for_architectures",
+    "log10_bounds",
+    "log10_exact",
     "chain_bounds",
     "smallest_format",
     "bound_summary",
@@ -174,8 +128,6 @@ def format_tuple(arch_or_format):
     if hasattr(arch_or_format, "n_params"):
         fmt = arch_or_format
     elif hasattr(arch_or_format, "n_weight_layers"):
-        from lossbounds.theory.formats import loss_format
-
         fmt = loss_format(arch_or_format)
     else:
         raise ValueError(
@@ -511,9 +463,6 @@ def _format_function(activation, output, loss, l2, skip, chain="default", n_outp
     architecture with symbolic sizes (derived and proved there, not retyped
     here); sympy's lambdify turns them into vectorised numpy code.
     """
-    from lossbounds.theory.architecture import Architecture
-    from lossbounds.theory.formats import loss_format
-
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
         n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip,
@@ -588,6 +537,55 @@ def bounds_for_architectures(
 # ---------------------------------------------------------------------------
 # one architecture, every chain of its activation
 # ---------------------------------------------------------------------------
+def log10_bounds(archs, constant=1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Return log10 of Zell's expression and of Khovanskii's bound for a list of architectures.
+
+    Parameters
+    ----------
+    archs : sequence of Architecture
+        Concrete architectures (any widths, skips, activations).
+    constant : float
+        The constant C of Zell's O(.) (C = 1: Zell's expression, not a bound).
+
+    Returns
+    -------
+    zell, khovanskii : numpy.ndarray of shape (len(archs),)
+        float64, through the vectorised float path (:func:`zell_log2`,
+        :func:`khovanskii_log2`) on the formats of :func:`loss_format`.
+    """
+    n, ell, alpha, beta = np.array([loss_format(a).as_tuple() for a in archs], dtype=np.int64).T
+    z = zell_log2(n, ell, alpha, beta, constant=constant) * LOG10_2
+    k = khovanskii_log2(n, ell, alpha, beta) * LOG10_2
+    return np.atleast_1d(z), np.atleast_1d(k)
+
+
+def log10_exact(arch, digits: int = 30) -> tuple[float, float, float]:
+    """Return log10 of Zell's expression (C = 1), of Khovanskii's bound and of |G|, exactly evaluated.
+
+    The exact references of the float path: the sympy expressions
+    (:func:`zell_log2_symbolic`, :func:`khovanskii_log2_symbolic`) evaluated to
+    ``digits`` significant digits, and log10 of the exact integer
+    :func:`symmetry_group_order`.
+
+    Parameters
+    ----------
+    arch : Architecture
+        Concrete sizes.
+    digits : int
+        Significant digits of the sympy evaluation (>= 16).
+
+    Returns
+    -------
+    tuple of 3 floats
+        (zell, khovanskii, group_order), log10.
+    """
+    digits = check_int("digits", digits, 16)
+    to10 = sp.log(2) / sp.log(10)
+    zell = float(sp.N(zell_log2_symbolic(arch) * to10, digits))
+    khovanskii = float(sp.N(khovanskii_log2_symbolic(arch) * to10, digits))
+    return zell, khovanskii, math.log10(symmetry_group_order(arch))
+
+
 def chain_bounds(arch, s=2, constant=1.0) -> dict:
     """Format, Zell's expression and Khovanskii's bound on every chain of the activation.
 
@@ -611,11 +609,6 @@ def chain_bounds(arch, s=2, constant=1.0) -> dict:
         ``log2_critical_points``, ``log10_critical_points``; in the order of
         ``list_chains`` (the default chain first).
     """
-    from dataclasses import replace
-
-    from lossbounds.theory.activations import list_chains
-    from lossbounds.theory.formats import loss_format
-
     out = {}
     for name in list_chains(arch.activation):
         fmt = loss_format(replace(arch, chain=name))
@@ -675,8 +668,6 @@ def slice_bounds(arch, k: int, s=2, constant=1.0) -> dict:
         The slice format (``as_dict()`` keys) plus ``log2_zell_expression``,
         ``log10_zell_expression``, ``log2_critical_points``, ``log10_critical_points``.
     """
-    from lossbounds.theory.formats import slice_format
-
     fmt = slice_format(arch, k)
     n, ell, alpha, beta = _numeric_tuple(fmt)
     n_full = _numeric_tuple(arch)[0]
@@ -716,8 +707,6 @@ def bound_summary(arch, constant=1.0) -> dict:
         bound on b_0 only under the hypotheses of
         :func:`lossbounds.landscape.symmetry.lower_bound_certificate`.
     """
-    from lossbounds.theory.formats import loss_format
-
     fmt = loss_format(arch)
     lg = log2_symmetry_group_order(arch)
     if lg * LOG10_2 < _MAX_DIGITS - 2:

@@ -3,7 +3,7 @@
 :func:`expand_chain` builds the loss's Pfaffian chain of a concrete network
 element by element as sparse polynomials over QQ and reads the format off the
 expanded polynomials (to compare with :func:`lossbounds.theory.formats.loss_format`);
-:func:`numeric_certificate` evaluates the same chain on the float64 forward
+:func:`lossbounds.landscape.certify.numeric_certificate` evaluates the same chain on the float64 forward
 pass of :class:`lossbounds.landscape.network.Network` and compares its derivative
 polynomials with autograd. The parameter order is that of
 :class:`lossbounds.landscape.layout.ParamLayout`.
@@ -12,8 +12,10 @@ polynomials with autograd. The parameter order is that of
 from __future__ import annotations
 
 import itertools
+import random
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from lossbounds.theory.activations import T
@@ -103,21 +105,58 @@ class ChainExpansion:
     constants: dict
 
     def degree(self, p) -> int:
-        """Total degree in (theta, chain) of a ring element (-1 for zero)."""
+        """Return the total degree of a ring element in (theta, chain).
+
+        Parameters
+        ----------
+        p : sympy PolyElement
+            An element of :attr:`ring` (data and constants have degree 0).
+
+        Returns
+        -------
+        int
+            The degree; -1 for the zero element.
+        """
         n = len(self.theta) + len(self.chain)  # they are the first generators
         return max((sum(monom[:n]) for monom in p.keys()), default=-1)
 
     def element_degree(self, f) -> int:
-        """max_j total degree of d f / d theta_j."""
+        """Return max_j of the total degree of d f / d theta_j (the chain element's D).
+
+        Parameters
+        ----------
+        f : sympy PolyElement
+            A chain generator (an entry of :attr:`chain`).
+
+        Returns
+        -------
+        int
+        """
         return max(self.degree(d) for d in self.derivatives[f])
 
     def measured_format(self) -> PfaffianFormat:
-        """(N, ell, alpha, beta) read off the expanded polynomials."""
+        """Return the format (N, ell, alpha, beta) read off the expanded polynomials.
+
+        Returns
+        -------
+        PfaffianFormat
+            N the number of theta generators, ell the chain length, alpha the
+            largest :meth:`element_degree`, beta the degree of the loss; to be
+            compared with :func:`lossbounds.theory.formats.loss_format`.
+        """
         alpha = max(self.element_degree(f) for f in self.chain)
         return PfaffianFormat(len(self.theta), len(self.chain), alpha, self.degree(self.loss))
 
     def measured_layer_degrees(self) -> dict:
-        """{layer: max D over samples, units, chain elements, theta_j}; ``"head"`` for the output."""
+        """Return the largest derivative degree D per layer, read off the expansion.
+
+        Returns
+        -------
+        dict
+            Hidden layer index (1..K) -> max D over samples, units, chain
+            elements and theta_j; ``"head"`` -> the same for the output chain
+            elements (if any).
+        """
         out: dict = {}
         for f in self.chain:
             lab = self.labels[f]
@@ -126,7 +165,14 @@ class ChainExpansion:
         return out
 
     def is_triangular(self) -> bool:
-        """Each derivative uses only theta, the data and chain elements up to its own."""
+        """Return True when the chain is triangular (Pfaffian).
+
+        Returns
+        -------
+        bool
+            True when every derivative d f_i / d theta_j is a polynomial in
+            theta, the data and the chain elements f_1..f_i only.
+        """
         first = len(self.theta)
         for pos, f in enumerate(self.chain):
             later = range(first + pos + 1, first + len(self.chain))
@@ -136,15 +182,26 @@ class ChainExpansion:
         return True
 
     def measured_slice_format(self, k: int, seed: int = 0) -> PfaffianFormat:
-        """Format read off after restricting to theta = theta0 + sum_i t_i d_i.
+        """Return the format read off after restricting to theta = theta0 + sum_i t_i d_i.
 
         theta0 and the directions d_i are seeded random integers in [-3, 3]
         (generic); every polynomial is rewritten in (t, chain), the derivatives
         become d f/d t_i = sum_j d_ij d f/d theta_j, and degrees are measured in
         (t, chain).
-        """
-        import random
 
+        Parameters
+        ----------
+        k : int
+            Slice dimension (>= 1).
+        seed : int
+            Seed of theta0 and the directions.
+
+        Returns
+        -------
+        PfaffianFormat
+            ``(k, ell, alpha, beta)`` of the slice, to be compared with
+            :func:`lossbounds.theory.formats.slice_format`.
+        """
         rng = random.Random(seed)
         k = _size("k", k)
         ts = [sp.Symbol(f"t{i}") for i in range(k)]
@@ -175,17 +232,33 @@ class ChainExpansion:
         return PfaffianFormat(k, len(self.chain), alpha, degree(restrict(self.loss)))
 
     def as_expr(self, p) -> sp.Expr:
-        """Convert a ring element to a sympy expression (constants substituted)."""
+        """Convert a ring element to a sympy expression.
+
+        Parameters
+        ----------
+        p : sympy PolyElement
+
+        Returns
+        -------
+        sympy.Expr
+            With the constant symbols kappa_i replaced by their values.
+        """
         return p.as_expr().subs(self.constants)
 
     def evaluate(self, p, values) -> float:
-        """Evaluate a ring element in float64 at ``values``.
+        """Evaluate a ring element in float64.
 
-        ``values`` holds one number per ring generator but the constants, in
-        the order theta, chain, x (row-major), y (row-major, (m, C)), lambda.
+        Parameters
+        ----------
+        p : sympy PolyElement
+        values : array_like
+            One number per ring generator but the constants, in the order
+            theta, chain, x (row-major), y (row-major, (m, C)), lambda.
+
+        Returns
+        -------
+        float
         """
-        import numpy as np
-
         if not p:
             return 0.0
         full = np.concatenate([np.asarray(values, dtype=float), self._constant_values()])
@@ -194,8 +267,6 @@ class ChainExpansion:
         return float(coeffs @ np.prod(full**monoms, axis=1))
 
     def _constant_values(self):
-        import numpy as np
-
         return np.array([float(v) for v in self.constants.values()], dtype=float)
 
 

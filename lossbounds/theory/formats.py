@@ -1,56 +1,11 @@
 """Pfaffian format (N, ell, alpha, beta) of a network's training loss.
 
-For a feed-forward network with Pfaffian activations the training loss is a
-Pfaffian function of the parameters theta, of format N = ``n_params`` (the
-dimension of theta), ell = ``chain_length`` (the number of chain elements),
-alpha = ``chain_degree`` (the largest total degree of the polynomials
-P_ij(theta, f_1..f_i) = d f_i / d theta_j) and beta = ``loss_degree`` (the total
-degree of the loss as a polynomial in (theta, f_1..f_ell)).
-
-:func:`loss_format` runs the per-layer weighted-degree recurrences below,
-built from the activation's own polynomials (:mod:`lossbounds.theory.activations`);
-for a symbolic depth :func:`depth_closed_form` derives the closed form in the
-number of hidden layers K and proves it by induction. The certificates of
-:mod:`lossbounds.theory.certificates` check the result on actual chains. Theory: see
-docs/theory.md.
-
-Network and parameter order
----------------------------
-Inputs x_k in R^n (k = 1..m), K = L - 1 hidden layers of widths h_1..h_K
-(``arch.widths``; h for equal widths), scalar output::
-
-    u_0 = x,   a_l = W_l u_{l-1} + b_l,   u_l = sigma(a_l) [+ skip_l],   l = 1..K
-    z = v . u_K + c,   output z (linear) or sigmoid(z)
-
-``skip="identity"`` adds u_{l-1} to u_l for l = 2..K (equal widths);
-``skip="projection"`` adds P_l u_{l-1} with its own h x h matrix P_l and no
-bias. Skips join consecutive hidden layers only, so they need K >= 2 and equal
-widths. W_l is h_l x h_{l-1} (h_0 = n), so N = sum_l (h_{l-1} + 1) h_l + h_K + 1
-(plus (K - 1) h^2 with projections) and ell = m (k sum_l h_l + output
-elements) for a k-element activation; the degrees below do not depend on the
-widths. theta is ordered W_1 (row-major), b_1, then per layer l = 2..K: W_l,
-b_l [, P_l], then v, c. The chain holds, for every sample k, hidden layer l and unit i (in that
-order), the activation's chain elements at a_{k,l,i}; then for a sigmoid
-output sigmoid(z_k), and for BCE also log sigmoid(z_k).
-
-Weighted-degree recurrences
----------------------------
-du and dgu are the degrees of u_l and of du_l/dtheta_j; a dash means "absent";
-deg_w is the weighted degree with t of weight d_a(l) and each chain symbol of
-weight 1::
-
-    d_a(l)  = 1 + du(l-1)                       du(0) = 0 (the data are constants)
-    E(l)    = max(du(l-1), 0, 1 + dgu(l-1))     dgu(0) = -
-    D(l)    = deg_w P(d_a(l)) + E(l)            P = the activation's derivatives
-    beta_sigma(l) = deg_w Q(d_a(l)),            deg_w Q'(d_a(l)) = degree of sigma'(a)
-    du(l)   = beta_sigma(l)                     [identity: max(., du(l-1));
-                                                 projection: max(., 1 + du(l-1))]
-    dgu(l)  = deg_w Q'(d_a(l)) + E(l)           [identity: max(., dgu(l-1));
-                                                 projection: max(., 1 + dgu(l-1), du(l-1))]
-
-The output z has d_z = 1 + du(K), E_z = max(du(K), 0, 1 + dgu(K)); an output
-chain element has degree deg_w P_out(d_z) + E_z; beta is the weighted degree
-of the per-sample loss in (z, output chain); alpha is the maximum of all D's.
+For a network with Pfaffian activations the training loss is a Pfaffian function of theta of
+format N = ``n_params``, ell = ``chain_length``, alpha = ``chain_degree``, beta = ``loss_degree``.
+:func:`loss_format` runs per-layer weighted-degree recurrences built from the activation's own
+polynomials; :func:`depth_closed_form` derives the closed form in the number of hidden layers K
+and proves it by induction. The network equations, the parameter and chain order and the
+recurrences: docs/formats.md (implementation notes).
 """
 
 from __future__ import annotations
@@ -78,6 +33,7 @@ __all__ = [
     "depth_closed_form",
     "head_chain",
     "output_head",
+    "expand_closed_form",
 ]
 
 #: The target of one sample, a constant of the loss.
@@ -224,7 +180,7 @@ def head_chain(output: str, loss: str):
     evaluated at z_k, join the Pfaffian chain (``None`` for a linear output);
     ``loss_polynomial`` is the loss of one sample as a polynomial in
     :data:`~lossbounds.theory.activations.T` (= z_k), the chain symbols and
-    :data:`Y` (= y_k). The loss is the mean over samples (plus the l2 term).
+    ``Y`` (= y_k). The loss is the mean over samples (plus the l2 term).
 
     - linear, MSE: (z - y)^2
     - sigmoid, MSE: (sigmoid(z) - y)^2
@@ -507,3 +463,20 @@ def slice_format(arch: Architecture, k) -> PfaffianFormat:
     k = _size("k", k)
     fmt = loss_format(arch)
     return PfaffianFormat(k, fmt.chain_length, fmt.chain_degree, fmt.loss_degree)
+
+
+def expand_closed_form(expr):
+    """Return a closed form in K in its display form: Piecewise folded, polynomials expanded.
+
+    Parameters
+    ----------
+    expr : sympy expression or number
+        E.g. ``loss_format(arch).chain_length`` for a symbolic ``hidden_layers``.
+
+    Returns
+    -------
+    sympy expression
+        ``sympy.piecewise_fold(expr)`` for a Piecewise, ``sympy.expand(expr)`` otherwise.
+    """
+    expr = sp.sympify(expr)
+    return sp.piecewise_fold(expr) if isinstance(expr, sp.Piecewise) else sp.expand(expr)

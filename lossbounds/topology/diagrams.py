@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossbounds._checks import check_nonnegative
+from lossbounds._checks import check_nonnegative, check_positive
 
 __all__ = [
     "betti_numbers",
     "persistent_betti_numbers",
     "betti_curve",
+    "sampled_window",
+    "windowed_betti",
     "count_long_bars",
     "total_persistence",
     "diagram_distance",
@@ -113,6 +115,56 @@ def persistent_betti_numbers(diagrams, low: float, high: float) -> np.ndarray:
     if lo > hi:
         raise ValueError(f"low must be <= high, got low={lo}, high={hi}")
     return np.array([int(np.sum((d[:, 0] <= lo) & (d[:, 1] > hi))) for d in dgms], dtype=np.int64)
+
+
+def sampled_window(values, c: float, rho: float = 0.4) -> float | None:
+    """Return the half-width ``delta = rho * (c - min(values))`` of the estimate at level c.
+
+    Parameters
+    ----------
+    values : array_like
+        Function values at the samples.
+    c : float
+        The level.
+    rho : float
+        Fraction of the gap between the lowest sample and ``c`` (> 0).
+
+    Returns
+    -------
+    float or None
+        None when no sample lies below ``c`` (the sublevel set is unsampled).
+    """
+    rho = check_positive("rho", rho)
+    gap = float(c) - float(np.min(values))
+    return rho * gap if gap > 0 else None
+
+
+def windowed_betti(diagrams, values, c: float, rho: float = 0.4) -> tuple:
+    """Estimate the Betti numbers of S_c from samples: beta^{c - delta, c + delta}.
+
+    ``delta`` is :func:`sampled_window`; the estimate is
+    :func:`persistent_betti_numbers` over ``[c - delta, c + delta]``.
+
+    Parameters
+    ----------
+    diagrams : list of ndarray
+        Sublevel persistence of the sampled function, one diagram per dimension.
+    values : array_like
+        Function values at the samples.
+    c : float
+        The level.
+    rho : float
+        As in :func:`sampled_window`.
+
+    Returns
+    -------
+    tuple of int
+        One number per dimension; all 0 when no sample lies below ``c``.
+    """
+    delta = sampled_window(values, c, rho)
+    if delta is None:
+        return (0,) * len(diagrams)
+    return tuple(persistent_betti_numbers(diagrams, c - delta, c + delta).tolist())
 
 
 def betti_curve(diagrams, levels, min_persistence: float = 0.0) -> np.ndarray:

@@ -12,7 +12,14 @@ from scipy.stats import special_ortho_group
 from lossbounds._checks import check_int
 from lossbounds.topology.persistence import graph_persistence
 
-__all__ = ["KnownShape", "known_shapes", "DoubleWells", "tilted_double_wells"]
+__all__ = [
+    "KnownShape",
+    "known_shapes",
+    "four_wells",
+    "solid_torus",
+    "DoubleWells",
+    "tilted_double_wells",
+]
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,8 @@ def _wells(centers):
 
 
 def _torus_xy(p):
-    # core: unit circle in the plane z = 0 centred at the origin
-    return (np.hypot(p[:, 0], p[:, 1]) - 1.0) ** 2 + p[:, 2] ** 2
+    # core: unit circle in the plane x1-x2 centred at the origin; a ball in the other coordinates
+    return (np.hypot(p[:, 0], p[:, 1]) - 1.0) ** 2 + (p[:, 2:] ** 2).sum(1)
 
 
 def _torus_xz(p):
@@ -117,6 +124,68 @@ def _two_rings(p):
 
 def _hopf(p):
     return np.minimum(_torus_xy(p), _torus_xz(p))
+
+
+_FOUR_CENTRES = [[1, 1], [1, -1], [-1, 1], [-1, -1]]
+
+
+def four_wells(dim: int, n_samples: int = 20000) -> KnownShape:
+    """Return four wells ``min_i |x - m_i|^2``, centres (+-1, +-1, 0, ..., 0) in R^dim.
+
+    The centres are 2 apart, so for 0 < c < 1 the sublevel set is four
+    disjoint balls of radius sqrt(c) cut by the box ``[-1.8, 1.8]^2 x
+    [-0.8, 0.8]^(dim-2)`` (convex pieces): b0 = 4, read at c = 1/4.
+    ``delta`` is NaN: the window of the estimate comes from the samples
+    (:func:`lossbounds.topology.diagrams.windowed_betti`).
+
+    Parameters
+    ----------
+    dim : int
+        Ambient dimension (>= 2).
+    n_samples : int
+        Default sample size.
+
+    Returns
+    -------
+    KnownShape
+        ``betti = (4,)``.
+    """
+    dim = check_int("dim", dim, 2)
+    centres = np.zeros((4, dim))
+    centres[:, :2] = _FOUR_CENTRES
+    low, high = (-1.8, -1.8) + (-0.8,) * (dim - 2), (1.8, 1.8) + (0.8,) * (dim - 2)
+    return KnownShape(
+        f"wells{dim}", dim, _wells(centres), low, high,
+        level=0.25, betti=(4,), window=(0.0, 1.0), delta=float("nan"), n_samples=n_samples,
+        description=f"four disjoint balls of radius 0.5 in R^{dim}",
+    )  # fmt: skip
+
+
+def solid_torus(dim: int, n_samples: int = 20000) -> KnownShape:
+    """Return a solid torus S^1 x B^(dim-1) in R^dim: ``(|(x1, x2)| - 1)^2 + sum_{i>=3} x_i^2``.
+
+    In the box ``[-1.6, 1.6]^2 x [-0.6, 0.6]^(dim-2)``, (b0, b1) = (1, 1) for
+    0 < c < 1, read at c = 0.09 (tube radius 0.3). ``delta`` is NaN as in
+    :func:`four_wells`.
+
+    Parameters
+    ----------
+    dim : int
+        Ambient dimension (>= 3).
+    n_samples : int
+        Default sample size.
+
+    Returns
+    -------
+    KnownShape
+    """
+    dim = check_int("dim", dim, 3)
+    low, high = (-1.6, -1.6) + (-0.6,) * (dim - 2), (1.6, 1.6) + (0.6,) * (dim - 2)
+    return KnownShape(
+        f"solid_torus{dim}", dim, _torus_xy, low, high,
+        level=0.09, betti=(1, 1), window=(0.0, 1.0), delta=float("nan"), n_samples=n_samples,
+        description=f"S^1 x B^{dim - 1}, tube radius 0.3 at c = 0.09",
+    )  # fmt: skip
 
 
 def known_shapes(include_h2: bool = False) -> dict[str, KnownShape]:
