@@ -78,7 +78,17 @@ def _add_architecture_arguments(p: argparse.ArgumentParser) -> None:
         help="Pfaffian activation from the catalogue (default sigmoid)",
     )
     p.add_argument("--output", default="linear", choices=["linear", "sigmoid"], help="output unit")
-    p.add_argument("--loss", default="mse", choices=["mse", "bce"], help="training loss")
+    p.add_argument(
+        "--loss", default="mse", choices=["mse", "bce", "cross_entropy"], help="training loss"
+    )
+    p.add_argument(
+        "--classes",
+        type=int,
+        default=1,
+        metavar="C",
+        help="number of outputs C (classes for --loss cross_entropy, C >= 2); default 1",
+    )
+    p.add_argument("--no-bias", action="store_true", help="layers without bias vectors")
     p.add_argument("--l2", action="store_true", help="add an l2 term lambda*||theta||^2")
     p.add_argument(
         "--skip",
@@ -108,6 +118,7 @@ _FLAGS = {
     "loss": "--loss",
     "skip": "--skip",
     "chain": "--chain",
+    "n_outputs": "--classes",
 }
 _FLAG_RE = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b(?=\s*(?:=|>=|must|'))")
 
@@ -142,6 +153,8 @@ def _architecture(args):
         "l2": args.l2,
         "skip": args.skip,
         "chain": args.chain,
+        "classes": args.classes,
+        "bias": not args.no_bias,
     }
     try:
         return Architecture.from_flat(flat)

@@ -386,7 +386,7 @@ def test_from_module_bad_input():
     with pytest.raises(ValueError, match=r"model failed on X of shape \(11, 2\)"):
         LossSurface.from_module(models["gated"], X[:, :2], y)
     wide = nn.Sequential(nn.Linear(3, 2)).to(F64)
-    with pytest.raises(ValueError, match="one scalar per input row"):
+    with pytest.raises(ValueError, match=r"y must have shape \(m, C\) with C = 2"):
         LossSurface.from_module(wide, X, y)
     with pytest.raises(ValueError, match="dtype"):
         LossSurface.from_module(models["sequential"], X, y, dtype=torch.int64)

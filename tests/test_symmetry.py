@@ -673,9 +673,3 @@ def test_symmetry_order_unequal_widths_by_brute_force(activation):
     assert len({tuple(np.round(f, 9)) for f in found}) == len(found)
     arch = Architecture(n_inputs=n, widths=widths, n_samples=10, activation=activation)
     assert symmetry_group_order(arch) == len(found)
-
-
-def test_symmetry_group_action_needs_equal_widths():
-    arch = Architecture(n_inputs=2, widths=(3, 2), n_samples=4)
-    with pytest.raises(ValueError, match=r"SymmetryGroup needs equal widths.*widths=\(3, 2\)"):
-        SymmetryGroup(arch)

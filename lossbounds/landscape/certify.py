@@ -14,26 +14,36 @@ import torch
 from lossbounds.landscape.network import Network
 from lossbounds.theory.architecture import Architecture
 from lossbounds.theory.certificates import ChainExpansion
-from lossbounds.theory.formats import head_chain
+from lossbounds.theory.formats import output_head
 
 __all__ = ["numeric_certificate"]
 
 
 def _random_point(arch: Architecture, n_params: int, seed: int, scale: float):
-    """Seeded theta of shape (N,) (requires grad), inputs (m, n) and targets (m,), float64."""
+    """Seeded theta (N,) (requires grad), inputs (m, n) and targets, float64.
+
+    Targets: (m,) in {0, 1} for BCE, class indices (m,) for cross-entropy,
+    normal (m,) for a scalar MSE and (m, C) for C outputs.
+    """
     gen = torch.Generator().manual_seed(seed)
-    dt = torch.float64
+    dt, m, C = torch.float64, arch.n_samples, arch.n_outputs
     theta = (scale * torch.randn(n_params, generator=gen, dtype=dt)).requires_grad_(True)
-    xs = torch.randn(arch.n_samples, arch.n_inputs, generator=gen, dtype=dt)
+    xs = torch.randn(m, arch.n_inputs, generator=gen, dtype=dt)
     if arch.loss == "bce":
-        ys = torch.randint(0, 2, (arch.n_samples,), generator=gen).to(dt)
+        ys = torch.randint(0, 2, (m,), generator=gen).to(dt)
+    elif arch.loss == "cross_entropy":
+        ys = torch.randint(0, C, (m,), generator=gen)
     else:
-        ys = torch.randn(arch.n_samples, generator=gen, dtype=dt)
+        ys = (
+            torch.randn(m, C, generator=gen, dtype=dt)
+            if C > 1
+            else torch.randn(m, generator=gen, dtype=dt)
+        )
     return theta, xs, ys
 
 
 def _torch_chain(arch: Architecture, theta, xs):
-    """Chain values (scalar tensors, chain order) and the outputs z, shape (m,).
+    """Chain values (scalar tensors, chain order) and the outputs z, shape (m,) or (m, C).
 
     The pre-activations come from :meth:`lossbounds.landscape.network.Network.trace`;
     each chain element is the activation's (or the head's) torch chain function
@@ -41,10 +51,11 @@ def _torch_chain(arch: Architecture, theta, xs):
     head elements of that sample.
     """
     act = arch.pfaffian_activation
-    head, _ = head_chain(arch.output, arch.loss)
+    head = output_head(arch.output, arch.loss, arch.n_outputs)
     pre, z = Network(arch).trace(theta[None, :], xs)
     hidden = [[fn(a[0]) for fn in act.torch_chain] for a in pre]  # per layer: (h_l, m) each
-    out = [fn(z[0]) for fn in head.torch_chain] if head is not None else []
+    zc = z[0] if arch.n_outputs > 1 else z[0][:, None]  # (m, C)
+    out = head.torch_chain(zc) if head.chain else ()
     values = []
     for k in range(arch.n_samples):
         for layer in hidden:
@@ -55,16 +66,26 @@ def _torch_chain(arch: Architecture, theta, xs):
 
 
 def _torch_loss(arch: Architecture, z, ys, theta, lam):
-    """Compute the training loss with torch directly (BCE from the logits)."""
-    if arch.output == "linear":
-        loss = torch.mean((z - ys) ** 2)
+    """Compute the training loss with torch's own losses (BCE and cross-entropy from logits)."""
+    F = torch.nn.functional
+    if arch.loss == "cross_entropy":
+        loss = F.cross_entropy(z, ys)
+    elif arch.output == "linear":
+        loss = F.mse_loss(z, ys)
     elif arch.loss == "mse":
-        loss = torch.mean((torch.sigmoid(z) - ys) ** 2)
+        loss = F.mse_loss(torch.sigmoid(z), ys)
     else:
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, ys)
+        loss = F.binary_cross_entropy_with_logits(z, ys)
     if arch.l2:
         loss = loss + lam * torch.sum(theta**2)
     return loss
+
+
+def _targets(arch: Architecture, ys) -> list:
+    """Target values in the expansion's order: y[k][c] row-major (one-hot for cross-entropy)."""
+    if arch.loss == "cross_entropy":
+        ys = torch.nn.functional.one_hot(ys, arch.n_outputs).to(torch.float64)
+    return ys.reshape(-1).tolist()
 
 
 def numeric_certificate(expansion: ChainExpansion, seed: int = 0, scale: float = 0.7, lam=0.1):
@@ -75,8 +96,9 @@ def numeric_certificate(expansion: ChainExpansion, seed: int = 0, scale: float =
     element is computed with the activation's torch chain, its gradient with
     autograd, and compared with the derivative polynomial of
     :func:`expand_chain` evaluated at (theta, chain values, data). The loss
-    polynomial is compared with the loss computed by torch directly (BCE via
-    ``binary_cross_entropy_with_logits``).
+    polynomial is compared with the loss computed by torch directly (MSE via
+    ``mse_loss``, BCE via ``binary_cross_entropy_with_logits``, cross-entropy
+    via ``cross_entropy`` on the logits and class indices).
 
     Returns
     -------
@@ -93,7 +115,7 @@ def numeric_certificate(expansion: ChainExpansion, seed: int = 0, scale: float =
         *theta.detach().tolist(),
         *[float(v.detach()) for v in values],
         *xs.reshape(-1).tolist(),
-        *ys.tolist(),
+        *_targets(arch, ys),
         lam,
     ]
     worst = 0.0

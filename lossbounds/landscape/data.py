@@ -92,13 +92,20 @@ class Dataset:
         return self.X.shape[1]
 
 
-def check_data(X, y) -> None:
-    """Raise ``ValueError`` unless ``X`` (m, n) and ``y`` (m,) are non-empty, finite and aligned."""
+def check_data(X, y, n_outputs: int = 1) -> None:
+    """Raise ``ValueError`` unless ``X`` (m, n) and ``y`` are non-empty, finite and aligned.
+
+    ``y`` has shape (m,) for ``n_outputs == 1`` and (m, C) for ``n_outputs = C > 1``.
+    """
     X = np.asarray(X)
     y = np.asarray(y)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D array of shape (m, n), got shape {X.shape}")
-    if y.ndim != 1:
+    if n_outputs > 1 and (y.ndim != 2 or y.shape[1] != n_outputs):
+        raise ValueError(
+            f"y must have shape (m, C) with C = {n_outputs} outputs, got shape {y.shape}"
+        )
+    if n_outputs == 1 and y.ndim != 1:
         raise ValueError(f"y must be a 1-D array of shape (m,), got shape {y.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(
@@ -394,7 +401,7 @@ def _binary_target(name: str, target: np.ndarray, positive_class) -> np.ndarray:
 
 def load_dataset(
     name: str, m: int | None = None, n_features: int | None = None, positive_class=None,
-    seed: int = 0,
+    seed: int = 0, multiclass: bool = False,
 ) -> Dataset:  # fmt: skip
     """Load a dataset bundled with scikit-learn (no download), standardised and subsampled.
 
@@ -414,7 +421,8 @@ def load_dataset(
     class 0, i.e. digit 0, iris setosa, wine cultivar 0; for
     ``"breast_cancer"`` 1, scikit-learn's label of benign, so ``y`` is its
     0/1 label unchanged). Binary targets suit a sigmoid output with BCE or
-    MSE.
+    MSE. With ``multiclass=True`` the target is the class index instead
+    (0..C-1, as float64), for ``loss="cross_entropy"`` with C outputs.
 
     Parameters
     ----------
@@ -428,6 +436,9 @@ def load_dataset(
         Class coded 1 (classification sets only).
     seed : int
         Seed of the subsample.
+    multiclass : bool
+        Class indices as targets (classification sets only; then
+        ``positive_class`` must be None).
 
     Returns
     -------
@@ -454,7 +465,14 @@ def load_dataset(
             raise ValueError(f"m must be at most the {total} samples of {name!r}, got {m}")
         rows = np.sort(np.random.default_rng(seed).choice(total, size=m, replace=False))
         X, target = X[rows], target[rows]
-    if name == "diabetes":
+    if multiclass:
+        if name == "diabetes" or positive_class is not None:
+            raise ValueError(
+                "multiclass=True needs a classification set (not 'diabetes') and "
+                f"positive_class=None, got name={name!r}, positive_class={positive_class!r}"
+            )
+        y = np.asarray(target, dtype=np.float64)  # scikit-learn labels are 0..C-1
+    elif name == "diabetes":
         if positive_class is not None:
             raise ValueError("positive_class must be None for 'diabetes' (a regression target)")
         y = standardize(target[:, None])[:, 0]

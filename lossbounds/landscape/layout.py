@@ -9,6 +9,9 @@ with ``H = arch.hidden_layers``, ``(h1, ..., hH) = arch.widths``, ``P_l``
 present only for projection skips (equal widths h), so
 N = sum_l (h_{l-1}+1) h_l + (h_H+1) with h_0 = n; for equal widths
 N = h(n+1) + (H-1)h(h+1) + (h+1), plus (H-1)h^2 with projection skips.
+With C = ``arch.n_outputs`` > 1 outputs ``v`` is (C, hH) and ``c`` (C,) (the
+``weight`` and ``bias`` of ``nn.Linear(hH, C)``); a layer without bias
+(``arch.layer_bias(l)`` false) has no ``b_l`` block (no ``c`` for the output).
 The network these blocks parametrise is described in :mod:`lossbounds.landscape.network`.
 
 Works on numpy arrays and torch tensors alike; torch is not imported here.
@@ -26,6 +29,12 @@ __all__ = ["Block", "ParamLayout"]
 
 _SKIPS = (None, "identity", "projection")
 _OUTPUTS = ("linear", "sigmoid")
+
+
+def _layer_bias(arch, layer: int) -> bool:
+    """Whether weight layer ``layer`` of ``arch`` has a bias (True for objects without biases)."""
+    fn = getattr(arch, "layer_bias", None)
+    return True if fn is None else bool(fn(layer))
 
 
 def _is_tensor(x) -> bool:
@@ -78,8 +87,8 @@ class ParamLayout:
 
     Attributes
     ----------
-    n_inputs, hidden_layers : int
-        n and H.
+    n_inputs, hidden_layers, n_outputs : int
+        n, H and C.
     widths : tuple of int
         (h_1, ..., h_H).
     width : int
@@ -88,7 +97,8 @@ class ParamLayout:
     n_params : int
         N, the length of theta.
     blocks : dict[str, Block]
-        ``"W1", "b1", ..., "P2", ..., "v", "c"`` in vector order.
+        ``"W1", "b1", ..., "P2", ..., "v", "c"`` in vector order (no ``b_l``
+        / ``c`` for bias-free layers).
 
     Raises
     ------
@@ -104,14 +114,17 @@ class ParamLayout:
         self.widths = tuple(int(w) for w in arch.widths)
         hs = (n, *self.widths)
         specs = []
+        self.n_outputs = C = int(getattr(arch, "n_outputs", 1))
         for layer in range(1, H + 1):
             h, fan_in = hs[layer], hs[layer - 1]
             specs.append((f"W{layer}", layer, (h, fan_in)))
-            specs.append((f"b{layer}", layer, (h,)))
+            if _layer_bias(arch, layer):
+                specs.append((f"b{layer}", layer, (h,)))
             if arch.skip == "projection" and layer >= 2:
                 specs.append((f"P{layer}", layer, (h, fan_in)))
-        specs.append(("v", H + 1, (hs[-1],)))
-        specs.append(("c", H + 1, (1,)))
+        specs.append(("v", H + 1, (hs[-1],) if C == 1 else (C, hs[-1])))
+        if _layer_bias(arch, H + 1):
+            specs.append(("c", H + 1, (C,)))
         self.blocks: dict[str, Block] = {}
         offset = 0
         for name, layer, shape in specs:
@@ -173,7 +186,7 @@ class ParamLayout:
         if missing:
             raise ValueError(f"params is missing blocks {missing}")
         first = params["v"]
-        lead = tuple(first.shape[:-1])
+        lead = tuple(first.shape[: first.ndim - len(self.blocks["v"].shape)])
         parts = [params[b.name].reshape(*lead, b.size) for b in self.blocks.values()]
         if _is_tensor(first):
             import torch
@@ -192,7 +205,7 @@ class ParamLayout:
             if b.name[0] in "WP":
                 out.append((b.start, b.stop, b.shape[0]))
             elif b.name == "v":
-                out.append((b.start, b.stop, 1))
+                out.append((b.start, b.stop, self.n_outputs))
         return out
 
     def bias_mask(self) -> np.ndarray:
@@ -230,6 +243,6 @@ class ParamLayout:
         K = 1 if n_points is None else int(n_points)
         theta = rng.standard_normal((K, self.n_params))
         for b in self.blocks.values():
-            fan_in = b.shape[1] if len(b.shape) == 2 else (b.shape[0] if b.name == "v" else 4)
+            fan_in = b.shape[-1] if b.name == "v" else (b.shape[1] if len(b.shape) == 2 else 4)
             theta[:, b.start : b.stop] *= scale / np.sqrt(fan_in)
         return theta[0] if n_points is None else theta

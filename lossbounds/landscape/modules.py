@@ -20,7 +20,6 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from lossbounds._checks import check_int, check_nonnegative, check_positive
-from lossbounds.landscape.data import check_data
 from lossbounds.theory.activations import get_activation
 from lossbounds.theory.architecture import Architecture
 
@@ -39,7 +38,7 @@ __all__ = [
 ]
 
 _SKIPS = ("identity", "projection")
-_LOSSES = ("mse", "bce")
+_LOSSES = ("mse", "bce", "cross_entropy")
 _DTYPES = (torch.float32, torch.float64)
 
 #: Smallest ``nn.Softplus.threshold`` accepted (torch's default).
@@ -67,7 +66,7 @@ _NOT_PFAFFIAN_MODULES = {
 }
 
 SUPPORTED = (
-    "nn.Sequential, nn.Linear (with bias), nn.Identity, nn.Sigmoid, nn.Tanh, "
+    "nn.Sequential, nn.Linear (with or without bias), nn.Identity, nn.Sigmoid, nn.Tanh, "
     "nn.Softplus(beta=1, threshold>=20), nn.SiLU, nn.GELU(approximate='none'), "
     "lossbounds.landscape.modules.Activation, lossbounds.landscape.modules.Residual"
 )
@@ -165,6 +164,11 @@ class ModuleDescription:
         Output unit.
     skip : {None, "identity", "projection"}
         Skip connections of hidden layers 2..K.
+    n_outputs : int
+        C, ``out_features`` of the last ``nn.Linear``.
+    bias : bool or tuple of bool
+        Whether the weight layers have biases: one bool when all agree,
+        else one per weight layer (K hidden, then the output).
     """
 
     n_inputs: int
@@ -172,6 +176,8 @@ class ModuleDescription:
     activation: str
     output: str
     skip: str | None
+    n_outputs: int = 1
+    bias: bool | tuple = True
 
     @property
     def hidden_layers(self) -> int:
@@ -262,12 +268,7 @@ def _activation_name(path: str, module: nn.Module) -> str | None:
 
 
 def _linear(path: str, lin: nn.Linear, fan_in: int | None) -> int:
-    """Check one ``nn.Linear`` (bias, fan-in); return its fan-out."""
-    if lin.bias is None:
-        raise ValueError(
-            f"module {path} ({lin!r}): bias=False is not supported; every layer of the "
-            "package's networks has a bias"
-        )
+    """Check one ``nn.Linear`` (fan-in); return its fan-out."""
     if fan_in is not None and lin.in_features != fan_in:
         raise ValueError(
             f"module {path} ({lin!r}): in_features={lin.in_features} does not match the "
@@ -296,28 +297,28 @@ def _tokens(model: nn.Module) -> list:
 
 
 def _split_output(tokens: list) -> tuple[list, str]:
-    """Remove the output layer (and sigmoid) from the tokens; check it is scalar."""
+    """Remove a final sigmoid from the tokens (then the output must be scalar)."""
     output = "linear"
     if len(tokens) >= 2 and tokens[-1][3] == "sigmoid" and tokens[-2][0] == "linear":
         output, tokens = "sigmoid", tokens[:-1]
     if not tokens or tokens[-1][0] != "linear":
         last = f"{tokens[-1][1]} ({tokens[-1][2]!r})" if tokens else "nothing"
         raise ValueError(
-            "the network must end with nn.Linear(h, 1), optionally followed by nn.Sigmoid "
-            f"(output 'linear' or 'sigmoid'); it ends with {last}"
+            "the network must end with nn.Linear(h, C), optionally followed by nn.Sigmoid "
+            f"when C = 1 (output 'linear' or 'sigmoid'); it ends with {last}"
         )
     _, path, lin, _ = tokens[-1]
-    if lin.out_features != 1:
+    if output == "sigmoid" and lin.out_features != 1:
         raise ValueError(
-            f"module {path} ({lin!r}): scalar output required (out_features=1), "
-            f"got out_features={lin.out_features}"
+            f"module {path} ({lin!r}): a final nn.Sigmoid needs a scalar output "
+            f"(out_features=1), got out_features={lin.out_features}"
         )
     return tokens, output
 
 
-def _hidden_layers(body: list) -> list[tuple[str, int, str, str | None]]:
-    """Group the body into hidden layers: (path, width, activation, skip) each."""
-    layers, i, fan_in = [], 0, None
+def _hidden_layers(body: list) -> list[tuple]:
+    """Group the body into hidden layers: (path, width, activation, skip, has bias) each."""
+    layers, i, fan_in = [], 0, None  # (path, width, activation, skip, bias)
     while i < len(body):
         kind, path, module, name = body[i]
         if kind == "residual":
@@ -327,7 +328,7 @@ def _hidden_layers(body: list) -> list[tuple[str, int, str, str | None]]:
                     "(skips join consecutive hidden layers, never the input)"
                 )
             fan_in = _linear(f"{path}.linear", module.linear, fan_in)
-            layers.append((path, fan_in, name, module.skip))
+            layers.append((path, fan_in, name, module.skip, module.linear.bias is not None))
             i += 1
             continue
         if kind != "linear" or i + 1 >= len(body) or body[i + 1][0] != "act":
@@ -337,7 +338,7 @@ def _hidden_layers(body: list) -> list[tuple[str, int, str, str | None]]:
                 f"got {what} here"
             )
         fan_in = _linear(path, module, fan_in)
-        layers.append((path, fan_in, body[i + 1][3], None))
+        layers.append((path, fan_in, body[i + 1][3], None, module.bias is not None))
         i += 2
     return layers
 
@@ -361,7 +362,7 @@ def describe_module(model: nn.Module) -> ModuleDescription:
         (``nn.ReLU`` and friends: not analytic, hence not Pfaffian), batch
         normalisation (not a fixed function of the parameters in training),
         dropout (random), an unknown module (with the list of supported ones),
-        mixed activations or skips, a layer without bias, a non-scalar output.
+        mixed activations or skips, a final sigmoid after C > 1 outputs.
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -371,24 +372,27 @@ def describe_module(model: nn.Module) -> ModuleDescription:
     if not layers:
         raise ValueError("the network needs at least one hidden layer (nn.Linear + activation)")
     _linear(out_path, out_lin, layers[-1][1])
-    acts = sorted({name for _, _, name, _ in layers})
+    acts = sorted({layer[2] for layer in layers})
     if len(acts) > 1:
         raise ValueError(
             f"mixed activations {acts}: the package's networks use one activation in every "
             "hidden layer"
         )
-    skips = {skip for _, _, _, skip in layers[1:]}
+    skips = {layer[3] for layer in layers[1:]}
     if len(skips) > 1:
         raise ValueError(
             f"mixed skips {sorted(str(s) for s in skips)} in hidden layers 2..K: use Residual "
             "blocks of one kind for every hidden layer after the first, or none"
         )
+    biases = (*(layer[4] for layer in layers), out_lin.bias is not None)
     return ModuleDescription(
         n_inputs=int(body[0][2].in_features),
-        widths=tuple(int(w) for _, w, _, _ in layers),
+        widths=tuple(int(layer[1]) for layer in layers),
         activation=acts[0],
         output=output,
         skip=skips.pop() if skips else None,
+        n_outputs=int(out_lin.out_features),
+        bias=biases[0] if len(set(biases)) == 1 else biases,
     )
 
 
@@ -401,14 +405,18 @@ def from_module(model: nn.Module, n_samples: int, loss: str = "mse", l2: bool = 
         See :func:`describe_module`.
     n_samples : int
         m, the number of training samples (>= 1).
-    loss : {"mse", "bce"}
-        Training loss ("bce" needs a final ``nn.Sigmoid``).
+    loss : {"mse", "bce", "cross_entropy"}
+        Training loss ("bce" needs a final ``nn.Sigmoid``, "cross_entropy"
+        C >= 2 outputs, the logits).
     l2 : bool
         Whether the loss has an l2 term.
 
     Returns
     -------
     Architecture
+        With ``n_outputs`` = C and ``bias`` read off the layers; its
+        ``loss_format(...).n_params`` counts every torch parameter (51 for
+        ``Linear(4, 6), Tanh(), Linear(6, 3)``).
 
     Raises
     ------
@@ -419,7 +427,7 @@ def from_module(model: nn.Module, n_samples: int, loss: str = "mse", l2: bool = 
     d = describe_module(model)
     return Architecture(
         n_inputs=d.n_inputs, widths=d.widths, n_samples=n_samples, activation=d.activation,
-        output=d.output, loss=loss, l2=l2, skip=d.skip,
+        output=d.output, loss=loss, l2=l2, skip=d.skip, n_outputs=d.n_outputs, bias=d.bias,
     )  # fmt: skip
 
 
@@ -451,7 +459,8 @@ def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
     -------
     torch.nn.Sequential
         ``Linear(n, h_1), act, [Linear(h_{l-1}, h_l), act | Residual] for
-        l = 2..K, Linear(h_K, 1) [, Sigmoid]``, outputs of shape (m, 1) for inputs (m, n);
+        l = 2..K, Linear(h_K, C) [, Sigmoid]`` (biases as ``arch.layer_bias``),
+        outputs of shape (m, C) for inputs (m, n);
         ``parameters_to_vector(model.parameters())`` is in ParamLayout order.
 
     Raises
@@ -462,14 +471,20 @@ def to_module(arch, dtype=torch.float64, theta=None) -> nn.Sequential:
     if getattr(arch, "is_symbolic", True):
         raise ValueError("arch must be a concrete Architecture (integer sizes)")
     hs = [int(arch.n_inputs), *(int(w) for w in arch.widths)]
-    layers = [nn.Linear(hs[0], hs[1], dtype=dtype), _activation_module(arch.activation, dtype)]
-    for fan_in, h in zip(hs[1:-1], hs[2:], strict=True):
+    bias = [arch.layer_bias(layer) for layer in range(1, len(hs) + 1)]
+    layers = [
+        nn.Linear(hs[0], hs[1], bias=bias[0], dtype=dtype),
+        _activation_module(arch.activation, dtype),
+    ]
+    for layer, (fan_in, h) in enumerate(zip(hs[1:-1], hs[2:], strict=True), start=2):
         act = _activation_module(arch.activation, dtype)
         if arch.skip is None:
-            layers += [nn.Linear(fan_in, h, dtype=dtype), act]
-        else:  # skips have equal widths (Architecture checks)
+            layers += [nn.Linear(fan_in, h, bias=bias[layer - 1], dtype=dtype), act]
+        else:  # skips have equal widths (Architecture checks); Residual layers have biases
+            if not bias[layer - 1]:
+                raise ValueError(f"to_module: a Residual layer {layer} without bias is not built")
             layers.append(Residual(h, act, skip=arch.skip, dtype=dtype))
-    layers.append(nn.Linear(hs[-1], 1, dtype=dtype))
+    layers.append(nn.Linear(hs[-1], arch.n_outputs, bias=bias[-1], dtype=dtype))
     if arch.output == "sigmoid":
         layers.append(nn.Sigmoid())
     model = nn.Sequential(*layers)
@@ -591,6 +606,9 @@ class ModuleNetwork:
     ----------
     model : torch.nn.Module
         The module (not modified; its parameter values are not used).
+    n_outputs : int
+        C: the module returns one scalar per input row (C = 1, outputs
+        (K, m)) or C values per row (outputs (K, m, C)).
 
     Attributes
     ----------
@@ -603,9 +621,10 @@ class ModuleNetwork:
         ``nn.Sigmoid`` (then ``logits=True`` evaluates the rest).
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, n_outputs: int = 1):
         if not isinstance(model, nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.n_outputs = check_int("n_outputs", n_outputs, 1)
         self.model = model
         self.layout = ModuleLayout(model)
         self.n_params = self.layout.n_params
@@ -615,16 +634,17 @@ class ModuleNetwork:
     def _forward(self, thetas, X, logits: bool = False, fast: bool = False) -> torch.Tensor:
         """Compute outputs (K, m) of thetas (K, N) on X (m, n); ``fast`` is ignored."""
         module = self._logit_model if (logits and self._logit_model is not None) else self.model
-        m = X.shape[0]
+        m, C = X.shape[0], self.n_outputs
+        shape = (m,) if C == 1 else (m, C)
 
         def one(theta):
             out = functional_call(module, self.layout.unflatten(theta), (X,))
-            if out.numel() != m:
+            if out.numel() != m * C:
                 raise ValueError(
-                    f"the module must return one scalar per input row: shape (m,) or (m, 1) "
+                    f"the module must return {C} value(s) per input row: shape (m, {C}) "
                     f"with m = {m}, got shape {tuple(out.shape)}"
                 )
-            return out.reshape(m)
+            return out.reshape(shape)
 
         if thetas.ndim != 2:
             raise ValueError(f"thetas must have shape (K, N), got {tuple(thetas.shape)}")
@@ -654,9 +674,11 @@ class ModuleNetwork:
 def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, device=None):
     """Return the training loss of a module as a batched function of flat parameters.
 
-    ``mse``: (1/m) sum_k (f(x_k) - y_k)^2; ``bce``: (1/m) sum_k [softplus(z_k)
-    - y_k z_k] with z_k the output before the final sigmoid; plus
-    ``l2 * ||theta||^2`` (the loss of :class:`lossbounds.landscape.surface.LossSurface`).
+    The loss of :meth:`lossbounds.landscape.surface.LossSurface.from_module`
+    (one implementation): ``mse`` (1/(m C)) sum_k ||f(x_k) - y_k||^2; ``bce``
+    (1/m) sum_k [softplus(z_k) - y_k z_k] with z_k the output before the final
+    sigmoid; ``cross_entropy`` (1/m) sum_k [logsumexp(z_k) - z_k,y_k] on the C
+    logits; plus ``l2 * ||theta||^2``.
 
     Parameters
     ----------
@@ -664,9 +686,9 @@ def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, devi
         See :class:`ModuleNetwork`; "bce" needs a final ``nn.Sigmoid``.
     X : array, shape (m, n)
         Inputs, finite.
-    y : array, shape (m,)
-        Targets, finite (in [0, 1] for "bce").
-    loss : {"mse", "bce"}
+    y : array, shape (m,) or (m, C)
+        Targets, as for ``LossSurface.from_module``.
+    loss : {"mse", "bce", "cross_entropy"}
         Loss.
     l2 : float
         Coefficient lambda >= 0.
@@ -679,39 +701,18 @@ def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, devi
     callable
         ``thetas (K, N) -> (K,)`` tensor, in the dtype of ``thetas``
         (float32 or float64), differentiable (autograd and torch.func).
+
+    Raises
+    ------
+    ValueError
+        As ``LossSurface.from_module``.
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    check_data(X, y)
-    l2 = check_nonnegative("l2", l2)
-    net = ModuleNetwork(model)
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
-    if loss == "bce" and net.output != "sigmoid":
-        raise ValueError("loss='bce' needs a module ending with nn.Sigmoid (probabilities)")
-    if loss == "bce" and (y.min() < 0 or y.max() > 1):
-        raise ValueError("y must lie in [0, 1] for loss='bce'")
-    data = {
-        dt: (
-            torch.as_tensor(X, dtype=dt, device=device),
-            torch.as_tensor(y, dtype=dt, device=device),
-        )
-        for dt in _DTYPES
-    }
+    from lossbounds.landscape.surface import LossSurface  # surface builds on this module
 
-    def losses(thetas: torch.Tensor) -> torch.Tensor:
-        if thetas.dtype not in data:
-            raise ValueError(f"thetas must be float32 or float64, got {thetas.dtype}")
-        Xt, yt = data[thetas.dtype]
-        out = net._forward(thetas, Xt, logits=loss == "bce")
-        if loss == "bce":
-            per = torch.logaddexp(out, torch.zeros_like(out)) - yt * out
-        else:
-            per = (out - yt) ** 2
-        total = per.mean(dim=1)
-        return total + l2 * (thetas * thetas).sum(dim=1) if l2 else total
-
-    return losses
+    surface = LossSurface.from_module(
+        model, X, y, loss=loss, l2=l2, device="cpu" if device is None else device
+    )
+    return surface.losses
 
 
 def module_objective(model: nn.Module, X, y, l2: float = 0.0) -> torch.Tensor:

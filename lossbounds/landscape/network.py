@@ -1,12 +1,15 @@
 """Torch network of an :class:`~lossbounds.theory.architecture.Architecture` on flat parameter vectors.
 
 Inputs x in R^n, ``H = arch.hidden_layers`` hidden layers of widths
-``(h_1, ..., h_H) = arch.widths``, activation sigma, scalar output::
+``(h_1, ..., h_H) = arch.widths``, activation sigma, C = ``arch.n_outputs``
+outputs::
 
     a_1 = W_1 x + b_1,          u_1 = sigma(a_1)             W_1: (h_1, n)
     a_l = W_l u_{l-1} + b_l,    u_l = sigma(a_l) [+ skip]    W_l: (h_l, h_{l-1}),  l = 2..H
-    z   = v . u_H + c                                        v: (h_H,),  c: scalar
-    output = z (linear) or sigmoid(z) (sigmoid output)
+    z   = V u_H + c                                          V: (C, h_H),  c: (C,)
+    output = z (linear) or sigmoid(z) (sigmoid output, C = 1)
+
+A bias-free layer (``arch.layer_bias(l)`` false) drops its ``b_l`` (or ``c``).
 
 with ``skip`` = ``u_{l-1}`` (``arch.skip == "identity"``) or ``P_l u_{l-1}``
 (``"projection"``, P_l: (h, h), no bias) or nothing: skips join consecutive
@@ -26,7 +29,10 @@ from lossbounds.landscape.devices import resolve_device
 from lossbounds.landscape.layout import ParamLayout
 from lossbounds.theory.activations import get_activation
 
-__all__ = ["Network", "forward", "forward_numpy"]
+__all__ = ["Network", "forward", "forward_numpy", "sample_losses", "LOSSES"]
+
+#: Losses :func:`sample_losses` computes.
+LOSSES = ("mse", "bce", "cross_entropy")
 
 # In-place kernels for the catalogue activations, used by the no-grad fast path
 # of Network.forward (a fresh (K, h, m) tensor per operation costs page faults
@@ -42,7 +48,12 @@ _INPLACE = {
 
 
 def _affine(bias, W, u, out=None):
-    """``bias + W @ u`` for K networks: (K, r), (K, r, f), (K, f, m) -> (K, r, m), into ``out``."""
+    """``bias + W @ u`` for K networks: (K, r), (K, r, f), (K, f, m) -> (K, r, m), into ``out``.
+
+    ``bias`` None: no bias (``W @ u``).
+    """
+    if bias is None:
+        return torch.bmm(W, u, out=out)
     return torch.baddbmm(bias[:, :, None], W, u, out=out)
 
 
@@ -74,6 +85,7 @@ class Network:
         self.layout = ParamLayout(arch)
         self.activation = get_activation(arch.activation)
         self.n_params = self.layout.n_params
+        self.n_outputs = self.layout.n_outputs
         self._buffers, self._buffers_key = None, None
 
     def _check(self, thetas, X) -> None:
@@ -91,7 +103,7 @@ class Network:
             )
 
     def forward(self, thetas: torch.Tensor, X: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """Compute the outputs of K networks on m inputs.
+        """Compute the outputs of K networks on m inputs (shape (K, m), or (K, m, C) for C > 1).
 
         Parameters
         ----------
@@ -104,7 +116,7 @@ class Network:
 
         Returns
         -------
-        torch.Tensor, shape (K, m)
+        torch.Tensor, shape (K, m), or (K, m, C) for C = ``arch.n_outputs`` > 1
             A fresh tensor (differentiable when ``thetas`` requires grad).
 
         Raises
@@ -134,7 +146,7 @@ class Network:
         pre : list of torch.Tensor
             H tensors, of shapes (K, h_l, m): ``pre[l-1][k, :, i]`` is a_l of
             network k on input i.
-        z : torch.Tensor, shape (K, m)
+        z : torch.Tensor, shape (K, m) (or (K, m, C) for C > 1)
             The output before any output sigmoid.
 
         Raises
@@ -159,7 +171,7 @@ class Network:
         return z
 
     def _work_buffers(self, thetas, X):
-        """Two flat ping-pong buffers of K * max(h_l) * m elements and one (K, 1, m) buffer."""
+        """Two flat ping-pong buffers of K * max(h_l) * m elements and one (K, C, m) buffer."""
         key = (thetas.shape[0], X.shape[0], thetas.dtype, thetas.device)
         if self._buffers_key != key:
             K, m, dtype, device = key
@@ -167,7 +179,7 @@ class Network:
             # Drop the old buffers first: on a GPU they may be what fills the memory.
             self._buffers, self._buffers_key = None, None
             buffers = [torch.empty(size, dtype=dtype, device=device) for _ in range(2)]
-            buffers.append(torch.empty(K, 1, m, dtype=dtype, device=device))
+            buffers.append(torch.empty(K, self.layout.n_outputs, m, dtype=dtype, device=device))
             self._buffers, self._buffers_key = buffers, key
         return self._buffers
 
@@ -179,7 +191,7 @@ class Network:
         return a.copy_(self.activation.torch_fn(a)) if kernel is None else kernel(a)
 
     def _pass(self, thetas, X, buffers=None, pre=None):
-        """Run the layer loop and return the logit z of shape (K, m).
+        """Run the layer loop and return the logits z of shape (K, m) (or (K, m, C) for C > 1).
 
         ``buffers`` (from :meth:`_work_buffers`) selects in-place evaluation
         into them (layer l into the contiguous (K, h_l, m) head of buffer
@@ -194,7 +206,7 @@ class Network:
         u = X.T.expand(K, lay.n_inputs, m)
         for layer, h in enumerate(lay.widths, start=1):
             out = buffers[(layer - 1) % 2][: K * h * m].view(K, h, m) if inplace else None
-            a = _affine(p[f"b{layer}"], p[f"W{layer}"], u, out=out)
+            a = _affine(p.get(f"b{layer}"), p[f"W{layer}"], u, out=out)
             if pre is not None:
                 pre.append(a)
             new = self._activate(a, inplace)
@@ -204,8 +216,10 @@ class Network:
                 P = p[f"P{layer}"]
                 new = new.baddbmm_(P, u) if inplace else torch.baddbmm(new, P, u)
             u = new
-        z = torch.bmm(p["v"][:, None, :], u, out=buffers[2] if inplace else None)[:, 0, :]
-        return z.add_(p["c"]) if inplace else z + p["c"]
+        C = lay.n_outputs
+        V = p["v"].reshape(K, C, u.shape[1])
+        z = _affine(p.get("c"), V, u, out=buffers[2] if inplace else None)  # (K, C, m)
+        return z[:, 0, :] if C == 1 else z.transpose(1, 2)
 
 
 def forward(
@@ -231,7 +245,7 @@ def forward(
 
     Returns
     -------
-    torch.Tensor, shape (K, m), or (m,) for one vector
+    torch.Tensor, shape (K, m), or (m,) for one vector ((K, m, C), (m, C) for C > 1 outputs)
         On ``device``.
 
     Raises
@@ -253,3 +267,38 @@ def forward_numpy(arch, theta, X, logits: bool = False, device="cpu") -> np.ndar
     """Float64 numpy wrapper of :func:`forward` (evaluated on ``device``, returned on the host)."""
     with torch.no_grad():
         return forward(arch, theta, X, logits=logits, device=device).cpu().numpy()
+
+
+def sample_losses(z: torch.Tensor, targets: torch.Tensor, loss: str, inplace: bool = False):
+    """Per-sample losses of K networks: the one place each loss formula is written.
+
+    Parameters
+    ----------
+    z : torch.Tensor, shape (K, m) or (K, m, C)
+        Outputs: the logits for "bce" and "cross_entropy", the outputs for "mse".
+    targets : torch.Tensor, shape (m,) or (m, C)
+        Targets (one-hot rows for "cross_entropy"), dtype of ``z``.
+    loss : {"mse", "bce", "cross_entropy"}
+        ``mse``: (z - y)^2, averaged over the C outputs (``mse_loss``'s mean);
+        ``bce``: softplus(z) - y z = -[y log s(z) + (1-y) log(1-s(z))], stable;
+        ``cross_entropy``: logsumexp_c z_c - sum_c y_c z_c = -log softmax(z)_y.
+    inplace : bool
+        For "mse", overwrite ``z`` (no autograd).
+
+    Returns
+    -------
+    torch.Tensor, shape (K, m)
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``loss``.
+    """
+    if loss == "cross_entropy":
+        return torch.logsumexp(z, dim=-1) - (z * targets).sum(dim=-1)
+    if loss == "bce":
+        return torch.logaddexp(z, torch.zeros_like(z)) - targets * z
+    if loss != "mse":
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    per = z.sub_(targets).square_() if inplace else (z - targets) ** 2
+    return per.mean(dim=-1) if targets.ndim == 2 else per

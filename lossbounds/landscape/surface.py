@@ -2,8 +2,10 @@
 
 For outputs ``f_theta(x_k)`` of the network and targets ``y_k``::
 
-    mse:  L = (1/m) sum_k (f_theta(x_k) - y_k)^2
+    mse:  L = (1/(m C)) sum_k ||f_theta(x_k) - y_k||^2  (C outputs; torch's mse_loss)
     bce:  L = (1/m) sum_k [softplus(z_k) - y_k z_k]      (z_k the logit; sigmoid output only)
+    cross_entropy: L = (1/m) sum_k [log sum_c exp z_kc - z_k,y_k]   (C >= 2 logits,
+                                                          class indices y_k; torch's cross_entropy)
     + l2 * ||theta||^2                                   (all parameters, biases included)
 
 :class:`LossSurface` evaluates L at K points at once with the batched forward
@@ -32,13 +34,13 @@ from lossbounds.landscape.devices import default_chunk_size, evaluate_chunked, r
 from lossbounds.landscape.layout import ParamLayout
 from lossbounds.landscape.modules import ModuleNetwork
 from lossbounds.landscape.modules import from_module as _arch_of_module
-from lossbounds.landscape.network import Network
+from lossbounds.landscape.network import LOSSES, Network, sample_losses
 from lossbounds.landscape.symmetry import SymmetryGroup
 
 __all__ = ["LossSurface", "value_grad", "batched_hessians"]
 
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
-_LOSSES = ("mse", "bce")
+_LOSSES = LOSSES
 
 
 def value_grad(fn, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,14 +98,42 @@ def _check_chunk_size(chunk_size) -> int:
     return check_int("chunk_size", chunk_size, 1)
 
 
-def _check_xy(X, y, loss: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Finite float64 data (m, n) and (m,); targets in [0, 1] for "bce" (``name`` its key)."""
+def _check_xy(X, y, loss: str, name: str, n_outputs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Finite float64 data (m, n) and targets, checked for the loss (``name`` its key).
+
+    Targets: (m,) floats for one output ((m, C) for C > 1 with "mse"), in [0, 1]
+    for "bce"; class indices 0..C-1 (int64, shape (m,)) for "cross_entropy".
+    """
     X = np.asarray(X, dtype=np.float64)
+    if loss == "cross_entropy":
+        y = np.asarray(y)
+        check_data(X, y)
+        if y.size and not (np.all(y == np.round(y)) and y.min() >= 0 and y.max() < n_outputs):
+            raise ValueError(
+                f"y must hold class indices 0..{n_outputs - 1} for {name}='cross_entropy', "
+                f"got values in [{y.min()}, {y.max()}]"
+            )
+        return X, y.astype(np.int64)
     y = np.asarray(y, dtype=np.float64)
-    check_data(X, y)
+    check_data(X, y, n_outputs)
     if loss == "bce" and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"y must lie in [0, 1] for {name}='bce'")
     return X, y
+
+
+def _module_outputs(model, X: np.ndarray) -> int:
+    """C: the number of outputs per row of ``model`` on the first row of ``X`` (own parameters).
+
+    An output of shape (1, C) with C > 1 gives C; (1,) or (1, 1) give 1.
+    """
+    p = next(model.parameters(), None)
+    dtype, device = (torch.float64, "cpu") if p is None else (p.dtype, p.device)
+    try:
+        with torch.no_grad():
+            out = model(torch.as_tensor(X[:1], dtype=dtype, device=device))
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"model failed on X of shape {X.shape}: {err}") from None
+    return int(out.shape[1]) if out.ndim == 2 and out.shape[1] > 1 else 1
 
 
 def _param_layout(arch, module_layout) -> ParamLayout:
@@ -128,13 +158,14 @@ class LossSurface:
     Parameters
     ----------
     arch : lossbounds.theory.architecture.Architecture
-        Network and loss (``arch.loss`` in {"mse", "bce"}; "bce" needs
-        ``arch.output == "sigmoid"``). ``arch.n_samples`` is informational:
+        Network and loss (``arch.loss`` in {"mse", "bce", "cross_entropy"};
+        "bce" needs ``arch.output == "sigmoid"``). ``arch.n_samples`` is informational:
         the data fix m.
     X : array, shape (m, n)
         Inputs, finite, ``n == arch.n_inputs``.
-    y : array, shape (m,)
-        Targets, finite (in [0, 1] for "bce").
+    y : array, shape (m,) or (m, C)
+        Targets, finite (in [0, 1] for "bce"); (m, C) for C = ``arch.n_outputs``
+        > 1 with "mse"; class indices 0..C-1, shape (m,), for "cross_entropy".
     l2 : float or None
         Coefficient lambda of ``lambda * ||theta||^2``. None means 0 when
         ``arch.l2`` is False; when ``arch.l2`` is True it must be given (> 0).
@@ -158,10 +189,12 @@ class LossSurface:
         The architecture; None for a surface of a module the package cannot
         describe (see :meth:`from_module`), where the methods that need it
         (:meth:`symmetry_group`) raise ``ValueError``.
-    loss : {"mse", "bce"}
+    loss : {"mse", "bce", "cross_entropy"}
         The loss.
     n_params : int
         N.
+    n_outputs : int
+        C.
     network : lossbounds.landscape.network.Network or lossbounds.landscape.modules.ModuleNetwork
         The batched network.
     layout : lossbounds.landscape.layout.ParamLayout or lossbounds.landscape.modules.ModuleLayout
@@ -189,7 +222,7 @@ class LossSurface:
     ):
         if arch.loss not in _LOSSES:
             raise ValueError(f"arch.loss must be one of {_LOSSES}, got {arch.loss!r}")
-        X, y = _check_xy(X, y, arch.loss, "arch.loss")
+        X, y = _check_xy(X, y, arch.loss, "arch.loss", getattr(arch, "n_outputs", 1))
         if X.shape[1] != arch.n_inputs:
             raise ValueError(
                 f"X must have arch.n_inputs = {arch.n_inputs} columns, got {X.shape[1]}"
@@ -216,6 +249,7 @@ class LossSurface:
         self.layout = layout
         self.n_params = layout.n_params
         self.X_np, self.y_np = data
+        self.n_outputs = int(getattr(network, "n_outputs", 1))
         self._no_arch = ""
 
     def _set_device(self, device, chunk_size) -> None:
@@ -227,6 +261,8 @@ class LossSurface:
         # Built eagerly: a tensor first created inside a torch.func transform would
         # be captured at that transform's level and break later calls.
         X, y = self.X_np, self.y_np
+        if self.loss == "cross_entropy":  # one-hot rows: the loss is logsumexp - <z, y>
+            y = np.eye(self.n_outputs)[y]
         self._data = {
             dt: (torch.as_tensor(X, dtype=dt, device=dev), torch.as_tensor(y, dtype=dt, device=dev))
             for dt in _DTYPES
@@ -260,11 +296,15 @@ class LossSurface:
             and buffers are used as they are (buffers must be on ``device``).
         X : array, shape (m, n)
             Inputs, finite.
-        y : array, shape (m,)
-            Targets, finite (in [0, 1] for "bce").
-        loss : {"mse", "bce"}
+        y : array, shape (m,) or (m, C)
+            Targets, finite (in [0, 1] for "bce"); (m, C) for "mse" with a
+            module of C > 1 outputs (C = ``out_features`` of its last
+            ``nn.Linear``); class indices 0..C-1 for "cross_entropy".
+        loss : {"mse", "bce", "cross_entropy"}
             "bce" needs a module ending with ``nn.Sigmoid`` (the loss is taken
-            on the output before it, as for the built-in surfaces).
+            on the output before it, as for the built-in surfaces);
+            "cross_entropy" takes the module's C outputs as logits (torch's
+            ``cross_entropy``, mean reduction).
         l2 : float
             Coefficient lambda >= 0 of ``lambda * ||theta||^2``.
         dtype : torch.float32 or torch.float64
@@ -289,8 +329,11 @@ class LossSurface:
         """
         if loss not in _LOSSES:
             raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
-        X, y = _check_xy(X, y, loss, "loss")
-        network = ModuleNetwork(model)
+        if not isinstance(model, torch.nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        n_outputs = _module_outputs(model, np.asarray(X, dtype=np.float64))
+        X, y = _check_xy(X, y, loss, "loss", n_outputs)
+        network = ModuleNetwork(model, n_outputs=n_outputs)
         if loss == "bce" and network.output != "sigmoid":
             raise ValueError("loss='bce' needs a module ending with nn.Sigmoid (probabilities)")
         l2 = check_nonnegative("l2", l2)
@@ -358,14 +401,8 @@ class LossSurface:
         fast = not (torch.is_grad_enabled() and thetas.requires_grad) and not _is_transformed(
             thetas
         )
-        if self.loss == "bce":
-            z = self.network._forward(thetas, X, logits=True, fast=fast)
-            # softplus(z) - y z = -[y log s(z) + (1-y) log(1-s(z))], stable for large |z|
-            per = torch.logaddexp(z, torch.zeros_like(z)) - y * z
-        else:
-            out = self.network._forward(thetas, X, logits=False, fast=fast)
-            per = out.sub_(y).square_() if fast else (out - y) ** 2
-        loss = per.mean(dim=1)
+        out = self.network._forward(thetas, X, logits=self.loss != "mse", fast=fast)
+        loss = sample_losses(out, y, self.loss, inplace=fast).mean(dim=1)
         if self.l2:
             loss = loss + self.l2 * (thetas * thetas).sum(dim=1)
         return loss
@@ -535,6 +572,8 @@ class LossSurface:
     def _residuals_t(self, thetas: torch.Tensor) -> torch.Tensor:
         X, y = self._tensors(torch.float64)
         r = self.network.forward(thetas, X) - y
+        if r.ndim == 3:  # C outputs: loss = ||r||^2 / (m C) = ||r / sqrt(C)||^2 / m
+            r = r.reshape(r.shape[0], -1) / float(np.sqrt(self.n_outputs))
         if self.l2:
             # (1/m) ||r||^2 + l2 ||theta||^2 = (1/m) ||[r, sqrt(m l2) theta]||^2
             r = torch.cat([r, float(np.sqrt(self.m * self.l2)) * thetas], dim=1)
@@ -550,8 +589,9 @@ class LossSurface:
         Returns
         -------
         numpy.ndarray, shape (R,) or (K, R)
-            ``R = m`` (outputs minus targets), plus N columns ``sqrt(m l2) theta``
-            when the surface has an l2 term.
+            ``R = m`` (outputs minus targets; ``m C`` entries divided by sqrt(C)
+            for C outputs), plus N columns ``sqrt(m l2) theta`` when the surface
+            has an l2 term.
 
         Raises
         ------

@@ -5,7 +5,8 @@ and the orders are exact integers. An element permutes the units of each hidden 
 some of them; the rest of the network compensates according to the activation's flip kind.
 |G| bounds b0(S_c) from below only just above a strict minimum with a free orbit
 (:func:`lower_bound_certificate` checks the hypotheses). The action, which elements are kept
-(l2 term, skips, unequal widths) and the derivations: docs/symmetry.md.
+(l2 term, skips, unequal widths, layers without bias; elements of unequal widths hold
+one row per layer) and the derivations: docs/symmetry.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from lossbounds.theory.groups import (
     GroupStructure,
     group_structure,
     log2_symmetry_group_order,
-    structure_of,
+    structures_of,
     symmetry_description,
     symmetry_group_order,
 )
@@ -47,19 +48,35 @@ class GroupElement:
 
     Attributes
     ----------
-    perms : numpy.ndarray of int, shape (H, h)
-        ``perms[l-1][j]`` = old index of the unit that becomes unit j of layer l.
-    flips : numpy.ndarray of bool, shape (H, h)
+    perms : numpy.ndarray of int, shape (H, h), or list of H arrays (h_l,)
+        ``perms[l-1][j]`` = old index of the unit that becomes unit j of layer l
+        (a list of rows for unequal widths).
+    flips : numpy.ndarray of bool, shape (H, h), or list of H arrays (h_l,)
         ``flips[l-1][j]`` = whether the new unit j of layer l is flipped.
     """
 
-    perms: np.ndarray
-    flips: np.ndarray
+    perms: np.ndarray | list
+    flips: np.ndarray | list
 
     def __post_init__(self):
-        """Store perms as int64 and flips as bool arrays."""
-        object.__setattr__(self, "perms", np.asarray(self.perms, dtype=np.int64))
-        object.__setattr__(self, "flips", np.asarray(self.flips, dtype=bool))
+        """Store perms as int64 and flips as bool arrays (lists of rows when ragged)."""
+        object.__setattr__(self, "perms", _rows(self.perms, np.int64))
+        object.__setattr__(self, "flips", _rows(self.flips, bool))
+
+
+def _rows(x, dtype):
+    """One (H, h) array, or a list of 1-D arrays when the rows have different lengths."""
+    try:
+        out = np.asarray(x, dtype=dtype)
+    except ValueError:  # ragged rows
+        return [np.asarray(r, dtype=dtype) for r in x]
+    return out if out.ndim == 2 else [np.asarray(r, dtype=dtype) for r in x]
+
+
+def _unit_keys(p: dict, layer: int) -> np.ndarray:
+    """Scalar per unit of ``layer`` that an element permutes (and flips negate): b_l or W_l 1."""
+    b = p.get(f"b{layer}")
+    return b if b is not None else p[f"W{layer}"].sum(axis=-1)
 
 
 class SymmetryGroup:
@@ -94,56 +111,67 @@ class SymmetryGroup:
     """
 
     def __init__(self, arch, l2: float | None = None):
-        if len(set(getattr(arch, "widths", ()))) > 1:
-            raise ValueError(
-                f"SymmetryGroup needs equal widths (its elements are (H, h) arrays), got "
-                f"widths={arch.widths}; symmetry_group_order covers per-layer widths"
-            )
         self.arch = arch
         self.layout = ParamLayout(arch)
         if l2 is not None and not (np.isfinite(l2) and l2 >= 0):
             raise ValueError(f"l2 must be a finite number >= 0 or None, got {l2!r}")
         self.regularised = bool(arch.l2) or bool(l2)
-        self.structure = structure_of(arch, self.regularised)
-        self.h, self.H = self.layout.width, self.layout.hidden_layers
-        self.flip_kind = self.structure.flip
-        self.flip_layers = self.structure.flip_layers
+        self.structures = structures_of(arch, self.regularised)
+        self.widths, self.H = self.layout.widths, self.layout.hidden_layers
+        self.equal_widths = len(set(self.widths)) == 1
+        self.structure = self.structures[0] if self.equal_widths else None
+        self.h = self.widths[0] if self.equal_widths else None
+        if self.equal_widths:
+            self.flip_layers = self.structure.flip_layers
+        else:  # one single-layer structure per hidden layer
+            self.flip_layers = tuple(i for i, st in enumerate(self.structures, 1) if st.flip_layers)
+        kinds = {st.flip for st in self.structures} - {None}
+        self.flip_kind = kinds.pop() if kinds else None
         self.has_flips = self.flip_kind is not None
         # mask[l-1]: whether the units of hidden layer l can flip
         self._flip_mask = np.isin(np.arange(1, self.H + 1), self.flip_layers)
-        self.tied = self.structure.tied
-        self.tied_flips = self.structure.tied_flips
-        self.order = self.structure.order
+        self.tied = self.equal_widths and self.structure.tied
+        self.tied_flips = self.equal_widths and self.structure.tied_flips
+        self.order = math.prod(st.order for st in self.structures)
 
     def __repr__(self) -> str:
         """Show the order, the flip kind, the skip and the sizes."""
+        sizes = f"h={self.h}" if self.equal_widths else f"widths={self.widths}"
         return (
             f"SymmetryGroup(order={self.order}, flip={self.flip_kind!r}, "
-            f"skip={self.arch.skip!r}, h={self.h}, H={self.H})"
+            f"skip={self.arch.skip!r}, {sizes}, H={self.H})"
         )
+
+    def _pack(self, rows):
+        """Rows (one per hidden layer) as an (H, h) array, or a list for unequal widths."""
+        return np.stack(rows) if self.equal_widths else list(rows)
 
     # -------------------------------------------------------------- elements
     def identity(self) -> GroupElement:
         """Return the neutral element."""
         return GroupElement(
-            np.tile(np.arange(self.h), (self.H, 1)), np.zeros((self.H, self.h), dtype=bool)
+            self._pack([np.arange(h) for h in self.widths]),
+            self._pack([np.zeros(h, dtype=bool) for h in self.widths]),
         )
 
     def check_element(self, g: GroupElement) -> None:
         """Raise ``ValueError`` unless ``g`` belongs to this group."""
-        h, H = self.h, self.H
-        if g.perms.shape != (H, h) or g.flips.shape != (H, h):
-            raise ValueError(
-                f"element must have perms and flips of shape (H, h) = {(H, h)}, "
-                f"got {g.perms.shape} and {g.flips.shape}"
-            )
-        if any(sorted(p) != list(range(h)) for p in g.perms.tolist()):
-            raise ValueError("element.perms rows must be permutations of 0..h-1")
-        if g.flips[~self._flip_mask].any():
+        H, widths = self.H, self.widths
+        for name, rows in (("perms", g.perms), ("flips", g.flips)):
+            if len(rows) != H or any(
+                np.ndim(r) != 1 or len(r) != h for r, h in zip(rows, widths, strict=False)
+            ):
+                raise ValueError(
+                    f"element.{name} must have one row per hidden layer with the layer widths "
+                    f"{widths} (shape (H, h) for equal widths)"
+                )
+        if any(sorted(p) != list(range(len(p))) for p in (list(r) for r in g.perms)):
+            raise ValueError("element.perms rows must be permutations of 0..h_l-1")
+        if any(np.any(f) for f, m in zip(g.flips, self._flip_mask, strict=True) if not m):
             raise ValueError(
                 f"element.flips must be all False in hidden layers without flips: activation "
-                f"{self.arch.activation!r} (skip={self.arch.skip!r}) flips only layers "
-                f"{list(self.flip_layers)}"
+                f"{self.arch.activation!r} (skip={self.arch.skip!r}, bias={self.arch.bias!r}) "
+                f"flips only layers {list(self.flip_layers)}"
             )
         if self.tied and not (g.perms == g.perms[0]).all():
             raise ValueError("element.perms must be equal in all layers with identity skips")
@@ -156,38 +184,47 @@ class SymmetryGroup:
     def random_element(self, rng) -> GroupElement:
         """Draw a uniformly random element (``rng``: numpy Generator or seed)."""
         rng = np.random.default_rng(rng)
-        h, H = self.h, self.H
+        H, widths = self.H, self.widths
         if self.tied:
-            perms = np.tile(rng.permutation(h), (H, 1))
+            perms = np.tile(rng.permutation(self.h), (H, 1))
         else:
-            perms = np.stack([rng.permutation(h) for _ in range(H)])
-        flips = np.zeros((H, h), dtype=bool)
+            perms = self._pack([rng.permutation(h) for h in widths])
         if self.tied_flips:
-            flips[:] = rng.random(h) < 0.5
+            flips = np.tile(rng.random(self.h) < 0.5, (H, 1))
         else:
-            flips = (rng.random((H, h)) < 0.5) & self._flip_mask[:, None]
+            flips = self._pack(
+                [(rng.random(h) < 0.5) & m for h, m in zip(widths, self._flip_mask, strict=True)]
+            )
         return GroupElement(perms, flips)
 
     def elements(self):
         """Iterate over all |G| elements (only sensible for small groups)."""
-        h, H = self.h, self.H
-        perms1 = [np.array(p) for p in itertools.permutations(range(h))]
-        all_flips = [np.array(f, dtype=bool) for f in itertools.product([False, True], repeat=h)]
-        no_flip = [np.zeros(h, dtype=bool)]
-        flips_of = [all_flips if m else no_flip for m in self._flip_mask]  # per layer
+        H = self.H
+
+        def flips_of(h, m):
+            if not m:
+                return [np.zeros(h, dtype=bool)]
+            return [np.array(f, dtype=bool) for f in itertools.product([False, True], repeat=h)]
+
+        per_flips = [flips_of(h, m) for h, m in zip(self.widths, self._flip_mask, strict=True)]
         if not self.tied:
-            per_layer = [[(p, f) for p in perms1 for f in fl] for fl in flips_of]
+            per_layer = [
+                [(np.array(p), f) for p in itertools.permutations(range(h)) for f in fl]
+                for h, fl in zip(self.widths, per_flips, strict=True)
+            ]
             for combo in itertools.product(*per_layer):
-                yield GroupElement(np.stack([c[0] for c in combo]), np.stack([c[1] for c in combo]))
+                yield GroupElement(
+                    self._pack([c[0] for c in combo]), self._pack([c[1] for c in combo])
+                )
             return
         flip_choices = (
-            [np.tile(f, (H, 1)) for f in flips_of[0]]
+            [np.tile(f, (H, 1)) for f in per_flips[0]]
             if self.tied_flips
-            else [np.stack(c) for c in itertools.product(*flips_of)]
+            else [np.stack(c) for c in itertools.product(*per_flips)]
         )
-        for p in perms1:
+        for p in itertools.permutations(range(self.h)):
             for f in flip_choices:
-                yield GroupElement(np.tile(p, (H, 1)), f)
+                yield GroupElement(np.tile(np.array(p), (H, 1)), f)
 
     # ---------------------------------------------------------------- action
     def apply(self, theta, g: GroupElement) -> np.ndarray:
@@ -226,11 +263,13 @@ class SymmetryGroup:
             Wu = p[f"W{layer}"][..., perm, :][..., :, prev_perm] * prev_sgn[None, :]
             Wn = s[:, None] * Wu  # W' = S Pi W A^{-1}
             q[f"W{layer}"] = Wn
-            b = p[f"b{layer}"][..., perm]
-            q[f"b{layer}"] = s * b - np.einsum("...ij,...j->...i", Wn, delta)
-            sgn = s if signs_move else np.ones(self.h)
+            b = p.get(f"b{layer}")  # without b_l the structure keeps delta = 0 here
+            if b is not None:
+                b = b[..., perm]
+                q[f"b{layer}"] = s * b - np.einsum("...ij,...j->...i", Wn, delta)
+            sgn = s if signs_move else np.ones(len(perm))
             # own offset of the new units: +1 (sigmoid), -b (shift-odd: sigma(-a) = sigma(a) - a)
-            offset = kappa * f - (f * b if shift else 0.0)
+            offset = kappa * f - (f * b if shift and b is not None else 0.0)
             if arch.skip == "identity" and layer >= 2:
                 new_delta = offset + delta
             elif arch.skip == "projection" and layer >= 2:
@@ -241,11 +280,13 @@ class SymmetryGroup:
                 q[f"P{layer}"] = Pn
                 new_delta = offset + np.einsum("...ij,...j->...i", Pn, delta)
             else:
-                new_delta = np.broadcast_to(offset, (*lead, self.h)).astype(np.float64)
+                new_delta = np.broadcast_to(offset, (*lead, len(perm))).astype(np.float64)
             prev_perm, prev_sgn, delta = perm, sgn, new_delta
-        vn = p["v"][..., prev_perm] * prev_sgn
+        vn = p["v"][..., prev_perm] * prev_sgn  # (..., h_H) or (..., C, h_H): columns move
         q["v"] = vn
-        q["c"] = p["c"] - np.einsum("...i,...i->...", vn, delta)[..., None]
+        if "c" in p:
+            V = vn.reshape(*lead, self.layout.n_outputs, len(prev_perm))
+            q["c"] = p["c"] - np.einsum("...ci,...i->...c", V, delta)
         return self.layout.flatten(q)
 
     def orbit(self, theta, max_order: int = 100_000) -> np.ndarray:
@@ -321,17 +362,17 @@ class SymmetryGroup:
         H, h = self.H, self.h
         if self.tied:
             p = self.layout.unflatten(theta)
-            b1 = p["b1"]
+            b1 = _unit_keys(p, 1)
             perm = np.argsort(np.abs(b1) if self.has_flips else b1, kind="stable")
             flips = np.zeros((H, h), dtype=bool)
             if self.tied_flips:
                 flips[:] = (b1 < 0)[perm]
             elif self.has_flips:  # even: each layer's flips are independent, stream unchanged
                 for layer in range(1, H + 1):
-                    flips[layer - 1] = (p[f"b{layer}"] < 0)[perm]
+                    flips[layer - 1] = (_unit_keys(p, layer) < 0)[perm]
             return self.apply(theta, GroupElement(np.tile(perm, (H, 1)), flips))
         for layer in range(1, H + 1):
-            b = self.layout.unflatten(theta)[f"b{layer}"]
+            b = _unit_keys(self.layout.unflatten(theta), layer)
             flips = self._flip_mask[layer - 1]
             perm = np.argsort(np.abs(b) if flips else b, kind="stable")
             g = self.identity()

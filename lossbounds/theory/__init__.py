@@ -52,6 +52,8 @@ _NAMES = {
     "slice_format": "formats",
     "depth_closed_form": "formats",
     "head_chain": "formats",
+    "output_head": "formats",
+    "OutputHead": "heads",
     "expand_closed_form": "formats",
     "GroupStructure": "groups",
     "group_structure": "groups",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from lossbounds._checks import check_nonnegative
@@ -32,8 +33,8 @@ __all__ = [
 
 #: Accepted output layers: linear, or a sigmoid unit (for binary cross-entropy).
 OUTPUTS = ("linear", "sigmoid")
-#: Accepted losses: mean squared error and binary cross-entropy.
-LOSSES = ("mse", "bce")
+#: Accepted losses: mean squared error, binary cross-entropy, softmax cross-entropy.
+LOSSES = ("mse", "bce", "cross_entropy")
 #: Accepted skips: none, identity skips (equal widths), projection skips.
 SKIPS = (None, "identity", "projection")
 
@@ -64,6 +65,36 @@ def _size(name: str, value):
 
 def _is_concrete(value) -> bool:
     return isinstance(value, int)
+
+
+def _n_outputs(value) -> int:
+    """Validate ``n_outputs``: a concrete int >= 1 (the head's polynomials are built per output)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"n_outputs must be a concrete integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _bias(value, hidden_layers):
+    """Normalise ``bias``: one bool for every layer, or a tuple of K + 1 bools (output last).
+
+    A tuple whose entries are all equal is stored as that bool.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise ValueError(
+            f"bias must be True, False or a sequence of hidden_layers + 1 bools, got {value!r}"
+        )
+    out = tuple(value)
+    if not all(isinstance(b, (bool, np.bool_)) for b in out):
+        raise ValueError(f"bias entries must be True or False, got {out!r}")
+    out = tuple(bool(b) for b in out)
+    if not _is_concrete(hidden_layers) or len(out) != hidden_layers + 1:
+        raise ValueError(
+            f"bias as a sequence needs one entry per weight layer (hidden_layers + 1 = "
+            f"{hidden_layers} + 1, output last), got {len(out)} entries"
+        )
+    return out[0] if len(set(out)) == 1 else out
 
 
 def _widths(widths, width, hidden_layers) -> tuple:
@@ -119,8 +150,9 @@ class Architecture:
         canonical lower case).
     output : {"linear", "sigmoid"}
         Output unit.
-    loss : {"mse", "bce"}
-        Training loss; BCE needs the sigmoid output.
+    loss : {"mse", "bce", "cross_entropy"}
+        Training loss; BCE needs the sigmoid output, cross-entropy a linear
+        output (the logits) with ``n_outputs >= 2``.
     l2 : bool
         Add lambda * ||theta||^2.
     skip : {None, "identity", "projection"}
@@ -137,6 +169,17 @@ class Architecture:
         (h_1, ..., h_K), the width of each hidden layer, instead of ``width``
         and ``hidden_layers`` (which may still be given if they agree).
         Unequal widths must be concrete ints.
+    n_outputs : int, keyword-only
+        C >= 1, the number of outputs (a concrete int): C > 1 needs
+        ``output="linear"``; with ``loss="mse"`` the loss is the mean over the
+        m C entries (``torch.nn.functional.mse_loss``), with
+        ``loss="cross_entropy"`` (C >= 2) the mean over samples of
+        log sum_c exp(z_c) - z_y (``torch.nn.functional.cross_entropy`` on the
+        logits z, class-index targets y).
+    bias : bool or sequence of bool, keyword-only
+        Whether the weight layers have bias vectors: one bool for all, or
+        hidden_layers + 1 bools (the output layer last; concrete depth only).
+        A sequence of equal entries is stored as that bool.
 
     Attributes
     ----------
@@ -162,6 +205,8 @@ class Architecture:
     skip: str | None
     chain: str
     widths: tuple
+    n_outputs: int
+    bias: object
 
     def __init__(
         self,
@@ -177,6 +222,8 @@ class Architecture:
         chain: str = DEFAULT_CHAIN,
         *,
         widths=None,
+        n_outputs: int = 1,
+        bias=True,
     ):
         if n_samples is None:
             raise ValueError("n_samples (the number of training samples m) is required")
@@ -192,6 +239,8 @@ class Architecture:
             "skip": skip,
             "chain": chain,
             "widths": widths,
+            "n_outputs": _n_outputs(n_outputs),
+            "bias": _bias(bias, hidden_layers),
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
@@ -218,6 +267,7 @@ class Architecture:
             raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {self.output!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        self._check_outputs()
         if self.loss == "bce" and self.output != "sigmoid":
             raise ValueError(
                 f"loss='bce' needs output='sigmoid' (BCE compares probabilities), "
@@ -239,6 +289,21 @@ class Architecture:
                 f"widths, got widths={self.widths}"
             )
 
+    def _check_outputs(self) -> None:
+        """Validate n_outputs against the output unit and the loss."""
+        if self.loss == "cross_entropy" and (self.output != "linear" or self.n_outputs < 2):
+            raise ValueError(
+                "loss='cross_entropy' takes the logits of C >= 2 classes (the softmax belongs "
+                "to the loss, as in torch.nn.functional.cross_entropy): it needs "
+                f"output='linear' and n_outputs >= 2, got output={self.output!r}, "
+                f"n_outputs={self.n_outputs}"
+            )
+        if self.n_outputs > 1 and self.output != "linear":
+            raise ValueError(
+                f"n_outputs={self.n_outputs} needs output='linear' (the sigmoid output is "
+                f"scalar), got output={self.output!r}"
+            )
+
     @classmethod
     def from_flat(cls, flat) -> Architecture:
         """Build an architecture from a flat record (a sweep cell, a table row, CLI arguments).
@@ -249,7 +314,8 @@ class Architecture:
             ``inputs``, ``samples`` and either ``width`` (with optional
             ``hidden_layers``, default 1) or ``widths``; optional
             ``activation``, ``output``, ``loss``, ``skip`` (None or
-            ``"none"``: no skip), ``chain``, and ``l2``: a bool, or a
+            ``"none"``: no skip), ``chain``, ``classes`` (C, default 1),
+            ``bias`` (default True), and ``l2``: a bool, or a
             coefficient (a number >= 0) whose term is on when it is > 0. Other
             keys (a cell's dataset, seed, outputs, ...) are ignored.
 
@@ -285,6 +351,8 @@ class Architecture:
             l2=l2,
             skip=None if skip == "none" else skip,
             chain=flat.get("chain", DEFAULT_CHAIN),
+            n_outputs=flat.get("classes", 1),
+            bias=flat.get("bias", True),
         )
 
     def __repr__(self) -> str:
@@ -297,7 +365,21 @@ class Architecture:
             f"{name}={getattr(self, name)!r}"
             for name in ("activation", "output", "loss", "l2", "skip", "chain")
         )
-        return f"Architecture(n_inputs={self.n_inputs!r}, {sizes}, n_samples={self.n_samples!r}, {options})"
+        extra = "".join(
+            f", {name}={getattr(self, name)!r}"
+            for name, default in (("n_outputs", 1), ("bias", True))
+            if getattr(self, name) != default
+        )
+        return (
+            f"Architecture(n_inputs={self.n_inputs!r}, {sizes}, n_samples={self.n_samples!r}, "
+            f"{options}{extra})"
+        )
+
+    def layer_bias(self, layer: int) -> bool:
+        """Whether weight layer ``layer`` (1..K hidden, K + 1 the output) has a bias vector."""
+        if isinstance(self.bias, bool):
+            return self.bias
+        return self.bias[layer - 1]
 
     @property
     def equal_widths(self) -> bool:

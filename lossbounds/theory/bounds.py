@@ -456,7 +456,7 @@ def _bound_record(fmt, s=2, constant=1.0, arrays=False) -> dict:
 # many architectures at once
 # ---------------------------------------------------------------------------
 @lru_cache(maxsize=64)
-def _format_function(activation, output, loss, l2, skip, chain="default"):
+def _format_function(activation, output, loss, l2, skip, chain="default", n_outputs=1, bias=True):
     """Lambdify the symbolic format into a numpy function (n, h, K, m) -> (N, ell, alpha, beta).
 
     The closed forms come from :func:`lossbounds.theory.formats.loss_format` on an
@@ -465,8 +465,9 @@ def _format_function(activation, output, loss, l2, skip, chain="default"):
     """
     n, h, k, m = sp.symbols("n h K m", positive=True, integer=True)
     arch = Architecture(
-        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip, chain=chain
-    )
+        n, h, k, m, activation=activation, output=output, loss=loss, l2=l2, skip=skip,
+        chain=chain, n_outputs=n_outputs, bias=bias,
+    )  # fmt: skip
     return sp.lambdify((n, h, k, m), loss_format(arch).as_tuple(), "numpy")
 
 
@@ -482,6 +483,8 @@ def bounds_for_architectures(
     skip=None,
     constant=1.0,
     chain="default",
+    n_outputs=1,
+    bias=True,
 ) -> dict:
     """Compute formats, Zell's expression and Khovanskii's bound of many architectures.
 
@@ -492,8 +495,9 @@ def bounds_for_architectures(
         Equal widths only (the closed forms are in one width h); for
         per-layer widths use :func:`bound_summary` on an
         ``Architecture(..., widths=...)``.
-    activation, output, loss, l2, skip, chain
-        As in :class:`lossbounds.theory.architecture.Architecture` (one value for all).
+    activation, output, loss, l2, skip, chain, n_outputs, bias
+        As in :class:`lossbounds.theory.architecture.Architecture` (one value for
+        all; ``bias`` one bool).
     constant : float
         The constant C of Zell's O(.).
 
@@ -518,7 +522,7 @@ def bounds_for_architectures(
         raise ValueError(
             f"hidden_layers must be >= 2 with skip={skip!r} (skips join hidden layers)"
         )
-    fn = _format_function(activation, output, loss, bool(l2), skip, chain)
+    fn = _format_function(activation, output, loss, bool(l2), skip, chain, n_outputs, bias)
     cols = [np.broadcast_to(np.asarray(c, dtype=np.float64), n.shape) for c in fn(n, h, k, m)]
     if any(np.any(c != np.round(c)) for c in cols):  # pragma: no cover - formats are integers
         raise ValueError("the format closed form gave non-integer values")

@@ -20,7 +20,7 @@ import sympy as sp
 
 from lossbounds.theory.activations import T
 from lossbounds.theory.architecture import Architecture, _size
-from lossbounds.theory.formats import PfaffianFormat, Y, head_chain
+from lossbounds.theory.formats import PfaffianFormat, output_head
 
 __all__ = ["ChainExpansion", "expand_chain"]
 
@@ -76,8 +76,9 @@ class ChainExpansion:
         Parameters in the module's order (see the module docstring).
     blocks : list of (name, shape, symbols)
         ``theta`` cut into weight matrices and bias vectors.
-    x, y : tuples of sympy.Symbol
-        Data symbols (constants): x[k][j], y[k].
+    x, y : tuples of tuples of sympy.Symbol
+        Data symbols (constants): x[k][j], y[k][c] (c < C; one-hot targets
+        for cross-entropy).
     chain : tuple of sympy.Symbol
         Chain symbols in chain order.
     labels : dict
@@ -252,7 +253,7 @@ class ChainExpansion:
         p : sympy PolyElement
         values : array_like
             One number per ring generator but the constants, in the order
-            theta, chain, x, y, lambda.
+            theta, chain, x (row-major), y (row-major, (m, C)), lambda.
 
         Returns
         -------
@@ -270,14 +271,22 @@ class ChainExpansion:
 
 
 def _parameter_blocks(arch: Architecture) -> list:
-    """Cut theta into ``(name, shape, symbols)`` blocks, in the layout's parameter order."""
+    """Cut theta into ``(name, shape, symbols)`` blocks, in the layout's parameter order.
+
+    Blocks of absent biases are left out; the output weights ``v`` are (C, h_K) for C > 1.
+    """
     hs = (arch.n_inputs, *arch.widths)  # W_l is (h_l, h_{l-1})
     shapes = []
     for layer in range(1, arch.hidden_layers + 1):
-        shapes += [(f"W{layer}", (hs[layer], hs[layer - 1])), (f"b{layer}", (hs[layer],))]
+        shapes.append((f"W{layer}", (hs[layer], hs[layer - 1])))
+        if arch.layer_bias(layer):
+            shapes.append((f"b{layer}", (hs[layer],)))
         if layer >= 2 and arch.skip == "projection":
             shapes.append((f"P{layer}", (hs[layer], hs[layer - 1])))
-    shapes += [("v", (hs[-1],)), ("c", (1,))]
+    C = arch.n_outputs
+    shapes.append(("v", (hs[-1],) if C == 1 else (C, hs[-1])))
+    if arch.layer_bias(arch.hidden_layers + 1):
+        shapes.append(("c", (arch.n_outputs,)))
     blocks = []
     for name, shape in shapes:
         idx = itertools.product(*map(range, shape))
@@ -296,7 +305,7 @@ def _chain_and_labels(arch: Architecture, head) -> tuple[tuple, dict]:
                 for r in range(k_act):
                     chain.append(sp.Symbol(f"g{k}_{layer}_{i}_{r}", real=True))
                     labels[chain[-1]] = ("hidden", k, layer, i, r)
-        for r in range(head.chain_length if head is not None else 0):
+        for r in range(head.chain_length):
             chain.append(sp.Symbol(f"o{k}_{r}", real=True))
             labels[chain[-1]] = ("head", k, r)
     return tuple(chain), labels
@@ -314,19 +323,19 @@ class _RingChain:
     def __init__(self, arch: Architecture, blocks, chain, x, y):
         act = arch.pfaffian_activation
         self.arch, self.chain, self.x, self.y = arch, chain, x, y
-        self.head, loss_poly = head_chain(arch.output, arch.loss)
+        self.head = output_head(arch.output, arch.loss, arch.n_outputs)
         self.consts = _Constants()
         act_vars = (T, *act.chain)
         self.P_terms = [self.consts.terms(p, act_vars) for p in act.derivatives]
         self.sigma_terms = self.consts.terms(act.sigma, act_vars)
-        head_chain_syms = self.head.chain if self.head is not None else ()
-        head_vars = (T, *head_chain_syms)
+        head_vars = (*self.head.outputs, *self.head.chain)
         self.head_P = [
-            self.consts.terms(p, head_vars) for p in (self.head.derivatives if self.head else ())
+            [self.consts.terms(p, head_vars) for p in row] for row in self.head.coefficients
         ]
-        self.loss_terms = self.consts.terms(loss_poly, (*head_vars, Y))
+        self.loss_terms = self.consts.terms(self.head.loss, (*head_vars, *self.head.targets))
         theta = [s for _, _, syms in blocks for s in syms]
-        gens = (*theta, *chain, *(s for row in x for s in row), *y, _LAMBDA, *self.consts.values)
+        data = (*(s for row in x for s in row), *(s for row in y for s in row))
+        gens = (*theta, *chain, *data, _LAMBDA, *self.consts.values)
         self.R, *self.G = sp.ring(gens, sp.QQ)
         self.n_theta = len(theta)
         self.sym = dict(zip(gens, self.G, strict=True))
@@ -353,7 +362,7 @@ class _RingChain:
         """u_l of sample k from u_{l-1}, and the chain symbols each unit depends on."""
         h = self.arch.widths[layer - 1]
         Wl = self._mat(f"W{layer}", h, len(u_prev))
-        bl = self.blk[f"b{layer}"]
+        bl = self.blk.get(f"b{layer}", [self.R.zero] * h)
         Pl = self._mat(f"P{layer}", h, len(u_prev)) if f"P{layer}" in self.blk else None
         all_prev = self._before(deps_prev)
         u_new, deps_new = [], []
@@ -375,11 +384,19 @@ class _RingChain:
         deps: list = [[] for _ in u]
         for layer in range(1, self.arch.hidden_layers + 1):
             u, deps = self._hidden_layer(k, layer, u, deps)
-        z = sum((self.blk["v"][i] * u[i] for i in range(len(u))), self.blk["c"][0])
-        o = []
-        if self.head is not None:
-            _, o = self._add_unit(("head", k), z, self.head_P, self._before(deps))
-        return _apply(self.loss_terms, [z, *o, self.sym[self.y[k]]], self.R)
+        C = self.arch.n_outputs
+        V = self._mat("v", C, len(u))
+        c = self.blk.get("c", [self.R.zero] * C)
+        zs = [sum((V[r][i] * u[i] for i in range(len(u))), c[r]) for r in range(C)]
+        for r, z in enumerate(zs):  # the outputs: units of their own, without chain elements
+            self.argument["out", k, r], self.depends["out", k, r] = z, self._before(deps)
+        syms = [next(self._next) for _ in self.head_P]
+        o = [self.sym[f] for f in syms]
+        keys = [("out", k, r) for r in range(C)]
+        for f, row in zip(syms, self.head_P, strict=True):
+            self.rule[f] = ([_apply(terms, [*zs, *o], self.R) for terms in row], keys)
+        targets = [self.sym[s] for s in self.y[k]]
+        return _apply(self.loss_terms, [*zs, *o, *targets], self.R)
 
     def loss(self):
         """Build the training loss: mean over samples (plus lambda ||theta||^2)."""
@@ -404,8 +421,15 @@ class _RingChain:
         return self._memo[key, j]
 
     def d_element(self, f, j):
-        """Return d f / d theta_j of the chain element f, as a ring element."""
+        """Return d f / d theta_j of the chain element f, as a ring element.
+
+        A hidden element's rule is (P, unit key): P * d A / d theta_j; a head
+        element's is ([P_c], [output keys]): sum_c P_c * d z_c / d theta_j.
+        """
         P, key = self.rule[f]
+        if isinstance(P, list):
+            return sum((p * self._d_argument(kc, j) for p, kc in zip(P, key, strict=True) if p),
+                       self.R.zero)  # fmt: skip
         return P * self._d_argument(key, j)
 
 
@@ -426,13 +450,14 @@ def expand_chain(arch: Architecture) -> ChainExpansion:
     """
     if arch.is_symbolic:
         raise ValueError("expand_chain needs a concrete architecture")
-    head, _ = head_chain(arch.output, arch.loss)
+    head = output_head(arch.output, arch.loss, arch.n_outputs)
     blocks = _parameter_blocks(arch)
     theta = tuple(s for _, _, syms in blocks for s in syms)
     chain, labels = _chain_and_labels(arch, head)
     n, m = arch.n_inputs, arch.n_samples
     x = tuple(tuple(sp.Symbol(f"x{k}_{j}", real=True) for j in range(n)) for k in range(m))
-    y = tuple(sp.Symbol(f"y{k}", real=True) for k in range(m))
+    C = arch.n_outputs
+    y = tuple(tuple(sp.Symbol(f"y{k}_{c}", real=True) for c in range(C)) for k in range(m))
     ring = _RingChain(arch, blocks, chain, x, y)
     loss = ring.loss()
     derivatives = {f: tuple(ring.d_element(f, j) for j in range(len(theta))) for f in chain}

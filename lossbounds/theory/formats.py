@@ -20,9 +20,9 @@ from lossbounds.theory.activations import (
     T,
     chain_symbols,
     get_activation,
-    weighted_degree,
 )
 from lossbounds.theory.architecture import Architecture, _is_concrete, _size
+from lossbounds.theory.heads import OutputHead, cross_entropy_head, mse_head, scalar_head
 
 __all__ = [
     "PfaffianFormat",
@@ -32,6 +32,7 @@ __all__ = [
     "slice_format",
     "depth_closed_form",
     "head_chain",
+    "output_head",
     "expand_closed_form",
 ]
 
@@ -110,15 +111,21 @@ class LayerDegrees:
 _RECURRENCE_FIELDS = tuple(f.name for f in fields(LayerDegrees) if f.name != "layer")
 
 
-def _step(act: PfaffianActivation, skip, prev: LayerDegrees | None, layer, mx) -> LayerDegrees:
-    """Degrees of hidden layer ``layer`` from those of the previous one (None: the inputs)."""
-    if prev is None:  # a_1 = W_1 x + b_1 with constant data x
+def _step(
+    act: PfaffianActivation, skip, prev: LayerDegrees | None, layer, mx, bias: bool = True
+) -> LayerDegrees:
+    """Degrees of hidden layer ``layer`` from those of the previous one (None: the inputs).
+
+    ``bias``: whether a_l has a bias vector b_l (its entries have degree 1 <= 1 + du(l-1)
+    in a_l, and derivative 1, of degree 0).
+    """
+    if prev is None:  # a_1 = W_1 x [+ b_1] with constant data x
         du0, dgu0 = 0, None
     else:
         du0, dgu0 = prev.unit, prev.unit_derivative
     d_a = 1 + du0
     # d a_l / d theta_j: u_{l-1} (theta_j in W_l), 1 (in b_l), W_l d u_{l-1} (earlier)
-    E = mx([du0, 0] + ([1 + dgu0] if dgu0 is not None else []))
+    E = mx([du0] + ([0] if bias else []) + ([1 + dgu0] if dgu0 is not None else []))
     D = act.derivative_degree(d_a, mx) + E
     b_sig = act.sigma_degree(d_a, mx)
     d_sig = act.sigma_derivative_degree(d_a, mx) + E
@@ -131,10 +138,11 @@ def _step(act: PfaffianActivation, skip, prev: LayerDegrees | None, layer, mx) -
     return LayerDegrees(layer, d_a, E, D, b_sig, d_sig, du, dgu)
 
 
-def _hidden_layers(act, skip, n_hidden: int, mx=max) -> list[LayerDegrees]:
+def _hidden_layers(act, skip, n_hidden: int, mx=max, bias=lambda layer: True) -> list:
+    """Rows of the recurrence for layers 1..n_hidden (``bias(l)``: whether layer l has b_l)."""
     rows, prev = [], None
     for layer in range(1, n_hidden + 1):
-        prev = _step(act, skip, prev, layer, mx)
+        prev = _step(act, skip, prev, layer, mx, bias(layer))
         rows.append(prev)
     return rows
 
@@ -190,16 +198,44 @@ def head_chain(output: str, loss: str):
     raise ValueError(f"no loss {loss!r} for output {output!r}")
 
 
-def _head(last: LayerDegrees, max_hidden_D, head, loss_poly, l2: bool, mx):
-    """(alpha, beta) from the last hidden layer and the largest hidden D."""
+@lru_cache(maxsize=64)
+def output_head(output: str, loss: str, n_outputs: int = 1) -> OutputHead:
+    """Return the :class:`~lossbounds.theory.heads.OutputHead` of an output, loss and C.
+
+    C = 1 heads come from :func:`head_chain`; linear outputs with MSE and
+    C > 1 from :func:`~lossbounds.theory.heads.mse_head`; ``"cross_entropy"``
+    (linear output, C >= 2) from :func:`~lossbounds.theory.heads.cross_entropy_head`.
+
+    Raises
+    ------
+    ValueError
+        For a combination that has no head (naming the accepted ones).
+    """
+    if loss == "cross_entropy" and output == "linear" and n_outputs >= 2:
+        return cross_entropy_head(n_outputs)
+    if n_outputs == 1 and loss != "cross_entropy":
+        act, poly = head_chain(output, loss)
+        return scalar_head(f"{output}/{loss}", act, poly, T, Y)
+    if (output, loss) == ("linear", "mse"):
+        return mse_head(n_outputs)
+    raise ValueError(
+        f"no head for output={output!r}, loss={loss!r}, n_outputs={n_outputs}: accepted are "
+        "linear/mse (C >= 1), sigmoid/mse and sigmoid/bce (C = 1), linear/cross_entropy (C >= 2)"
+    )
+
+
+def _head(last: LayerDegrees, max_hidden_D, head: OutputHead, l2: bool, mx, bias: bool = True):
+    """(alpha, beta) from the last hidden layer and the largest hidden D.
+
+    z_c = V_c . u_K [+ c_c]: d_z = 1 + du(K); d z_c / d theta_j is u_K (V), 1 (the
+    output bias, if any) or V d u_K / d theta_j (earlier parameters).
+    """
     d_z = 1 + last.unit
-    E_z = mx([last.unit, 0, 1 + last.unit_derivative])
-    weights = {T: d_z}
+    E_z = mx([last.unit] + ([0] if bias else []) + [1 + last.unit_derivative])
     candidates = [max_hidden_D]
-    if head is not None:  # output chain elements: P_out(z, ...) dz/dtheta_j
-        candidates.append(head.derivative_degree(d_z, mx) + E_z)
-        weights.update(dict.fromkeys(head.chain, 1))
-    beta = weighted_degree(loss_poly, weights, mx)
+    if head.chain:  # output chain elements: sum_c P_rc(z, ...) dz_c/dtheta_j
+        candidates.append(head.derivative_degree(d_z, E_z, mx))
+    beta = head.loss_degree(d_z, mx)
     if l2:
         beta = mx([beta, _L2_DEGREE])
     return mx(candidates), beta
@@ -239,14 +275,16 @@ def _poly_max(j: sp.Symbol):
 _LMAX = 14  # concrete layers computed to guess the closed form (then proved)
 
 
-def _concrete_alpha_beta(rows, head, loss_poly, l2, K):
+def _concrete_alpha_beta(rows, head, l2, K, bias_out=True):
     """Return alpha and beta of a concrete network from the first K recurrence rows."""
     max_D = max(r.chain_derivative for r in rows[:K])
-    alpha, beta = _head(rows[K - 1], max_D, head, loss_poly, l2, max)
+    alpha, beta = _head(rows[K - 1], max_D, head, l2, max, bias_out)
     return alpha, beta
 
 
-def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=None, K=None):
+def depth_closed_form(
+    activation, output="linear", loss="mse", l2=False, skip=None, K=None, n_outputs=1, bias=True
+):
     """Return alpha and beta as functions of the number of hidden layers K (by induction).
 
     The recurrence is run for K = 1.._LMAX. From a starting layer l0 >= 2 on,
@@ -264,6 +302,10 @@ def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=No
     ----------
     K : sympy.Symbol, optional
         The symbol for hidden_layers (a positive integer symbol ``K`` by default).
+    n_outputs : int
+        C (the head's polynomials; the degrees do not depend on C).
+    bias : bool
+        Whether every layer has a bias vector.
 
     Returns
     -------
@@ -278,12 +320,10 @@ def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=No
     act = get_activation(activation)
     if K is None:
         K = sp.Symbol("K", positive=True, integer=True)
-    head, loss_poly = head_chain(output, loss)
-    rows = _hidden_layers(act, skip, _LMAX)
+    head = output_head(output, loss, n_outputs)
+    rows = _hidden_layers(act, skip, _LMAX, bias=lambda layer: bias)
     k_min = 2 if skip is not None else 1
-    concrete = {
-        k: _concrete_alpha_beta(rows, head, loss_poly, l2, k) for k in range(k_min, _LMAX + 1)
-    }
+    concrete = {k: _concrete_alpha_beta(rows, head, l2, k, bias) for k in range(k_min, _LMAX + 1)}
     j = sp.Symbol("j", integer=True, nonnegative=True)
     mx = _poly_max(j)
     for l0 in range(2, _LMAX - 7):
@@ -299,7 +339,7 @@ def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=No
         else:
             row = LayerDegrees(l0 + j, **fits)
             try:
-                nxt = _step(act, skip, row, l0 + j + 1, mx)
+                nxt = _step(act, skip, row, l0 + j + 1, mx, bias)
                 if any(
                     sp.expand(getattr(nxt, name) - fits[name].subs(j, j + 1)) != 0
                     for name in _RECURRENCE_FIELDS
@@ -309,7 +349,7 @@ def depth_closed_form(activation, output="linear", loss="mse", l2=False, skip=No
                 if mx([D, D.subs(j, j + 1)]) != sp.expand(D.subs(j, j + 1)):
                     continue  # D must be non-decreasing from l0 on
                 c0 = max((r.chain_derivative for r in rows[: l0 - 1]), default=D)
-                alpha_j, beta_j = _head(row, mx([c0, D]), head, loss_poly, l2, mx)
+                alpha_j, beta_j = _head(row, mx([c0, D]), head, l2, mx, bias)
             except _Undecided:
                 continue
             alpha_K = sp.expand(alpha_j.subs(j, K - l0))
@@ -336,38 +376,47 @@ def _with_exceptions(formula, K, values: dict):
 
 
 # ------------------------------------------------------------- public API
+def _head_of(arch: Architecture) -> OutputHead:
+    return output_head(arch.output, arch.loss, arch.n_outputs)
+
+
 def layer_degrees(arch: Architecture) -> list[LayerDegrees]:
     """Tabulate the recurrence, one row per hidden layer (concrete hidden_layers only)."""
     if not _is_concrete(arch.hidden_layers):
         raise ValueError("layer_degrees needs a concrete hidden_layers")
-    return _hidden_layers(arch.pfaffian_activation, arch.skip, arch.hidden_layers)
+    return _hidden_layers(
+        arch.pfaffian_activation, arch.skip, arch.hidden_layers, bias=arch.layer_bias
+    )
 
 
 def _n_params(arch: Architecture):
-    """sum_l (h_{l-1}+1) h_l [+ h_l h_{l-1} for projections, l >= 2] + (h_K+1), h_0 = n.
+    """sum_l (h_{l-1} + [b_l]) h_l [+ h_l h_{l-1} for projections, l >= 2] + C (h_K + [c]).
 
-    For a symbolic depth (equal widths h): h(n+1) + sum_{l=2}^{K} [h(h+1) (+ h^2)] + (h+1).
+    h_0 = n; [b] is 1 for a layer with a bias vector, 0 without. For a
+    symbolic depth (equal widths h, one bias flag b):
+    h(n+b) + sum_{l=2}^{K} [h(h+b) (+ h^2)] + C (h+b).
     """
-    n, K = arch.n_inputs, arch.hidden_layers
+    n, K, C = arch.n_inputs, arch.hidden_layers, arch.n_outputs
     proj = arch.skip == "projection"
     if _is_concrete(K):
         hs = (n, *arch.widths)
-        per_hidden = sum((fan_in + 1) * h for fan_in, h in zip(hs[:-1], hs[1:], strict=True))
+        per_hidden = sum(
+            (fan_in + int(arch.layer_bias(layer))) * h
+            for layer, (fan_in, h) in enumerate(zip(hs[:-1], hs[1:], strict=True), start=1)
+        )
         skips = sum(h * fan_in for fan_in, h in zip(hs[1:-1], hs[2:], strict=True)) if proj else 0
-        return per_hidden + skips + hs[-1] + 1
-    h = arch.width
+        return per_hidden + skips + C * (hs[-1] + int(arch.layer_bias(K + 1)))
+    h, b = arch.width, int(arch.bias)
     layer = sp.Symbol("l", integer=True, positive=True)
-    per_hidden = h * (h + 1) + (h * h if proj else 0)
-    return h * (n + 1) + sp.summation(per_hidden, (layer, 2, K)) + (h + 1)
+    per_hidden = h * (h + b) + (h * h if proj else 0)
+    return h * (n + b) + sp.summation(per_hidden, (layer, 2, K)) + C * (h + b)
 
 
 def _chain_length(arch: Architecture):
-    """Return m (k sum_l h_l + output elements): k chain elements per hidden unit and sample."""
-    head, _ = head_chain(arch.output, arch.loss)
+    """Return m (k sum_l h_l + e): k chain elements per hidden unit, e per sample's head."""
     K = arch.hidden_layers
     units = sum(arch.widths) if _is_concrete(K) else arch.width * K
-    per_sample = arch.pfaffian_activation.chain_length * units
-    per_sample += head.chain_length if head is not None else 0
+    per_sample = arch.pfaffian_activation.chain_length * units + _head_of(arch).chain_length
     return arch.n_samples * per_sample
 
 
@@ -375,26 +424,27 @@ def loss_format(arch: Architecture) -> PfaffianFormat:
     """Pfaffian format (N, ell, alpha, beta) of the training loss of ``arch``.
 
     alpha and beta depend only on the activation, the depth, the output, the
-    loss, the l2 flag and the skip (not on n, h, m). With a symbolic
+    loss, the l2 flag and the skip (not on n, h, m, C, nor on the biases). With a symbolic
     ``hidden_layers`` they come from :func:`depth_closed_form` (valid for
     K >= 2 when there are skips).
     """
     act = arch.pfaffian_activation
-    head, loss_poly = head_chain(arch.output, arch.loss)
     K = arch.hidden_layers
     if _is_concrete(K):
-        rows = _hidden_layers(act, arch.skip, K)
-        alpha, beta = _concrete_alpha_beta(rows, head, loss_poly, arch.l2, K)
+        rows = _hidden_layers(act, arch.skip, K, bias=arch.layer_bias)
+        alpha, beta = _concrete_alpha_beta(rows, _head_of(arch), arch.l2, K, arch.layer_bias(K + 1))
     else:
-        alpha, beta = _depth_cached(act, arch.output, arch.loss, arch.l2, arch.skip, K)
+        alpha, beta = _depth_cached(
+            act, arch.output, arch.loss, arch.l2, arch.skip, K, arch.n_outputs, arch.bias
+        )
     return PfaffianFormat(
         _plain(_n_params(arch)), _plain(_chain_length(arch)), _plain(alpha), _plain(beta)
     )
 
 
 @lru_cache(maxsize=256)
-def _depth_cached(activation, output, loss, l2, skip, K):
-    return depth_closed_form(activation, output, loss, l2, skip, K)
+def _depth_cached(activation, output, loss, l2, skip, K, n_outputs, bias):
+    return depth_closed_form(activation, output, loss, l2, skip, K, n_outputs, bias)
 
 
 def slice_format(arch: Architecture, k) -> PfaffianFormat:

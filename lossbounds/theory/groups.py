@@ -19,6 +19,7 @@ __all__ = [
     "GroupStructure",
     "group_structure",
     "structure_of",
+    "structures_of",
     "symmetry_group_order",
     "log2_symmetry_group_order",
     "symmetry_description",
@@ -92,7 +93,30 @@ def _concrete(value):
     return out if out >= 1 else None
 
 
-def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructure:
+def _biases(biases, H: int) -> tuple:
+    """One bias flag per weight layer 1..H+1 (all True when ``biases`` is None)."""
+    if biases is None:
+        return (True,) * (H + 1)
+    out = tuple(bool(b) for b in biases)
+    if len(out) != H + 1:
+        raise ValueError(f"biases must have hidden_layers + 1 = {H + 1} entries, got {out}")
+    return out
+
+
+def _absorbed(flip, skip, biases, layer: int, H: int) -> bool:
+    """Whether the constant a flip of ``layer`` adds to the stream can be absorbed.
+
+    A sigmoid flip adds 1 - 2u, i.e. the constant 1; a shift-odd flip adds -b_{l,i}
+    (nothing without b_l); odd and even flips add nothing. The constant reaches
+    the next weight layer's pre-activation (absorbed by its bias) and, through
+    skips, every later layer and the output: those layers need biases.
+    """
+    constant = flip == "sigmoid" or (flip == "shift_odd" and biases[layer - 1])
+    later = (layer + 1,) if skip is None else range(layer + 1, H + 2)
+    return not constant or all(biases[a - 1] for a in later)
+
+
+def group_structure(flip, skip, l2: bool, width, hidden_layers, biases=None) -> GroupStructure:
     """Return the structure of the symmetry group (see the module docstring).
 
     Parameters
@@ -106,6 +130,10 @@ def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructur
         flips).
     width, hidden_layers : int
         h and H, concrete integers >= 1.
+    biases : sequence of H + 1 bool, optional
+        Whether weight layers 1..H+1 (output last) have bias vectors; default
+        all. A flip whose constant offset (sigmoid; shift-odd with b_l) would
+        reach a layer without bias is not a symmetry and is dropped.
 
     Returns
     -------
@@ -114,7 +142,8 @@ def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructur
     Raises
     ------
     ValueError
-        If a size is not a concrete integer >= 1, or flip/skip is unknown.
+        If a size is not a concrete integer >= 1, flip/skip is unknown or
+        ``biases`` has the wrong length.
     """
     h, H = _concrete(width), _concrete(hidden_layers)
     if h is None or H is None:
@@ -126,35 +155,51 @@ def group_structure(flip, skip, l2: bool, width, hidden_layers) -> GroupStructur
         raise ValueError(f"flip must be one of {FLIPS}, got {flip!r}")
     if skip not in _SKIPS:
         raise ValueError(f"skip must be None, 'identity' or 'projection', got {skip!r}")
+    biases = _biases(biases, H)
     if flip in ("sigmoid", "shift_odd") and l2:
         flip = None  # these flips change ||theta||
     if flip == "shift_odd" and (skip != "projection" or H < 2):
         flip = None  # the -t is absorbed only by a projection row
-    layers = tuple(range(2 if flip == "shift_odd" else 1, H + 1)) if flip else ()
+    candidates = tuple(range(2 if flip == "shift_odd" else 1, H + 1)) if flip else ()
+    layers = tuple(c for c in candidates if _absorbed(flip, skip, biases, c, H))
     tied = skip == "identity" and H >= 2
+    if tied and flip in ("odd", "sigmoid") and layers != candidates:
+        layers = ()  # one flip pattern for the whole stream: all layers or none
+    flip = flip if layers else None
     return GroupStructure(h, H, flip, tied, tied and flip in ("odd", "sigmoid"), layers)
 
 
+def _arch_biases(arch) -> tuple:
+    """(bias of layer 1, ..., bias of the output) of an architecture (all True if unknown)."""
+    fn = getattr(arch, "layer_bias", None)
+    H = arch.hidden_layers
+    return tuple(True if fn is None else bool(fn(layer)) for layer in range(1, H + 2))
+
+
 def structure_of(arch, l2: bool = False) -> GroupStructure:
-    """:func:`group_structure` of an architecture (l2 active if ``l2`` or ``arch.l2``)."""
+    """:func:`group_structure` of an equal-width architecture (l2 active if ``l2`` or ``arch.l2``)."""
     flip = get_activation(arch.activation).flip
     l2 = bool(l2) or bool(getattr(arch, "l2", False))
-    return group_structure(flip, getattr(arch, "skip", None), l2, arch.width, arch.hidden_layers)
+    return group_structure(
+        flip, getattr(arch, "skip", None), l2, arch.width, arch.hidden_layers, _arch_biases(arch)
+    )
 
 
-def _structures_of(arch) -> list[GroupStructure]:
+def structures_of(arch, l2: bool = False) -> list[GroupStructure]:
     """Split the group into structures: one for equal widths, one per layer otherwise.
 
     Unequal widths admit no skips (Architecture refuses them), so the group is
-    the direct product of the single-layer groups of widths h_1, ..., h_H:
+    the direct product of the single-layer groups of widths h_1, ..., h_H
+    (layer l's flips need the bias of layer l + 1 when they add a constant):
     |G| = prod_l 2^{h_l} h_l! with flips, prod_l h_l! without.
     """
     widths = tuple(getattr(arch, "widths", ()))
     if len(set(widths)) <= 1:
-        return [structure_of(arch)]
+        return [structure_of(arch, l2)]
     flip = get_activation(arch.activation).flip
-    l2 = bool(getattr(arch, "l2", False))
-    return [group_structure(flip, None, l2, h, 1) for h in widths]
+    l2 = bool(l2) or bool(getattr(arch, "l2", False))
+    b = _arch_biases(arch)
+    return [group_structure(flip, None, l2, h, 1, (b[i], b[i + 1])) for i, h in enumerate(widths)]
 
 
 def symmetry_group_order(arch) -> int:
@@ -179,12 +224,12 @@ def symmetry_group_order(arch) -> int:
     ValueError
         If width or hidden_layers is symbolic.
     """
-    return math.prod(s.order for s in _structures_of(arch))
+    return math.prod(s.order for s in structures_of(arch))
 
 
 def log2_symmetry_group_order(arch) -> float:
     """log2 |G| via lgamma (no big integers); see :func:`symmetry_group_order`."""
-    return math.fsum(s.log2_order for s in _structures_of(arch))
+    return math.fsum(s.log2_order for s in structures_of(arch))
 
 
 def symmetry_description(arch) -> str:
@@ -193,7 +238,7 @@ def symmetry_description(arch) -> str:
     Unequal widths give one factorial per distinct width, in layer order, e.g.
     ``'2^9 * 5! * 4!'`` for widths (5, 4).
     """
-    structures = _structures_of(arch)
+    structures = structures_of(arch)
     if len(structures) == 1:
         return structures[0].description
     a = sum(s.exponents[0] for s in structures)
