@@ -261,7 +261,8 @@ def _newton_loop(fn, X, opts: NewtonOptions, mode: str, desc: str):
     (down to 1e-12), after four failures it is multiplied by 1e4 (the point
     stops above 1e6). Points stop when their gradient is within tolerance.
     """
-    v, g = value_grad(fn, X)
+    # updated in place below: a gradient may come back as an expanded tensor (a linear f)
+    v, g = (t.clone() for t in value_grad(fn, X))
     reg = torch.full((X.shape[0],), 1e-3, dtype=_F64, device=X.device)
     for _ in tqdm(range(opts.newton_steps), disable=not opts.progress, desc=desc):
         act = torch.nonzero(torch.isfinite(v) & (reg < 1e6)).flatten()
