@@ -37,7 +37,7 @@ _NAMES = {
 }
 
 __all__ = ["__version__", "quick_mode", *sorted(_NAMES)]
-__getattr__, _dir = attach(__name__, _NAMES)
+_, __getattr__, _dir = attach(__name__, _NAMES)
 
 
 def __dir__():

@@ -13,7 +13,7 @@ __all__ = ["attach"]
 
 
 def attach(package: str, names: dict[str, str]):
-    """Return ``(__getattr__, __dir__)`` serving ``names`` lazily.
+    """Return ``(__all__, __getattr__, __dir__)`` serving ``names`` lazily.
 
     Parameters
     ----------
@@ -24,9 +24,9 @@ def attach(package: str, names: dict[str, str]):
 
     Returns
     -------
-    tuple of callables
-        Module-level ``__getattr__`` (raises ``AttributeError`` for other
-        names) and ``__dir__``.
+    tuple
+        ``__all__`` (the sorted names), the module-level ``__getattr__``
+        (raises ``AttributeError`` for other names) and ``__dir__``.
     """
 
     def __getattr__(name: str):
@@ -38,4 +38,4 @@ def attach(package: str, names: dict[str, str]):
     def __dir__():
         return sorted(names)
 
-    return __getattr__, __dir__
+    return sorted(names), __getattr__, __dir__

@@ -76,5 +76,4 @@ _NAMES = {
     "run_sweep": "run",
 }
 
-__all__ = sorted(_NAMES)
-__getattr__, __dir__ = attach(__name__, _NAMES)
+__all__, __getattr__, __dir__ = attach(__name__, _NAMES)

@@ -84,5 +84,4 @@ _NAMES = {
     "lower_bound_certificate": "symmetry",
 }
 
-__all__ = sorted(_NAMES)
-__getattr__, __dir__ = attach(__name__, _NAMES)
+__all__, __getattr__, __dir__ = attach(__name__, _NAMES)

@@ -21,7 +21,7 @@ from torch.func import functional_call, vmap
 
 from lossbounds._checks import check_int, check_nonnegative, check_positive
 from lossbounds.theory.activations import get_activation
-from lossbounds.theory.architecture import Architecture
+from lossbounds.theory.architecture import SKIPS, Architecture
 
 __all__ = [
     "Activation",
@@ -37,8 +37,7 @@ __all__ = [
     "train_module",
 ]
 
-_SKIPS = ("identity", "projection")
-_LOSSES = ("mse", "bce", "cross_entropy")
+_SKIPS = tuple(s for s in SKIPS if s is not None)
 _DTYPES = (torch.float32, torch.float64)
 
 #: Smallest ``nn.Softplus.threshold`` accepted (torch's default).

@@ -62,5 +62,4 @@ _NAMES = {
     "symmetry_description": "groups",
 }
 
-__all__ = sorted(_NAMES)
-__getattr__, __dir__ = attach(__name__, _NAMES)
+__all__, __getattr__, __dir__ = attach(__name__, _NAMES)

@@ -54,5 +54,4 @@ _NAMES = {
     "slice_persistence": "slices",
 }
 
-__all__ = sorted(_NAMES)
-__getattr__, __dir__ = attach(__name__, _NAMES)
+__all__, __getattr__, __dir__ = attach(__name__, _NAMES)
