@@ -40,6 +40,8 @@ nitpick_ignore = [
         "numpy.random.Generator",
         "np.random.Generator",
         "numpy.typing.ArrayLike",
+        "scipy.sparse.linalg.LinearOperator",
+        "scipy.sparse.linalg._interface.LinearOperator",
         "torch.Tensor",
         "torch.device",
         "torch.dtype",

@@ -124,3 +124,11 @@ def test_imports_point_downward_only():
                 if other in allowed and other != wing and other not in ok:
                     bad.append(f"{path.relative_to(ROOT)} imports lossbounds.{other}")
     assert not bad, bad
+
+
+@pytest.mark.parametrize("wing", WINGS)
+def test_every_module_of_a_wing_has_an_api_section(wing):
+    page = (ROOT / "docs" / "api" / f"{wing}.md").read_text()
+    modules = sorted(p.stem for p in (ROOT / "lossbounds" / wing).glob("[!_]*.py"))
+    missing = [m for m in modules if f"automodule:: lossbounds.{wing}.{m}\n" not in page]
+    assert not missing, f"docs/api/{wing}.md lacks {missing}"

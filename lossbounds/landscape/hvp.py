@@ -21,8 +21,8 @@ Newton step of a measurement. Here the Hessian is never formed:
 
 Tolerances: eigsh stops when every Ritz pair has residual below ``tol``
 times the Ritz value's magnitude (ARPACK's criterion; ``tol = 1e-10`` by
-default); the lower end is computed on H + sigma I, sigma = |largest
-eigenvalue|, so that zero modes (at sigma there) meet that test, with an
+default); the lower end is computed on H + sigma I, sigma = ``|largest
+eigenvalue|``, so that zero modes (at sigma there) meet that test, with an
 absolute accuracy of about ``tol * sigma``. Eigenvalues are counted as zero within ``zero_tol = rtol *
 max |lambda|`` (``rtol = 1e-7`` by default, far above the ~1e-13 relative
 rounding of a float64 HVP, far below the curvature of the softmax-free
