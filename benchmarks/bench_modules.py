@@ -6,7 +6,7 @@ m = 256 samples (the benchmark network of ``bench_landscape.py``), CPU.
 - package: :meth:`lossbounds.landscape.surface.LossSurface.losses` on
   :class:`lossbounds.landscape.network.Network` (batched GEMMs into reused buffers,
   in-place kernels without autograd);
-- module: :func:`lossbounds.landscape.modules.module_loss` of
+- module: :func:`lossbounds.landscape.surface.module_loss` of
   ``to_module(arch)``, the same network as an ``nn.Sequential``, evaluated
   by ``torch.func.functional_call`` under ``torch.func.vmap`` over the K
   parameter vectors (no copy of the network code).
@@ -34,8 +34,8 @@ import torch
 
 from lossbounds.landscape.data import make_regression
 from lossbounds.landscape.layout import ParamLayout
-from lossbounds.landscape.modules import module_loss, to_module
-from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.modules import to_module
+from lossbounds.landscape.surface import LossSurface, module_loss
 from lossbounds.theory.architecture import Architecture
 
 N_IN, WIDTH, HIDDEN, M, K = 2, 10, 2, 256, 2048

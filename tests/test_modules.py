@@ -17,11 +17,10 @@ from lossbounds.landscape.modules import (
     Residual,
     describe_module,
     from_module,
-    module_loss,
     to_module,
 )
 from lossbounds.landscape.network import Network, forward
-from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.surface import LossSurface, module_loss
 from lossbounds.theory.architecture import Architecture
 from lossbounds.theory.formats import loss_format
 from lossbounds.topology.slices import plane, random_direction

@@ -12,7 +12,8 @@ from torch import nn
 matplotlib.use("Agg")
 
 from lossbounds.landscape.minima import FittedMinimum, minimum_from_teacher, sphere_minimum  # noqa: E402
-from lossbounds.landscape.modules import module_loss, module_objective, train_module  # noqa: E402
+from lossbounds.landscape.modules import module_objective, train_module
+from lossbounds.landscape.surface import module_loss  # noqa: E402
 from lossbounds.landscape.symmetry import SymmetryGroup  # noqa: E402
 from lossbounds.plot import plot_diagram, plot_zell_khovanskii  # noqa: E402
 from lossbounds.theory.architecture import Architecture  # noqa: E402

@@ -44,7 +44,7 @@ _NAMES = {
     "to_module": "modules",
     "ModuleLayout": "modules",
     "ModuleNetwork": "modules",
-    "module_loss": "modules",
+    "module_loss": "surface",
     "module_objective": "modules",
     "train_module": "modules",
     "FittedMinimum": "minima",

@@ -2,7 +2,7 @@
 
 :func:`describe_module` / :func:`from_module` read a network of supported pieces into an
 :class:`~lossbounds.theory.architecture.Architecture`; :func:`to_module` builds the
-``nn.Sequential`` of an architecture; :class:`ModuleNetwork` and :func:`module_loss` evaluate
+``nn.Sequential`` of an architecture; :class:`ModuleNetwork` (and :func:`lossbounds.landscape.surface.module_loss`) evaluate
 *any* module at K flat parameter vectors at once (``torch.func``: the module's own forward).
 The flat vector is ``parameters_to_vector(model.parameters())``. Supported pieces, the parameter
 order and torch's softplus shortcut: docs/modules.md.
@@ -32,7 +32,6 @@ __all__ = [
     "to_module",
     "ModuleLayout",
     "ModuleNetwork",
-    "module_loss",
     "module_objective",
     "train_module",
 ]
@@ -670,55 +669,11 @@ class ModuleNetwork:
     __call__ = forward
 
 
-def module_loss(model: nn.Module, X, y, loss: str = "mse", l2: float = 0.0, device=None):
-    """Return the training loss of a module as a batched function of flat parameters.
-
-    The loss of :meth:`lossbounds.landscape.surface.LossSurface.from_module`
-    (one implementation): ``mse`` (1/(m C)) sum_k ||f(x_k) - y_k||^2; ``bce``
-    (1/m) sum_k [softplus(z_k) - y_k z_k] with z_k the output before the final
-    sigmoid; ``cross_entropy`` (1/m) sum_k [logsumexp(z_k) - z_k,y_k] on the C
-    logits; plus ``l2 * ||theta||^2``.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        See :class:`ModuleNetwork`; "bce" needs a final ``nn.Sigmoid``.
-    X : array, shape (m, n)
-        Inputs, finite.
-    y : array, shape (m,) or (m, C)
-        Targets, as for ``LossSurface.from_module``.
-    loss : {"mse", "bce", "cross_entropy"}
-        Loss.
-    l2 : float
-        Coefficient lambda >= 0.
-    device : torch.device or str, optional
-        Where the data tensors live (that of the ``thetas`` passed in and of
-        the module's buffers); default CPU.
-
-    Returns
-    -------
-    callable
-        ``thetas (K, N) -> (K,)`` tensor, in the dtype of ``thetas``
-        (float32 or float64), differentiable (autograd and torch.func).
-
-    Raises
-    ------
-    ValueError
-        As ``LossSurface.from_module``.
-    """
-    from lossbounds.landscape.surface import LossSurface  # surface builds on this module
-
-    surface = LossSurface.from_module(
-        model, X, y, loss=loss, l2=l2, device="cpu" if device is None else device
-    )
-    return surface.losses
-
-
 def module_objective(model: nn.Module, X, y, l2: float = 0.0) -> torch.Tensor:
     """Return the module's own training objective: MSE of its outputs plus ``l2 * ||theta||^2``.
 
     Computed with the module's ``forward`` and its parameters (not through
-    :func:`module_loss`), so it is an independent reference for it.
+    :func:`lossbounds.landscape.surface.module_loss`), so it is an independent reference for it.
 
     Parameters
     ----------

@@ -37,7 +37,7 @@ from lossbounds.landscape.modules import from_module as _arch_of_module
 from lossbounds.landscape.network import LOSSES, Network, sample_losses
 from lossbounds.landscape.symmetry import SymmetryGroup
 
-__all__ = ["LossSurface", "value_grad", "batched_hessians"]
+__all__ = ["LossSurface", "value_grad", "batched_hessians", "module_loss"]
 
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
 _LOSSES = LOSSES
@@ -641,3 +641,45 @@ class LossSurface:
         r, J = self.residual_jacobians_t(torch.atleast_2d(t0))
         r, J = r.cpu().numpy(), J.cpu().numpy()
         return (r[0], J[0]) if t0.ndim == 1 else (r, J)
+
+
+def module_loss(model: torch.nn.Module, X, y, loss: str = "mse", l2: float = 0.0, device=None):
+    """Return the training loss of a module as a batched function of flat parameters.
+
+    The loss of :meth:`lossbounds.landscape.surface.LossSurface.from_module`
+    (one implementation): ``mse`` (1/(m C)) sum_k ||f(x_k) - y_k||^2; ``bce``
+    (1/m) sum_k [softplus(z_k) - y_k z_k] with z_k the output before the final
+    sigmoid; ``cross_entropy`` (1/m) sum_k [logsumexp(z_k) - z_k,y_k] on the C
+    logits; plus ``l2 * ||theta||^2``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        See :class:`ModuleNetwork`; "bce" needs a final ``nn.Sigmoid``.
+    X : array, shape (m, n)
+        Inputs, finite.
+    y : array, shape (m,) or (m, C)
+        Targets, as for ``LossSurface.from_module``.
+    loss : {"mse", "bce", "cross_entropy"}
+        Loss.
+    l2 : float
+        Coefficient lambda >= 0.
+    device : torch.device or str, optional
+        Where the data tensors live (that of the ``thetas`` passed in and of
+        the module's buffers); default CPU.
+
+    Returns
+    -------
+    callable
+        ``thetas (K, N) -> (K,)`` tensor, in the dtype of ``thetas``
+        (float32 or float64), differentiable (autograd and torch.func).
+
+    Raises
+    ------
+    ValueError
+        As ``LossSurface.from_module``.
+    """
+    surface = LossSurface.from_module(
+        model, X, y, loss=loss, l2=l2, device="cpu" if device is None else device
+    )
+    return surface.losses
