@@ -28,11 +28,9 @@ import torch
 from lossbounds.landscape.devices import resolve_device
 from lossbounds.landscape.layout import ParamLayout
 from lossbounds.theory.activations import get_activation
+from lossbounds.theory.architecture import LOSSES
 
-__all__ = ["Network", "forward", "forward_numpy", "sample_losses", "LOSSES"]
-
-#: Losses :func:`sample_losses` computes.
-LOSSES = ("mse", "bce", "cross_entropy")
+__all__ = ["Network", "forward", "forward_numpy", "sample_losses"]
 
 # In-place kernels for the catalogue activations, used by the no-grad fast path
 # of Network.forward (a fresh (K, h, m) tensor per operation costs page faults

@@ -34,13 +34,13 @@ from lossbounds.landscape.devices import default_chunk_size, evaluate_chunked, r
 from lossbounds.landscape.layout import ParamLayout
 from lossbounds.landscape.modules import ModuleNetwork
 from lossbounds.landscape.modules import from_module as _arch_of_module
-from lossbounds.landscape.network import LOSSES, Network, sample_losses
+from lossbounds.landscape.network import Network, sample_losses
 from lossbounds.landscape.symmetry import SymmetryGroup
+from lossbounds.theory.architecture import LOSSES
 
 __all__ = ["LossSurface", "value_grad", "batched_hessians", "module_loss"]
 
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
-_LOSSES = LOSSES
 
 
 def value_grad(fn, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,8 +220,8 @@ class LossSurface:
         chunk_size: int | None = None,
         device="cpu",
     ):
-        if arch.loss not in _LOSSES:
-            raise ValueError(f"arch.loss must be one of {_LOSSES}, got {arch.loss!r}")
+        if arch.loss not in LOSSES:
+            raise ValueError(f"arch.loss must be one of {LOSSES}, got {arch.loss!r}")
         X, y = _check_xy(X, y, arch.loss, "arch.loss", getattr(arch, "n_outputs", 1))
         if X.shape[1] != arch.n_inputs:
             raise ValueError(
@@ -327,8 +327,8 @@ class LossSurface:
             module fails on ``X`` or does not return one scalar per row (with
             torch's message).
         """
-        if loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if not isinstance(model, torch.nn.Module):
             raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         n_outputs = _module_outputs(model, np.asarray(X, dtype=np.float64))
