@@ -45,7 +45,7 @@ bench: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # Each spec sweeps/NAME.toml writes results/NAME/results.csv; finished cells are not recomputed.
-# sweeps/MARGINS.toml (pre-registered test margins) is not a spec; drafts in sweeps/next/ are not run.
+# sweeps/MARGINS.toml (pre-registered test margins) is not a spec.
 # SWEEP_WORKERS dask worker processes (one thread each); SWEEP_ARGS e.g. --scheduler ADDRESS.
 SWEEP_WORKERS ?= 2
 SWEEP_ARGS ?=

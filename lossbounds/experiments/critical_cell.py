@@ -31,12 +31,19 @@ from lossbounds.experiments.measurements import (
     merge_options,
     size_columns,
 )
+from lossbounds.landscape.newton import orbit_weights, saturation_curve
 from lossbounds.landscape.symmetry import SymmetryGroup
 from lossbounds.topology.connectivity import merge_tree
 from lossbounds.topology.critical import critical_points
-from lossbounds.topology.options import MergeOptions
+from lossbounds.topology.options import MergeOptions, parse_options
 
-__all__ = ["PERSISTENCE", "CRITICAL_OUTPUTS", "critical_columns", "barcode_columns"]
+__all__ = [
+    "PERSISTENCE",
+    "CRITICAL_OUTPUTS",
+    "seed_points",
+    "critical_columns",
+    "barcode_columns",
+]
 
 #: Persistence thresholds of ``persistent_minima_1..3``, in units of var(y).
 PERSISTENCE = (1e-1, 1e-2, 1e-3)
@@ -95,51 +102,71 @@ def _flat_no_singleton(curve: np.ndarray, hits: np.ndarray) -> int:
     return int(hits.size > 0 and flat and not np.any(hits == 1))
 
 
-def _saturated(cp, index: int) -> int:
-    """1 when the starts found a class of this index, none new over their second half, none hit once.
+def _saturated(cp, index: int, rows: slice) -> int:
+    """1 when the seeds ``rows`` reached a class of this index, none new over their second half, none once.
 
-    A start set that reached no class of the index is not evidence that
+    A seed set that reached no class of the index is not evidence that
     there is none: 0 then.
     """
-    return _flat_no_singleton(cp.saturation(index), cp.hits[cp.index == index])
+    sp = cp.start_point[rows]
+    ok = sp >= 0
+    sel = np.where(ok, cp.index[np.where(ok, sp, 0)] == index, False) if cp.index.size else ok
+    assign = np.where(sel, sp, -1)
+    hits = np.bincount(assign[assign >= 0]) if sel.any() else np.zeros(0, int)
+    return _flat_no_singleton(saturation_curve(assign), hits[hits > 0])
 
 
-def _full_reason(cp, full: np.ndarray, exact_limit: int) -> str:
+def _full_reason(group_order: int, full: np.ndarray, exact_limit: int) -> str:
     """Why a full-space count of index 0..2 is NaN ("" when all three are defined)."""
     if np.isfinite(full).all():
         return ""
-    if cp.group_order > exact_limit:
-        return f"group order {cp.group_order} > exact_limit {exact_limit}"
+    if group_order > exact_limit:
+        return f"group order {group_order} > exact_limit {exact_limit}"
     bad = [k for k in range(len(full)) if not np.isfinite(full[k])]
     return "degenerate class of index " + ",".join(map(str, bad))
 
 
-def critical_columns(cp, exact_limit: int) -> dict:
-    """Columns of a :class:`~lossbounds.topology.critical.CriticalPoints` (indices 0, 1, 2).
+def seed_points(starts: np.ndarray, tree) -> tuple[np.ndarray, slice]:
+    """Seeds of the index-1 and index-2 search: the starts, the tree's minima, its band tops.
 
-    ``n_crit_k``: classes modulo G of Morse index k; ``n_crit_k_full``:
-    their orbit sizes summed (NaN when a class of index k is degenerate or
-    |G| exceeds ``exact_limit``; ``full_undefined`` says which);
-    ``n_degenerate``: classes with a zero Hessian eigenvalue;
-    ``saturated`` (index 0), ``saturated_1``, ``saturated_2``: 1 when at
-    least one class of the index was found, no new one appeared over the
-    second half of the starts and none was hit by a single start.
+    Newton on ``grad f = 0`` from random starts seldom converges to a low
+    index; from the merge tree's band tops (refined saddles or the highest
+    images) it reaches the index-1 saddles. Returns the seeds (S + k + E, d)
+    and the slice of the band tops.
     """
-    pad = np.zeros(3)
+    seeds = np.concatenate([starts, tree.minima, tree.saddles.points])
+    first = len(starts) + len(tree.minima)
+    return seeds, slice(first, len(seeds))
+
+
+def critical_columns(cp, tree, group, opts: MergeOptions, bands: slice) -> dict:
+    """Return the counts by Morse index 0, 1, 2, modulo G and in full space, and their saturation.
+
+    Index 0: the merge tree's minima (components modulo G; descents from the
+    starts), their orbit sizes summed for ``n_crit_0_full`` and ``saturated``
+    (the starts' descents found no new minimum over their second half and
+    none once). Indices 1 and 2: the classes of ``cp`` (Newton from
+    :func:`seed_points`); ``saturated_1`` is the test over the band tops,
+    ``saturated_2`` over every seed. ``n_crit_k_full`` is NaN when a class is
+    degenerate or |G| exceeds ``exact_limit`` (``full_undefined`` says which).
+    """
+    n, f = np.zeros(3), np.zeros(3)
+    n[0] = len(tree.minima_values)
+    f[0] = np.sum(orbit_weights(tree.minima, tree.nullity, group, opts))
     counts, full = cp.counts(), cp.counts(full=True)
-    n, f = pad.copy(), pad.copy()
-    n[: min(3, len(counts))] = counts[:3]
-    f[: min(3, len(full))] = full[:3]
+    top = min(3, len(counts))
+    n[1:top], f[1:top] = counts[1:top], full[1:top]
+    hits0 = tree.hits[tree.hits > 0]
     return {
         **{f"n_crit_{k}": int(n[k]) for k in range(3)},
         **{f"n_crit_{k}_full": float(f[k]) for k in range(3)},
-        "full_undefined": _full_reason(cp, f, exact_limit),
-        "n_degenerate": int(np.sum(cp.nullity > 0)),
+        "full_undefined": _full_reason(int(group.order), f, opts.exact_limit),
+        "n_degenerate": int(np.sum(tree.nullity > 0) + np.sum(cp.nullity[cp.index > 0] > 0)),
         "n_newton_failed": int(sum(cp.rejected.values())),
-        "singletons_0": int(np.sum(cp.hits[cp.index == 0] == 1)),
-        "saturated": _saturated(cp, 0),
-        "saturated_1": _saturated(cp, 1),
-        "saturated_2": _saturated(cp, 2),
+        "singletons_0": int(np.sum(hits0 == 1)),
+        "saturated": _flat_no_singleton(tree.saturation, hits0),
+        "saturated_1": _saturated(cp, 1, bands),
+        "saturated_2": _saturated(cp, 2, slice(None)),
     }
 
 
@@ -193,15 +220,15 @@ def _critical_points(cell: dict) -> dict:
     group = SymmetryGroup(arch, l2=cell["l2"])
     starts = _starts(cell, arch, 3)
     opts = merge_options(cell)
-    cp = critical_points(surface, starts, group=group, **opts)
     tree = merge_tree(surface, starts, group=group, seed=cell["seed"], **opts)
+    seeds, bands = seed_points(starts, tree)
+    cp = critical_points(surface, seeds, group=group, **opts)
     scale = float(np.var(data.y))
     start_loss = float(np.median(surface(starts)))
-    exact = opts.get("exact_limit", MergeOptions().exact_limit)
     out = {
         **size_columns(arch, group),
         "loss_scale": scale,
-        **critical_columns(cp, exact),
+        **critical_columns(cp, tree, group, parse_options(opts), bands),
         **barcode_columns(tree, scale, start_loss),
     }
     out["cpu_process_seconds"] = time.process_time() - cpu

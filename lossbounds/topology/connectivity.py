@@ -202,6 +202,22 @@ def _band_resolution(A: torch.Tensor, Z: torch.Tensor, opts: MergeOptions) -> np
     return opts.neb_tol * ((Z - A).norm(dim=1) / (opts.n_images + 1)).cpu().numpy()
 
 
+def _flat_joined(fn, PA: np.ndarray, PZ: np.ndarray, vA, vZ, opts: MergeOptions) -> np.ndarray:
+    """Whether a band from each row of PA to the same row of PZ has no barrier (bool per pair).
+
+    The pairs are degenerate minima of equal value; a band whose maximum is
+    within the larger of their equal-value tolerance and its resolution
+    above their values joins them.
+    """
+    if len(PA) == 0:
+        return np.zeros(0, dtype=bool)
+    A = torch.as_tensor(PA, dtype=_F64, device=fn.device)
+    Z = torch.as_tensor(PZ, dtype=_F64, device=fn.device)
+    _, band_max, _ = run_bands(fn, A, Z, opts.n_images, opts, "flat bands")
+    tol = np.minimum(_flat_tol(vA, opts), _flat_tol(vZ, opts))
+    return band_max - np.maximum(vA, vZ) <= np.maximum(tol, _band_resolution(A, Z, opts))
+
+
 def _flat_components(
     fn, P: np.ndarray, values: np.ndarray, nullity: np.ndarray, opts: MergeOptions
 ):
@@ -221,12 +237,8 @@ def _flat_components(
     pairs = pairs[dv <= np.minimum(tol[pairs[:, 0]], tol[pairs[:, 1]])]
     if len(pairs) == 0:
         return label
-    dev = fn.device
-    A = torch.as_tensor(P[pairs[:, 0]], dtype=_F64, device=dev)
-    Z = torch.as_tensor(P[pairs[:, 1]], dtype=_F64, device=dev)
-    _, band_max, _ = run_bands(fn, A, Z, opts.n_images, opts, "flat bands")
-    top = np.maximum(values[pairs[:, 0]], values[pairs[:, 1]])
-    joined = pairs[band_max - top <= np.maximum(tol[pairs[:, 0]], _band_resolution(A, Z, opts))]
+    a, z = pairs[:, 0], pairs[:, 1]
+    joined = pairs[_flat_joined(fn, P[a], P[z], values[a], values[z], opts)]
     merges, _ = elder_rule(
         np.arange(len(values)).tolist(), joined[:, 0].tolist(), joined[:, 1].tolist()
     )
@@ -267,13 +279,39 @@ def _saddle_ends(fn: Target, cat: _Catalogue, S: torch.Tensor, opts: MergeOption
     X = torch.cat([S + opts.push * v0, S - opts.push * v0])
     pol = polish_and_classify(fn, _descend(fn, X, opts, "saddle ends"), opts, "min", "ends")
     ends = np.full(len(X), -1)
-    for i in _minima_of(pol):
-        ends[i] = cat.match(pol.points[i])
-        if ends[i] < 0 and discover:
-            ends[i] = cat.add(pol.points[i : i + 1], pol.values[i : i + 1], pol.nullity[i : i + 1])[
-                0
-            ]
+    rows = _minima_of(pol)
+    ends[rows] = [cat.match(pol.points[i]) for i in rows]
+    if discover:
+        new = rows[ends[rows] < 0]
+        ends[new] = _flat_match(fn, cat, pol.subset(new), opts)
+        for i in new[ends[new] < 0]:
+            ends[i] = cat.match(pol.points[i])  # an end added just before may be this one
+            if ends[i] < 0:
+                ends[i] = cat.add(*(a[i : i + 1] for a in (pol.points, pol.values, pol.nullity)))[0]
     return ends.reshape(2, -1).T
+
+
+def _flat_match(fn: Target, cat: _Catalogue, pol: Polished, opts: MergeOptions) -> np.ndarray:
+    """Known component joined to each new degenerate minimum by a flat band, or -1.
+
+    A new end point on a manifold of minima is usually another point of a
+    known component: each is banded to the nearest known degenerate minimum
+    of equal value (modulo G), as in :func:`_flat_components`.
+    """
+    out = np.full(len(pol.values), -1)
+    P = cat.canonical(pol.points)
+    tol = _flat_tol(pol.values, opts)
+    pick = []
+    for r in np.flatnonzero(pol.nullity > 0):
+        same = (cat.nullity > 0) & (np.abs(cat.values - pol.values[r]) <= tol[r])
+        if same.any():
+            cand = np.flatnonzero(same)
+            pick.append((r, cand[np.argmin(np.linalg.norm(cat.points[cand] - P[r], axis=1))]))
+    if pick:
+        r, c = np.array(pick).T
+        ok = _flat_joined(fn, P[r], cat.points[c], pol.values[r], cat.values[c], opts)
+        out[r[ok]] = c[ok]
+    return out
 
 
 def _refine_saddles(fn: Target, top: torch.Tensor, opts: MergeOptions, budget: list):
@@ -283,7 +321,7 @@ def _refine_saddles(fn: Target, top: torch.Tensor, opts: MergeOptions, budget: l
     pol = polish_and_classify(
         fn, top, dataclasses.replace(opts, newton_steps=steps), "saddle", "saddles"
     )
-    refined = pol.critical & (pol.index == 1) & (pol.nullity == 0)
+    refined = pol.critical & (pol.index == 1)
     return pol, refined
 
 
