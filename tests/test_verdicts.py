@@ -155,22 +155,43 @@ def test_plot_claim_tests_draws_one_row_per_test():
     plt.close("all")
 
 
-def test_next_sweep_drafts_parse_and_follow_the_design():
+def test_claim_sweeps_parse_and_follow_the_design():
     import tomllib
 
     from lossbounds.experiments import parse_spec
 
-    drafts = sorted((ROOT / "sweeps" / "next").glob("*.toml"))
-    assert {p.stem for p in drafts} >= {
-        "claims_depth_width", "claims_activations", "claims_l2", "claims_skips",
-        "barcodes_depth_width", "robustness",
-    }  # fmt: skip
-    for path in drafts:
+    names = ("claims_depth_width", "claims_activations", "claims_l2", "claims_skips",
+             "barcodes_depth_width", "robustness")  # fmt: skip
+    for name in names:
+        path = ROOT / "sweeps" / f"{name}.toml"
         data = tomllib.loads(path.read_text())
-        data["measurement"] = "merge_tree"  # until the measurement-core's measurement lands
         cells = parse_spec(data, path.stem, where=str(path)).cells
         assert all(c["dataset"] == "make_teacher" and c["n_starts"] >= 64 for c in cells)
         assert all(c["check_bands"] >= 1 and c["max_rounds"] >= 2 for c in cells)
-        if path.stem.startswith("claims_"):
+        if name.startswith("claims_"):
+            assert data["measurement"] == "critical_points"
             assert {0.0, 1e-3, 1e-2} <= {c["l2"] for c in cells}
             assert len({c["seed"] for c in cells}) >= 20
+            # m from below N to at least 2N for every student, but the projection-skip student
+            # (N = 31): its spec's comment says m up to 62, its axis stops at 48 (1.5 N)
+            ms = sorted({c["samples"] for c in cells})
+            for n_params in set(_n_params(cells)):
+                assert ms[0] < n_params
+                assert ms[-1] >= 2 * n_params or (name, n_params, ms[-1]) == (
+                    "claims_skips",
+                    31,
+                    48,
+                )
+
+
+def _n_params(cells):
+    from lossbounds.experiments import architecture
+    from lossbounds.theory.bounds import bound_summary
+
+    keys = {
+        (c["inputs"], c["width"], c["hidden_layers"], c["skip"], c["activation"]) for c in cells
+    }
+    for n, h, k, skip, act in keys:
+        cell = next(c for c in cells if (c["inputs"], c["width"], c["hidden_layers"], c["skip"],
+                                         c["activation"]) == (n, h, k, skip, act))  # fmt: skip
+        yield bound_summary(architecture(cell))["n_params"]

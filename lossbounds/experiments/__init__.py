@@ -2,7 +2,7 @@
 
 A sweep is a spec (:mod:`.spec`) of cells (:mod:`.cell`), each measured
 (:mod:`.measurements`) into one row of a results table (:mod:`.table`) by the
-runner (:mod:`.run`); :mod:`.stats`, :mod:`.inference`, :mod:`.verdicts` and :mod:`.claims` analyse
+runner (:mod:`.run`); :mod:`.stats`, :mod:`.inference`, :mod:`.verdicts`, :mod:`.suite` and :mod:`.claims` analyse
 the tables (clustered inference, pre-registered claim tests and verdicts).
 """
 
@@ -56,6 +56,21 @@ _NAMES = {
     "decide": "verdicts",
     "bound_sign": "verdicts",
     "report": "verdicts",
+    "MEASUREMENT": "suite",
+    "MIN_DATASETS": "suite",
+    "INCOMPLETE": "suite",
+    "UNDEFINED": "suite",
+    "Stratum": "suite",
+    "Comparison": "suite",
+    "load_claim_table": "suite",
+    "lambda_strata": "suite",
+    "run_family": "suite",
+    "decide_family": "suite",
+    "family_report": "suite",
+    "verdict_table": "suite",
+    "quality_table": "suite",
+    "robustness_spread": "suite",
+    "power_summary": "suite",
     "INPUTS": "cell",
     "Option": "cell",
     "cell_key": "cell",

@@ -104,6 +104,10 @@ class ClaimTest:
         "supported", "contradicted" or "undecided" (set by :func:`decide`).
     family_size : int
         Number of p-values in the Holm family (set by :func:`decide`).
+    n_cells : int
+        Cells (table rows) behind the test (0: not recorded).
+    note : str
+        What limits the test (e.g. a stratum whose merge trees did not converge).
     """
 
     claim: str
@@ -121,6 +125,8 @@ class ClaimTest:
     p_equivalence_adj: float | None = None
     verdict: str | None = None
     family_size: int = 0
+    n_cells: int = 0
+    note: str = ""
 
     def interval(self, alpha: float = 0.05) -> tuple[float, float]:
         """Bonferroni interval at level ``1 - alpha / family_size`` (NaN for a rank test)."""

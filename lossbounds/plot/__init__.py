@@ -8,6 +8,13 @@ import this package.
 from lossbounds.plot.core import *  # noqa: F403
 from lossbounds.plot.core import __all__ as _core
 from lossbounds.plot.trees import plot_death_agreement, plot_merge_tree
-from lossbounds.plot.verdicts import plot_claim_tests
+from lossbounds.plot.verdicts import plot_claim_tests, plot_dataset_means, plot_quality
 
-__all__ = [*_core, "plot_merge_tree", "plot_death_agreement", "plot_claim_tests"]
+__all__ = [
+    *_core,
+    "plot_merge_tree",
+    "plot_death_agreement",
+    "plot_claim_tests",
+    "plot_quality",
+    "plot_dataset_means",
+]
