@@ -560,22 +560,31 @@ def test_subset_errors():
 
 
 @pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
-def test_claim_specs_have_20_seeds_and_4_sample_sizes(name):
+def test_claim_specs_have_20_seeds_and_2_sample_sizes(name):
     spec = load_spec(ROOT / "sweeps" / f"claims_{name}.toml")
-    assert spec.measurement.name == "merge_tree"
+    assert spec.measurement.name == "critical_points"
     assert len({c["seed"] for c in spec.cells}) >= 20
-    assert {c["dataset"] for c in spec.cells} == {"teacher"}
-    assert len({c["samples"] for c in spec.cells}) >= (2 if name == "l2" else 4)
+    assert {c["dataset"] for c in spec.cells} == {"make_teacher"}
+    assert len({c["samples"] for c in spec.cells}) >= 2
 
 
 @pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
-def test_committed_claim_table_has_every_cell_once(name):
+def test_committed_claim_table_has_its_cells_once(name):
+    """A committed table may hold a subset of its spec's cells (a sweep in progress), each once."""
     spec = load_spec(ROOT / "sweeps" / f"claims_{name}.toml")
-    table = read_results(ROOT / "results" / f"claims_{name}")
-    assert sorted(table["cell"]) == sorted(spec.keys)
+    path = ROOT / "results" / f"claims_{name}" / "results.csv"
+    if not path.is_file():
+        pytest.skip(f"claims_{name}: no table committed yet")
+    table = read_results(path)
+    assert len(set(table["cell"])) == len(table["cell"]) and set(table["cell"]) <= set(spec.keys)
     assert list(table) == spec.columns
-    assert np.all(table["n_minima"] >= table["b0_01"]) and np.all(table["b0_01"] >= 0)
-    assert np.all((table["saturated"] == 0) | (table["saturated"] == 1))
+    for i in range(3):
+        assert np.all(table[f"n_crit_{i}"] >= 0)
+    assert np.all(table["n_fallback"] <= table["n_merges"])
+    assert np.all(table["persistent_minima_1"] <= table["persistent_minima_2"])
+    assert np.all(table["persistent_minima_2"] <= table["persistent_minima_3"])
+    for col in ("saturated", "saturated_1", "saturated_2", "saturated_tree", "tree_converged"):
+        assert np.all((table[col] == 0) | (table[col] == 1))
 
 
 # ---------------------------------------------------------------- merge options and rows
@@ -605,21 +614,23 @@ def test_merge_tree_options_are_the_fields_of_merge_options():
 
 @pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
 def test_claim_specs_write_out_the_merge_options_of_their_tables(name):
-    """The committed tables were measured with max_rounds 1 and check_bands 0 (not the defaults)."""
+    """The claim tables are measured with error control on (issue 20): written in every row."""
     cell = load_spec(ROOT / "sweeps" / f"claims_{name}.toml").cells[0]
-    written = {"lm_steps": 100, "n_neighbors": 4, "max_rounds": 1, "n_images": 12, "check_bands": 0}
+    written = {"n_starts": 64, "max_rounds": 2, "check_bands": 1, "saddle_steps": 300,
+               "saddle_budget": 12000}  # fmt: skip
     assert {k: cell[k] for k in written} == written
 
 
 def test_cell_from_row_rebuilds_the_cell_of_a_committed_row():
     spec = load_spec(ROOT / "sweeps" / "claims_l2.toml")
     table = read_results(ROOT / "results" / "claims_l2")
-    i = int(np.flatnonzero((table["l2"] == 1e-3) & (table["seed"] == 3))[0])
+    i = int(np.flatnonzero(table["seed"] == 3)[0])
     cell = M.cell_from_row(table, i)
     assert cell in spec.cells and cell_key(cell) == table["cell"][i]
     assert all(type(v) in (str, int, float) for v in cell.values())
     arch, data, surface = C.problem(cell)
-    assert (surface.n_params, data.X.shape) == (table["n_params"][i], (table["samples"][i], 1))
+    shape = (table["samples"][i], table["inputs"][i])
+    assert (surface.n_params, data.X.shape) == (table["n_params"][i], shape)
     assert float(np.var(data.y)) == pytest.approx(table["loss_scale"][i], rel=1e-12)
 
 
