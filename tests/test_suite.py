@@ -26,6 +26,7 @@ def _table(n_seeds=6):
                     full = math.nan if lam == 0 else base * (10 if arm == "a" else 1)
                     rows.append(dict(
                         activation=arm, seed=seed, samples=m, l2=lam, n_crit_0=base,
+                        n_crit_1=int(seed % 2), n_crit_2=0,
                         n_crit_0_full=full, n_crit_1_full=full, n_crit_2_full=full,
                         persistent_minima_2=1.0, log10_khovanskii=2.0 if arm == "a" else 1.0,
                         log10_zell_expression=2.0 if arm == "a" else 1.0,
@@ -136,6 +137,7 @@ def test_quality_table_fractions_and_cpu_median():
     assert pos["fallback"] == 0.0 and zero["fallback"] == pytest.approx(1 / 4)
     assert zero["tree_converged"] == 0.0 and pos["tree_converged"] == 1.0
     assert pos["saturated"] == pytest.approx(5 / 6) and pos["cpu_median"] == pytest.approx(3.5)
+    assert pos["found_1"] == pytest.approx(0.5) and pos["found_2"] == 0.0
     report = S.quality_report(rows)
     assert "lambda = 0: fallback merges 25% > 10%" in report
 

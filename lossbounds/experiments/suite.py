@@ -505,7 +505,8 @@ def quality_table(table: Mapping, strata: Sequence[Stratum]) -> list[dict]:
     list of dict
         Keys: ``stratum``, ``cells``, ``fallback`` (sum n_fallback / sum n_merges),
         ``saturated``, ``saturated_1``, ``saturated_2``, ``saturated_tree``,
-        ``tree_converged`` (fractions of cells), ``cpu_median`` (median
+        ``tree_converged``, ``found_1``, ``found_2`` (fractions of cells; ``found_i``:
+        at least one class of index i, which ``saturated_i`` needs), ``cpu_median`` (median
         ``cpu_process_seconds``); strata without rows are left out.
     """
     out = []
@@ -519,6 +520,8 @@ def quality_table(table: Mapping, strata: Sequence[Stratum]) -> list[dict]:
                "fallback": float(np.sum(rows["n_fallback"])) / merges if merges else 0.0}  # fmt: skip
         for c in ("saturated", "saturated_1", "saturated_2", "saturated_tree", "tree_converged"):
             row[c] = float(np.mean(np.asarray(rows[c], dtype=float)))
+        for i in (1, 2):  # saturation of an index needs a class of it: how often one was found
+            row[f"found_{i}"] = float(np.mean(np.asarray(rows[f"n_crit_{i}"]) > 0))
         row["cpu_median"] = float(np.median(rows["cpu_process_seconds"]))
         out.append(row)
     return out
@@ -540,8 +543,11 @@ def quality_report(rows: Sequence[Mapping], fallback_target=0.10, saturated_targ
             )
         for c in sat[:3]:
             if r[c] < saturated_target:
+                why = f" (a class of index {c[-1]} found in {r['found_' + c[-1]]:.0%})" * (
+                    c != sat[0]
+                )
                 misses.append(
-                    f"{r['stratum']}: {c} in {r[c]:.0%} of cells < {saturated_target:.0%}"
+                    f"{r['stratum']}: {c} in {r[c]:.0%} of cells < {saturated_target:.0%}{why}"
                 )
     lines.append("targets not met:" if misses else "every target met")
     lines += [f"  {m}" for m in misses]

@@ -122,7 +122,8 @@ def plot_dataset_means(means, x, labels=None, ax=None, xlabel="m (samples)", yla
         The x values in plotting order (points of a group are offset slightly so
         their intervals stay visible).
     labels : dict, optional
-        Group (tuple) -> legend label (default: the group's values).
+        Group (tuple) -> legend label (default: the group's values); its order fixes
+        each group's colour, so panels showing different subsets stay comparable.
     ax : matplotlib.axes.Axes, optional
     xlabel, ylabel : str
 
@@ -134,9 +135,11 @@ def plot_dataset_means(means, x, labels=None, ax=None, xlabel="m (samples)", yla
     """
     ax = new_axis(ax, figsize=(6.0, 3.8))
     groups = sorted({k[:-1] for k in means})
+    order = [*(labels or {}), *(g for g in groups if g not in (labels or {}))]
     xs = list(x)
-    for j, g in enumerate(groups):
-        pts = [(i + 0.06 * (j - (len(groups) - 1) / 2), means[(*g, v)]) for i, v in enumerate(xs)
+    for g in groups:
+        j = order.index(g)
+        pts = [(i + 0.06 * (j - (len(order) - 1) / 2), means[(*g, v)]) for i, v in enumerate(xs)
                if (*g, v) in means and np.isfinite(means[(*g, v)][0])]  # fmt: skip
         if not pts:
             continue
