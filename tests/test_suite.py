@@ -78,6 +78,9 @@ def test_run_family_marks_incomplete_and_undefined_tests():
     few = S.select(t, seed=[0, 1, 2, 3])  # 4 datasets < MIN_DATASETS
     assert all(x.verdict == S.INCOMPLETE for x in S.run_family(few, [comp], strata, MARGINS))
     assert all(x.verdict == S.INCOMPLETE for x in S.run_family(None, [comp], strata, MARGINS))
+    # the prediction comes from the bounds (e.g. the spec's) even without a table
+    missing = S.run_family(None, [comp], strata, MARGINS, bounds=t)
+    assert all(x.predicted == 1 and x.verdict == S.INCOMPLETE for x in missing)
 
 
 def test_tost_of_a_family_test_agrees_with_statsmodels_ttost_paired():

@@ -173,14 +173,15 @@ def load_claim_table(path, measurement: str = MEASUREMENT) -> tuple[dict | None,
     """
     path = Path(path)
     file = path / RESULTS_FILE if path.is_dir() or not path.suffix else path
+    name = Path(*file.parts[-3:])  # results/<sweep>/results.csv: no machine-specific prefix
     if not file.is_file():
-        return None, f"no table at {file}"
+        return None, f"no table at {name}"
     table = read_results(file)
     if not table or "measurement" not in table or len(table["measurement"]) == 0:
-        return None, f"{file} holds no rows"
+        return None, f"{name} holds no rows"
     kinds = sorted(set(np.asarray(table["measurement"]).tolist()))
     if kinds != [measurement]:
-        return None, f"{file} holds measurement {kinds}, not {measurement!r}"
+        return None, f"{name} holds measurement {kinds}, not {measurement!r}"
     n_sets = len(set(np.asarray(table["seed"]).tolist()))
     return table, f"{len(table['measurement'])} cells, {n_sets} datasets"
 
@@ -320,7 +321,7 @@ def prediction_table(bounds: Mapping, comparisons: Sequence[Comparison]) -> str:
     with a free orbit stands for |G| minima) and N.
     """
     lines = [f"{'claim':<34}{'d log10 Khovanskii':>22}{'d log10 Zell (C=1)':>22}"
-             f"{'d log10 |G|':>14}{'d N':>6}  prediction (critical points; persistent)"]  # fmt: skip
+             f"{'d log10 |G|':>18}{'d N':>6}  prediction (critical points; persistent)"]  # fmt: skip
     word = {1: "a > b", -1: "a < b", 0: "a = b"}
     for c in comparisons:
         k, z, g, n = (_spread(bounds, col, c.a, c.b) for col in
@@ -332,7 +333,7 @@ def prediction_table(bounds: Mapping, comparisons: Sequence[Comparison]) -> str:
             pz = bound_prediction(bounds, "log10_zell_expression", c.a, c.b)
             pred = f"{word[pk]}; {word[pz]}"
         lines.append(f"{c.claim:<34}{k[0]:>+10.1f} .. {k[1]:>+8.1f}{z[0]:>+10.1f} .. {z[1]:>+8.1f}"
-                     f"{g[0]:>+14.2f}{n[0]:>+6.0f}  {pred}")  # fmt: skip
+                     f"{g[0]:>+9.2f} .. {g[1]:>+5.2f}{n[0]:>+6.0f}  {pred}")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -367,7 +368,7 @@ def _one_test(table, comp, stratum, column, margins, bound_sign):
 
 def run_family(
     table: Mapping | None, comparisons: Sequence[Comparison], strata: Sequence[Stratum],
-    margins: Mapping, counts: Sequence[str] = tuple(COUNTS),
+    margins: Mapping, counts: Sequence[str] = tuple(COUNTS), bounds: Mapping | None = None,
 ) -> list[ClaimTest]:  # fmt: skip
     """Every test of a notebook: each stratum x comparison x count, in that order.
 
@@ -381,6 +382,9 @@ def run_family(
         The notebook's section of ``sweeps/MARGINS.toml``.
     counts : sequence of str
         Columns of :data:`COUNTS`.
+    bounds : dict, optional
+        Where the predictions are read (e.g. :func:`spec_bounds`: fixed by the spec,
+        known without the table); default the table.
 
     Returns
     -------
@@ -392,11 +396,12 @@ def run_family(
     if unknown:
         raise ValueError(f"counts must be columns of COUNTS {list(COUNTS)}, got {unknown}")
     signs = {}
-    if table is not None:
+    source = table if bounds is None else bounds
+    if source is not None:
         for comp in comparisons:
             for bound in {COUNTS[c][3] for c in counts}:
                 try:
-                    signs[comp.claim, bound] = bound_prediction(table, bound, comp.a, comp.b)
+                    signs[comp.claim, bound] = bound_prediction(source, bound, comp.a, comp.b)
                 except ValueError:
                     pass  # arms not in the table yet: the test is incomplete
     return [
