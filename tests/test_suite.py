@@ -143,6 +143,9 @@ def test_quality_table_fractions_and_cpu_median():
     assert pos["found_1"] == pytest.approx(0.5) and pos["found_2"] == 0.0
     report = S.quality_report(rows)
     assert "lambda = 0: fallback merges 25% > 10%" in report
+    t["saturated_1"] = np.zeros_like(t["saturated_1"])
+    report = S.quality_report(S.quality_table(t, S.lambda_strata(t)))
+    assert "lambda > 0: saturated_1 in 0% of cells < 80% (a class of index 1 found in 50%)" in report
 
 
 def test_robustness_spread_and_missing_tables(tmp_path):

@@ -548,9 +548,9 @@ def quality_report(rows: Sequence[Mapping], fallback_target=0.10, saturated_targ
             )
         for c in sat[:3]:
             if r[c] < saturated_target:
-                why = f" (a class of index {c[-1]} found in {r['found_' + c[-1]]:.0%})" * (
-                    c != sat[0]
-                )
+                why = ""
+                if c != sat[0]:  # saturation of index i needs a class of it
+                    why = f" (a class of index {c[-1]} found in {r['found_' + c[-1]]:.0%})"
                 misses.append(
                     f"{r['stratum']}: {c} in {r[c]:.0%} of cells < {saturated_target:.0%}{why}"
                 )
