@@ -145,7 +145,9 @@ def test_quality_table_fractions_and_cpu_median():
     assert "lambda = 0: fallback merges 25% > 10%" in report
     t["saturated_1"] = np.zeros_like(t["saturated_1"])
     report = S.quality_report(S.quality_table(t, S.lambda_strata(t)))
-    assert "lambda > 0: saturated_1 in 0% of cells < 80% (a class of index 1 found in 50%)" in report
+    assert (
+        "lambda > 0: saturated_1 in 0% of cells < 80% (a class of index 1 found in 50%)" in report
+    )
 
 
 def test_robustness_spread_and_missing_tables(tmp_path):
@@ -192,3 +194,17 @@ def test_plots_name_every_series():
     labels = [x.get_text() for x in ax.get_legend().get_texts()]
     assert {"arm a", "arm b", "hollow: unrefined merges (upper bound)"} <= set(labels)
     plt.close("all")
+
+
+def test_spec_bounds_and_prediction_table_read_the_spec():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    b = S.spec_bounds(root / "sweeps" / "claims_l2.toml")
+    # 1-4-1 and 2-4-1 networks: N = 3h + 1 + n h = 13 and 17 (hand count)
+    assert sorted(set(b["n_params"].tolist())) == [13, 17]
+    # lambda does not enter the format (beta >= 2): one bound for every lambda
+    comp = S.Comparison("1e-2 vs 0", {"l2": 1e-2}, {"l2": 0.0})
+    assert S.bound_prediction(b, "log10_khovanskii", comp.a, comp.b) == 0
+    text = S.prediction_table(b, [comp, S.Comparison("m", {"samples": 40}, {"samples": 8})])
+    assert "a = b; a = b" in text and "a > b; a > b" in text
