@@ -85,8 +85,9 @@ MEASUREMENT = "critical_points"
 MIN_DATASETS = 5
 #: Verdict of a test whose table is missing or holds fewer than MIN_DATASETS datasets.
 INCOMPLETE = "undecided (table incomplete)"
-#: Verdict of a test whose count is undefined (NaN: degenerate classes) on too many datasets.
-UNDEFINED = "undecided (count undefined: degenerate)"
+#: Verdict of a test whose count is undefined (NaN; the table's ``full_undefined`` says why:
+#: degenerate classes, or a group too large for exact orbit sizes) on too many datasets.
+UNDEFINED = "undecided (count undefined)"
 #: The counts with verdicts: column -> (label, space, offset, the bound column predicting them).
 COUNTS = {
     "n_crit_0_full": ("minima", "full space", 0.0, "log10_khovanskii"),
@@ -337,6 +338,16 @@ def prediction_table(bounds: Mapping, comparisons: Sequence[Comparison]) -> str:
     return "\n".join(lines)
 
 
+def _why_undefined(rows, column, comp) -> str:
+    """Return the ``full_undefined`` reasons of the arms' NaN cells, most frequent first."""
+    if "full_undefined" not in rows:
+        return "NaN"
+    arms = [select(rows, **dict(arm)) for arm in (comp.a, comp.b)]
+    why = [w for r in arms for w, v in zip(r["full_undefined"].tolist(), r[column].tolist(),
+                                         strict=True) if not np.isfinite(v)]  # fmt: skip
+    return "; ".join(sorted(set(why), key=lambda w: -why.count(w))) or "NaN"
+
+
 def _one_test(table, comp, stratum, column, margins, bound_sign):
     label, space, offset, bound = COUNTS[column]
     claim = f"{comp.claim} | {stratum.name}"
@@ -358,7 +369,8 @@ def _one_test(table, comp, stratum, column, margins, bound_sign):
     if len(seeds) < MIN_DATASETS:
         return ClaimTest(**base, predicted=predicted, estimate=math.nan, effect=None,
                          p_difference=math.nan, verdict=UNDEFINED, n_cells=cells,
-                         note=f"defined on {len(seeds)} of {matched} datasets")  # fmt: skip
+                         note=f"defined on {len(seeds)} of {matched} datasets: "
+                         + _why_undefined(rows, column, comp))  # fmt: skip
     effect = paired_effect(np.asarray(means) / comp.scale)
     return ClaimTest(**base, predicted=predicted, estimate=effect.estimate, effect=effect,
                      p_difference=effect.pvalue(),
@@ -465,7 +477,7 @@ def verdict_table(tests: Sequence[ClaimTest]) -> str:
         ]
         lines.append(f"{claim:<{w}}" + "".join(f"{v:<14}" for v in cells))
     lines.append("(incomplete: fewer than 5 datasets in the table; undefined: the full-space "
-                 "count is NaN (degenerate classes) on too many datasets; both are undecided)")  # fmt: skip
+                 "count is NaN on too many datasets (the report says why); both are undecided)")  # fmt: skip
     return "\n".join(lines)
 
 
