@@ -62,6 +62,10 @@ def test_growth_is_a_slope_per_doubling():
     # a doubles from m = 8 to 32 (two doublings): log10 2 / 2 per doubling on every dataset
     assert tests[0].estimate == pytest.approx(math.log10(2) / 2)
     assert tests[0].effect.se == pytest.approx(0.0, abs=1e-15) and tests[0].predicted == 0
+    # a test that runs on part of its cells says how many it left out
+    t["n_crit_0_full"] = np.where(t["seed"] == 0, np.nan, t["n_crit_0_full"])
+    (test,) = S.run_family(t, [comp], [S.Stratum("all", {})], MARGINS, counts=["n_crit_0_full"])
+    assert test.effect.n_clusters == 5 and "4 of 24 cells undefined, left out" in test.note
 
 
 def test_run_family_marks_incomplete_and_undefined_tests():

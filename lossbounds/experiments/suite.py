@@ -372,10 +372,14 @@ def _one_test(table, comp, stratum, column, margins, bound_sign):
                          note=f"defined on {len(seeds)} of {matched} datasets: "
                          + _why_undefined(rows, column, comp))  # fmt: skip
     effect = paired_effect(np.asarray(means) / comp.scale)
+    arms = [np.asarray(select(rows, **dict(arm))[column], dtype=float) for arm in (comp.a, comp.b)]
+    undefined = sum(int(np.sum(~np.isfinite(v))) for v in arms)
+    left_out = (f"{undefined} of {sum(v.size for v in arms)} cells undefined, left out: "
+                + _why_undefined(rows, column, comp)) if undefined else ""  # fmt: skip
     return ClaimTest(**base, predicted=predicted, estimate=effect.estimate, effect=effect,
                      p_difference=effect.pvalue(),
                      p_equivalence=tost(effect, -margin, margin).pvalue, n_cells=cells,
-                     note="; ".join(n for n in (stratum.note, comp.note) if n))  # fmt: skip
+                     note="; ".join(n for n in (stratum.note, comp.note, left_out) if n))  # fmt: skip
 
 
 def run_family(
