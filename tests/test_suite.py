@@ -212,3 +212,17 @@ def test_spec_bounds_and_prediction_table_read_the_spec():
     assert S.bound_prediction(b, "log10_khovanskii", comp.a, comp.b) == 0
     text = S.prediction_table(b, [comp, S.Comparison("m", {"samples": 40}, {"samples": 8})])
     assert "a = b; a = b" in text and "a > b; a > b" in text
+
+
+def test_full_counts_are_masked_by_group_order_not_by_value():
+    # the measurement leaves a full count defined (0) where no class exists even if |G| > limit:
+    # masking by |G| keeps a zero of a large-group arm from entering alone
+    t = _table()
+    t["log10_group_order"] = np.where(t["activation"] == "a", math.log10(2304), 0.0)
+    t["n_crit_1_full"] = np.where(t["activation"] == "a", np.where(t["seed"] % 2, np.nan, 0.0), 2.0)
+    masked = S.mask_group_limit(t, "n_crit_1_full", exact_limit=512)
+    assert np.all(np.isnan(masked["n_crit_1_full"][t["activation"] == "a"]))
+    assert np.all(masked["n_crit_1_full"][t["activation"] == "b"] == 2.0)
+    (test,) = S.run_family(t, [S.Comparison("a - b", A, B)], [S.Stratum("l2>0", {"l2": [1e-3, 1e-2]})],
+                           MARGINS, counts=["n_crit_1_full"])  # fmt: skip
+    assert test.verdict == S.UNDEFINED

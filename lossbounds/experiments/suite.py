@@ -63,6 +63,7 @@ __all__ = [
     "lambda_strata",
     "log10_count",
     "matched_differences",
+    "mask_group_limit",
     "bound_prediction",
     "spec_bounds",
     "prediction_table",
@@ -338,6 +339,42 @@ def prediction_table(bounds: Mapping, comparisons: Sequence[Comparison]) -> str:
     return "\n".join(lines)
 
 
+def mask_group_limit(table: Mapping, column: str, exact_limit: int | None = None) -> dict:
+    """Set a full-space count to NaN in every row whose |G| exceeds the exact orbit limit.
+
+    The measurement leaves such a count defined where it is 0 (no class to weight)
+    and NaN otherwise, so its missingness depends on its value; masking by |G|
+    (a property of the setting) removes that selection.
+
+    Parameters
+    ----------
+    table : dict
+        A claim table with ``log10_group_order``.
+    column : str
+        A full-space count column.
+    exact_limit : int, optional
+        Default: :class:`lossbounds.topology.options.MergeOptions`'s ``exact_limit``
+        (the measurement's; the reasons ``"group order ... > exact_limit L"`` in
+        ``full_undefined`` name it).
+
+    Returns
+    -------
+    dict
+        A copy of ``table`` with ``column`` masked and ``full_undefined`` set there.
+    """
+    from lossbounds.topology.options import MergeOptions
+
+    limit = MergeOptions().exact_limit if exact_limit is None else int(exact_limit)
+    orders = np.rint(10 ** np.asarray(table["log10_group_order"], dtype=float))
+    over = orders > limit
+    out = dict(table)
+    out[column] = np.where(over, np.nan, np.asarray(table[column], dtype=float))
+    if "full_undefined" in table:
+        reason = [f"group order {int(g)} > exact_limit {limit}" for g in orders]
+        out["full_undefined"] = np.where(over, reason, np.asarray(table["full_undefined"]))
+    return out
+
+
 def _why_undefined(rows, column, comp) -> str:
     """Return the ``full_undefined`` reasons of the arms' NaN cells, most frequent first."""
     if "full_undefined" not in rows:
@@ -354,6 +391,8 @@ def _one_test(table, comp, stratum, column, margins, bound_sign):
     margin = margins[comp.margin or _MARGIN_KEYS.get(column, column)]
     base = dict(claim=claim, count=label, space=space, kind=comp.kind, margin=margin)
     rows = select(table, **stratum.where) if table is not None else None
+    if rows is not None and column in rows and space == "full space":
+        rows = mask_group_limit(rows, column)
     predicted = comp.predicted
     if predicted is None:
         predicted = bound_sign.get((comp.claim, bound))
