@@ -3,7 +3,8 @@
 A sweep is a spec (:mod:`.spec`) of cells (:mod:`.cell`), each measured
 (:mod:`.measurements`) into one row of a results table (:mod:`.table`) by the
 runner (:mod:`.run`); :mod:`.stats`, :mod:`.inference`, :mod:`.verdicts` and :mod:`.claims` analyse
-the tables (clustered inference, pre-registered claim tests and verdicts).
+the tables (clustered inference, pre-registered claim tests and verdicts); :mod:`.barcodes`
+tests a peer's barcode claim on its own table.
 """
 
 from lossbounds._lazy import attach
@@ -56,6 +57,22 @@ _NAMES = {
     "decide": "verdicts",
     "bound_sign": "verdicts",
     "report": "verdicts",
+    "ARCHITECTURE": "barcodes",
+    "BARCODE_COLUMNS": "barcodes",
+    "INCOMPLETE": "barcodes",
+    "UNDEFINED": "barcodes",
+    "ArchitectureR": "barcodes",
+    "BarcodeTest": "barcodes",
+    "per_dataset_r": "barcodes",
+    "level_tests": "barcodes",
+    "slope_test": "barcodes",
+    "decide_barcodes": "barcodes",
+    "barcode_claims": "barcodes",
+    "report_barcodes": "barcodes",
+    "deaths_summary": "barcodes",
+    "bounded_r": "barcodes",
+    "SENSITIVITY": "barcodes",
+    "sensitivity": "barcodes",
     "INPUTS": "cell",
     "Option": "cell",
     "cell_key": "cell",

@@ -5,9 +5,10 @@ Plot functions take ``ax=None`` (a new axis is made) and return the axis;
 import this package.
 """
 
+from lossbounds.plot.barcodes import plot_barcode_r
 from lossbounds.plot.core import *  # noqa: F403
 from lossbounds.plot.core import __all__ as _core
 from lossbounds.plot.trees import plot_death_agreement, plot_merge_tree
 from lossbounds.plot.verdicts import plot_claim_tests
 
-__all__ = [*_core, "plot_merge_tree", "plot_death_agreement", "plot_claim_tests"]
+__all__ = [*_core, "plot_merge_tree", "plot_death_agreement", "plot_claim_tests", "plot_barcode_r"]

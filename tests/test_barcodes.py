@@ -1,0 +1,197 @@
+"""The barcode claim tests: per-dataset r, one-sided t, clustered slope, Holm, verdicts, bounds."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lossbounds.experiments import barcodes as bc
+
+MARGINS = {"r0": 0.1, "slope_r": 0.02}
+ARCHS = ((2, 1, 7), (4, 1, 13), (4, 2, 33))  # (width, depth, N)
+
+
+def _table(r, fallback=None, merges=None, archs=ARCHS, samples=(16, 48)):
+    """A barcode table: r[a][s][k] for architecture a, dataset s, m = samples[k]."""
+    cols = {c: [] for c in bc.BARCODE_COLUMNS}
+    for a, (w, d, n) in enumerate(archs):
+        for s in range(len(r[a])):
+            for k, m in enumerate(samples):
+                cols["seed"].append(s)
+                cols["samples"].append(m)
+                cols["width"].append(w)
+                cols["hidden_layers"].append(d)
+                cols["n_params"].append(n)
+                cols["barcode_r"].append(r[a][s][k])
+                cols["n_merges"].append(3 if merges is None else merges[a][s][k])
+                cols["n_fallback"].append(0 if fallback is None else fallback[a][s][k])
+    return {k: np.asarray(v) for k, v in cols.items()}
+
+
+def _levels(values_per_arch, n_seeds):
+    """r constant over m: r[a][s] = values_per_arch[a][s] at both m."""
+    return [[[v[s], v[s]] for s in range(n_seeds)] for v in values_per_arch]
+
+
+def test_per_dataset_r_averages_over_m_and_leaves_out_undefined_cells():
+    nan = math.nan
+    r = [
+        [[0.1, 0.3], [nan, 0.5], [nan, nan]],
+        [[0.2, 0.2], [0.4, 0.0], [0.6, 0.6]],
+        [[0.0, 1.0], [0.5, 0.5], [0.3, 0.1]],
+    ]
+    fb = [[[0, 0], [0, 2], [0, 0]], [[1, 0], [0, 0], [0, 0]], [[0, 0], [0, 0], [0, 0]]]
+    archs = bc.per_dataset_r(_table(r, fb))
+    assert [a.architecture for a in archs] == [(2, 1), (4, 1), (4, 2)]
+    a = archs[0]
+    assert a.label == "2x1" and a.n_params == 7
+    assert a.datasets.tolist() == [0, 1] and a.table_datasets.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(a.r, [0.2, 0.5])
+    assert a.verified.tolist() == [True, False]
+    assert (a.n_cells, a.n_undefined, a.n_merges, a.n_fallback) == (6, 3, 18, 2)
+    np.testing.assert_allclose(archs[1].r, [0.2, 0.2, 0.6])
+    assert archs[1].verified.tolist() == [False, True, True]
+
+
+def test_per_dataset_r_rejects_a_table_without_the_columns():
+    t = _table(_levels([[0.1, 0.2]] * 3, 2))
+    del t["n_fallback"]
+    with pytest.raises(ValueError, match="n_fallback"):
+        bc.per_dataset_r(t)
+
+
+def test_claim_1_is_the_one_sided_t_test_against_r0():
+    rng = np.random.default_rng(0)
+    low = 0.05 + 0.01 * rng.standard_normal(8)
+    high = 0.3 + 0.05 * rng.standard_normal(8)
+    mid = 0.1 + 0.1 * rng.standard_normal(8)
+    archs = bc.per_dataset_r(_table(_levels([low, high, mid], 8)))
+    tests = bc.level_tests(archs, 0.1)
+    ref_low = stats.ttest_1samp(low, 0.1, alternative="less")
+    ref_high = stats.ttest_1samp(high, 0.1, alternative="greater")
+    assert tests[0].p == pytest.approx(ref_low.pvalue, rel=1e-10)
+    assert tests[0].effect.estimate == pytest.approx(low.mean())
+    assert tests[1].p == pytest.approx(ref_high.pvalue, rel=1e-10)
+    decided = bc.decide_barcodes(tests)
+    # Holm over the three one-sided p-values, by hand
+    p = np.array([t.p for t in tests])
+    order = np.argsort(p)
+    holm = np.maximum.accumulate(np.minimum(1, (3 - np.arange(3)) * p[order]))
+    np.testing.assert_allclose([decided[i].p_adj for i in order], holm)
+    assert [t.verdict for t in decided[:2]] == ["supported", "contradicted"]
+    assert decided[2].verdict == "undecided"
+    assert all(t.family_size == 3 for t in decided)
+
+
+def test_claim_2_slope_is_the_mean_of_per_dataset_slopes_with_its_clustered_se():
+    rng = np.random.default_rng(1)
+    G = 6
+    x = np.log2([7, 13, 33])
+    slopes = -0.05 + 0.02 * rng.standard_normal(G)
+    values = [[0.4 + slopes[s] * (x[a] - x[0]) + 0.01 * rng.standard_normal() for s in range(G)]
+              for a in range(3)]  # fmt: skip
+    archs = bc.per_dataset_r(_table(_levels(values, G)))
+    t = bc.slope_test(archs, 0.02)
+    per = np.array([np.polyfit(x, [values[a][s] for a in range(3)], 1)[0] for s in range(G)])
+    # balanced design: pooled OLS slope = mean of per-dataset slopes; cluster-robust SE =
+    # SE of that mean x sqrt((n - 1) / (n - 2)) (statsmodels' small-sample factor, n = 3 G rows)
+    n = 3 * G
+    assert t.effect.estimate == pytest.approx(per.mean(), rel=1e-10)
+    se = per.std(ddof=1) / math.sqrt(G) * math.sqrt((n - 1) / (n - 2))
+    assert t.effect.se == pytest.approx(se, rel=1e-10)
+    assert t.effect.df == G - 1 and t.n_datasets == G == t.n_table
+    tt = t.effect.estimate / t.effect.se
+    assert t.p == pytest.approx(2 * stats.t.sf(abs(tt), G - 1), rel=1e-10)
+    p_eq = max(stats.t.sf((t.effect.estimate + 0.02) / se, G - 1),
+               stats.t.cdf((t.effect.estimate - 0.02) / se, G - 1))  # fmt: skip
+    assert t.p_equivalence == pytest.approx(p_eq, rel=1e-10)
+
+
+def test_claim_2_verdicts_follow_the_slope():
+    G, x = 10, np.log2([7, 13, 33])
+    rng = np.random.default_rng(2)
+    noise = 0.002 * rng.standard_normal((3, G))
+    steep = [[0.5 - 0.1 * (x[a] - x[0]) + noise[a, s] for s in range(G)] for a in range(3)]
+    flat = [[0.5 + noise[a, s] for s in range(G)] for a in range(3)]
+    rising = [[0.1 + 0.1 * (x[a] - x[0]) + noise[a, s] for s in range(G)] for a in range(3)]
+    verdict = {}
+    for name, values in (("steep", steep), ("flat", flat), ("rising", rising)):
+        tests = bc.barcode_claims(_table(_levels(values, G)), MARGINS)
+        verdict[name] = tests[-1].verdict
+        assert tests[-1].family_size == 3 + 2  # three levels, slope and its TOST
+    # falling: predicted sign; flat within 0.02 per doubling: equivalence where a fall is claimed
+    assert verdict == {"steep": "supported", "flat": "contradicted", "rising": "contradicted"}
+
+
+def test_too_few_datasets_is_incomplete_and_too_few_bars_is_undefined():
+    short = _table(_levels([[0.01, 0.02, 0.01]] * 3, 3))
+    tests = bc.barcode_claims(short, MARGINS)
+    assert [t.verdict for t in tests] == [bc.INCOMPLETE] * 4
+    assert all(t.family_size == 0 for t in tests)
+    nan = math.nan
+    values = [[nan] * 6, [0.01, 0.02, 0.01, 0.03, 0.02, 0.01], [nan, nan, 0.2, nan, nan, nan]]
+    tests = bc.barcode_claims(_table(_levels(values, 6)), MARGINS)
+    assert [t.verdict for t in tests] == [bc.UNDEFINED, "supported", bc.UNDEFINED, bc.UNDEFINED]
+    assert tests[0].n_table == 6 and tests[0].n_datasets == 0
+    assert tests[1].family_size == 1
+    assert "too few finite bars" in bc.report_barcodes(tests)
+    with pytest.raises(ValueError, match="min_datasets"):
+        bc.barcode_claims(short, MARGINS, min_datasets=1)
+    with pytest.raises(ValueError, match="r0"):
+        bc.level_tests(bc.per_dataset_r(short), -0.1)
+
+
+def test_deaths_summary_and_bounded_r_by_hand():
+    nan = math.nan
+    r = [[[0.3, nan], [0.2, 0.4]]]
+    fb = [[[1, 0], [0, 2]]]
+    merges = [[[2, 0], [1, 4]]]
+    t = _table(r, fb, merges, archs=ARCHS[:1])
+    s = bc.deaths_summary(t)
+    assert s == {"cells": 4, "undefined": 1, "undefined_fraction": 0.25, "merges": 7,
+                 "fallback": 3, "fallback_fraction": 3 / 7, "cells_with_fallback": 2}  # fmt: skip
+    b = bc.bounded_r(t)
+    np.testing.assert_array_equal(b["barcode_r_verified"], [nan, nan, 0.2, nan])
+    np.testing.assert_array_equal(b["barcode_r_lowest"], [0.0, nan, 0.2, 0.0])
+    np.testing.assert_array_equal(b["barcode_r"], t["barcode_r"])  # the input is not changed
+
+
+def test_sensitivity_shows_a_verdict_that_upper_bound_deaths_decide():
+    rng = np.random.default_rng(3)
+    G = 8
+    high = [0.4 + 0.05 * rng.standard_normal(G) for _ in range(3)]
+    r = _levels(high, G)
+    # every cell of datasets 0..5 has an upper-bound death, datasets 6, 7 are verified
+    fb = [[[1, 1] if s < 6 else [0, 0] for s in range(G)] for _ in range(3)]
+    out = bc.sensitivity(_table(r, fb), MARGINS)
+    assert list(out) == list(bc.SENSITIVITY)
+    level = {k: [t.verdict for t in v[:3]] for k, v in out.items()}
+    assert level["as measured"] == ["contradicted"] * 3
+    assert level["verified cells only"] == [bc.UNDEFINED] * 3  # 2 datasets left
+    assert level["upper-bound cells at r = 0"] == ["undecided"] * 3  # 6 of 8 at 0: mean 0.1
+
+
+def test_plot_barcode_r_draws_r0_the_means_and_marks_upper_bound_datasets():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lossbounds.plot import plot_barcode_r
+
+    values = [[0.05, 0.07, 0.06], [0.2, 0.3, 0.25], [0.01, 0.02, 0.03]]
+    fb = [[[0, 0], [1, 0], [0, 0]], [[0, 0]] * 3, [[2, 2]] * 3]
+    archs = bc.per_dataset_r(_table(_levels(values, 3), fb))
+    ax = plot_barcode_r(archs, 0.1)
+    assert ax.get_xlabel().startswith("log2 N") and ax.get_ylabel().startswith("r =")
+    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert names == ["dataset, deaths verified", "dataset, some death an upper bound (r too)",
+                     "mean over datasets, 95% t interval", "r0 = 0.1 (pre-registered)"]  # fmt: skip
+    r0_lines = [ln for ln in ax.get_lines() if list(ln.get_ydata()) == [0.1, 0.1]]
+    assert len(r0_lines) == 1
+    open_dots = [ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "none"]
+    assert sum(len(ln.get_xdata()) for ln in open_dots) == 1 + 3  # 2x1 dataset 1, every 4x2 one
+    means = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert [float(c.lines[0].get_ydata()[0]) for c in means] == pytest.approx([0.06, 0.25, 0.02])
+    plt.close(ax.figure)
