@@ -132,6 +132,7 @@ def test_too_few_datasets_is_incomplete_and_too_few_bars_is_undefined():
     nan = math.nan
     values = [[nan] * 6, [0.01, 0.02, 0.01, 0.03, 0.02, 0.01], [nan, nan, 0.2, nan, nan, nan]]
     tests = bc.barcode_claims(_table(_levels(values, 6)), MARGINS)
+    # claim 2: one architecture with 5 or more datasets of defined r, one N: no slope
     assert [t.verdict for t in tests] == [bc.UNDEFINED, "supported", bc.UNDEFINED, bc.UNDEFINED]
     assert tests[0].n_table == 6 and tests[0].n_datasets == 0
     assert tests[1].family_size == 1
@@ -195,3 +196,30 @@ def test_plot_barcode_r_draws_r0_the_means_and_marks_upper_bound_datasets():
     means = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
     assert [float(c.lines[0].get_ydata()[0]) for c in means] == pytest.approx([0.06, 0.25, 0.02])
     plt.close(ax.figure)
+
+
+def test_claim_2_leaves_out_undefined_cells_and_balanced_keeps_common_datasets():
+    nan = math.nan
+    rng = np.random.default_rng(4)
+    G = 6
+    a0 = [nan] * G  # 2x1: one basin everywhere
+    a1 = (0.3 + 0.02 * rng.standard_normal(G)).tolist()
+    a2 = (0.2 + 0.02 * rng.standard_normal(G)).tolist()
+    a2[0] = nan  # dataset 0 has no finite bar in 4x2
+    archs = bc.per_dataset_r(_table(_levels([a0, a1, a2], G)))
+    full = bc.slope_test(archs, 0.02)
+    assert full.n_datasets == G and full.n_table == G
+    # the same rows without the all-undefined architecture
+    same = bc.slope_test(bc.per_dataset_r(_table(_levels([a1, a2], G), archs=ARCHS[1:])), 0.02)
+    assert full.effect == same.effect
+    bal = bc.slope_test(archs, 0.02, balanced=True)
+    assert bal.n_datasets == G - 1 and bal.claim.endswith("(balanced)")
+    # balanced, two N: the mean over datasets of the per-dataset difference / (log2 33 - log2 13)
+    d = (np.array(a2[1:]) - np.array(a1[1:])) / (np.log2(33) - np.log2(13))
+    assert bal.effect.estimate == pytest.approx(d.mean(), rel=1e-10)
+    # an architecture with fewer than min_datasets datasets in the table: incomplete
+    short = bc.per_dataset_r(
+        _table([_levels([a1], G)[0], _levels([a2[:3]], 3)[0]], archs=ARCHS[1:])
+    )
+    t = bc.decide_barcodes([bc.slope_test(short, 0.02)])[0]
+    assert t.n_table == 3 and t.verdict == bc.INCOMPLETE

@@ -131,9 +131,9 @@ class BarcodeTest:
     effect : Effect or None
         Mean r or slope with its SE (None: too few datasets).
     n_datasets : int
-        Datasets behind it (with a defined r; claim 2: those every architecture has).
+        Datasets behind it (with a defined r).
     n_table : int
-        Datasets in the table (claim 2: those every architecture has), defined r or not.
+        Datasets in the table, defined r or not (claim 2: the fewest of any architecture).
     p : float or None
         Level: one-sided t p-value in the direction found (the pre-registered
         one-sided test and its mirror); slope: two-sided.
@@ -273,33 +273,44 @@ def _common(sets) -> list:
     return sorted(out or ())
 
 
-def slope_test(archs: Sequence[ArchitectureR], margin: float, min_datasets: int = 5) -> BarcodeTest:
-    """Claim 2: slope of r in ``log2 n_params`` on the datasets every architecture has.
+def slope_test(
+    archs: Sequence[ArchitectureR], margin: float, min_datasets: int = 5, balanced: bool = False
+) -> BarcodeTest:
+    """Claim 2: slope of r in ``log2 n_params``, cluster-robust by dataset.
 
-    One row per (dataset, architecture): the per-dataset r of
-    :func:`per_dataset_r`. OLS with a cluster-robust SE by dataset
+    One row per (dataset, architecture) with a defined r: the per-dataset r
+    of :func:`per_dataset_r` (undefined cells left out, as pre-registered),
+    over the architectures with at least ``min_datasets`` such datasets
+    (those whose claim 1 test runs: a slope is not carried by a handful of rows).
+    OLS with a cluster-robust SE by dataset
     (:func:`~lossbounds.experiments.inference.clustered_slope`), two-sided
-    p-value, TOST at ``+-margin``. Not run (``effect`` None) with fewer than
-    ``min_datasets`` common datasets or fewer than two distinct N.
+    p-value, TOST at ``+-margin``. ``balanced``: only the datasets with a
+    defined r in every architecture that has one anywhere.
+
+    Not run (``effect`` None) when an architecture has fewer than
+    ``min_datasets`` datasets in the table (``n_table`` is the fewest), or
+    fewer than two distinct N enter.
     """
     _check_min(min_datasets)
     if not (np.isfinite(margin) and margin > 0):
         raise ValueError(f"margin must be a finite number > 0, got {margin!r}")
-    common = _common(a.datasets for a in archs)
-    n_table = len(_common(a.table_datasets for a in archs))
-    claim = "claim 2: slope in log2 N"
-    if len(common) < min_datasets or len({a.n_params for a in archs}) < 2:
-        return BarcodeTest(claim, "slope", -1, 0.0, None, len(common), n_table, margin=margin)
+    n_table = min((a.table_datasets.size for a in archs), default=0)
+    used = [a for a in archs if a.r.size >= min_datasets]
+    keep = _common(a.datasets for a in used) if balanced else None
     y, x, c = [], [], []
-    for a in archs:
-        keep = np.isin(a.datasets, common)
-        y += a.r[keep].tolist()
-        x += [np.log2(a.n_params)] * int(keep.sum())
-        c += a.datasets[keep].tolist()
+    for a in used:
+        rows = np.ones(a.r.size, bool) if keep is None else np.isin(a.datasets, keep)
+        y += a.r[rows].tolist()
+        x += [float(np.log2(a.n_params))] * int(rows.sum())
+        c += a.datasets[rows].tolist()
+    n = len(set(c))
+    claim = "claim 2: slope in log2 N" + (" (balanced)" if balanced else "")
+    if n_table < min_datasets or n < min_datasets or len(set(x)) < 2:
+        return BarcodeTest(claim, "slope", -1, 0.0, None, n, int(n_table), margin=float(margin))
     effect = clustered_slope(y, x, c)
     p_eq = tost(effect, -margin, margin).pvalue
-    return BarcodeTest(claim, "slope", -1, 0.0, effect, len(common), n_table, effect.pvalue(),
-                       p_eq, float(margin))  # fmt: skip
+    return BarcodeTest(claim, "slope", -1, 0.0, effect, n, int(n_table), effect.pvalue(), p_eq,
+                       float(margin))  # fmt: skip
 
 
 def decide_barcodes(
