@@ -223,3 +223,25 @@ def test_claim_2_leaves_out_undefined_cells_and_balanced_keeps_common_datasets()
     )
     t = bc.decide_barcodes([bc.slope_test(short, 0.02)])[0]
     assert t.n_table == 3 and t.verdict == bc.INCOMPLETE
+
+
+def test_an_architecture_of_the_design_missing_from_the_table_is_incomplete():
+    values = [[0.01, 0.02, 0.01, 0.03, 0.02, 0.01]] * 2
+    t = _table(_levels(values, 6), archs=ARCHS[:2])
+    expected = {(w, d): n for w, d, n in ARCHS}
+    tests = bc.barcode_claims(t, MARGINS, expected=expected)
+    assert [x.claim for x in tests[:3]] == ["claim 1: 2x1 (N = 7)", "claim 1: 4x1 (N = 13)",
+                                             "claim 1: 4x2 (N = 33)"]  # fmt: skip
+    assert [x.verdict for x in tests] == ["supported", "supported", bc.INCOMPLETE, bc.INCOMPLETE]
+    assert tests[2].n_table == 0 and tests[3].n_table == 0
+    with pytest.raises(ValueError, match="expected"):
+        bc.per_dataset_r(t, expected={(2, 1): 8, (4, 1): 13})
+
+
+def test_spec_architectures_reads_the_design_and_its_parameter_counts():
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "sweeps" / "barcodes_depth_width.toml"
+    # N = h (n + 1) + (K - 1) h (h + 1) + h + 1 for n = 1 input, width h, depth K, one output
+    assert bc.spec_architectures(spec) == {(2, 1): 7, (4, 1): 13, (8, 1): 25, (4, 2): 33,
+                                           (4, 3): 53}  # fmt: skip

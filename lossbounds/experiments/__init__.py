@@ -63,6 +63,7 @@ _NAMES = {
     "UNDEFINED": "barcodes",
     "ArchitectureR": "barcodes",
     "BarcodeTest": "barcodes",
+    "spec_architectures": "barcodes",
     "per_dataset_r": "barcodes",
     "level_tests": "barcodes",
     "slope_test": "barcodes",

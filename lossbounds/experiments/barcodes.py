@@ -49,6 +49,7 @@ __all__ = [
     "UNDEFINED",
     "ArchitectureR",
     "BarcodeTest",
+    "spec_architectures",
     "per_dataset_r",
     "level_tests",
     "slope_test",
@@ -194,9 +195,30 @@ def _arch_r(rows: Mapping, key: tuple, column: str, cluster: str) -> Architectur
     )  # fmt: skip
 
 
+def spec_architectures(spec_path) -> dict[tuple, int]:
+    """Every ``(width, hidden_layers)`` of a sweep spec with its N (``ParamLayout.n_params``)."""
+    from lossbounds.experiments.cell import architecture
+    from lossbounds.experiments.spec import load_spec
+    from lossbounds.landscape.layout import ParamLayout
+
+    out = {}
+    for cell in load_spec(spec_path).cells:
+        key = tuple(int(cell[c]) for c in ARCHITECTURE)
+        if key not in out:
+            out[key] = int(ParamLayout(architecture(cell)).n_params)
+    return out
+
+
+def _absent(key: tuple, n_params: int) -> ArchitectureR:
+    """Return an architecture of the design that has no cell in the table."""
+    empty = np.zeros(0)
+    return ArchitectureR(tuple(int(k) for k in key), int(n_params), empty.astype(int),
+                         empty.astype(int), empty, empty.astype(bool), 0, 0, 0, 0)  # fmt: skip
+
+
 def per_dataset_r(
     table: Mapping, column: str = "barcode_r", by: Sequence[str] = ARCHITECTURE,
-    cluster: str = "seed",
+    cluster: str = "seed", expected: Mapping | None = None,
 ) -> list[ArchitectureR]:  # fmt: skip
     """Per architecture, r averaged over m within each dataset.
 
@@ -210,6 +232,10 @@ def per_dataset_r(
         Columns of an architecture.
     cluster : str
         The dataset column.
+    expected : dict, optional
+        The design's architectures (``by`` values) -> N, e.g. from
+        :func:`spec_architectures`: those without a row in the table enter
+        with no dataset (their tests: :data:`INCOMPLETE`).
 
     Returns
     -------
@@ -219,7 +245,8 @@ def per_dataset_r(
     Raises
     ------
     ValueError
-        If a column is missing, the table is empty, or an architecture has several N.
+        If a column is missing, the table is empty, an architecture has several
+        N, or one of ``expected`` has another N (or is not in it) in the table.
     """
     missing = [c for c in (*BARCODE_COLUMNS, column, *by, cluster) if c not in table]
     if missing:
@@ -231,6 +258,13 @@ def per_dataset_r(
         _arch_r({k: np.asarray(v)[rows] for k, v in table.items()}, key, column, cluster)
         for key, rows in rows_of.items()
     ]
+    if expected is not None:
+        expected = {tuple(int(v) for v in k): int(n) for k, n in expected.items()}
+        bad = [a.architecture for a in out if expected.get(a.architecture) != a.n_params]
+        if bad:
+            raise ValueError(f"table: architectures {bad} are not in expected with their N")
+        seen = {a.architecture for a in out}
+        out += [_absent(k, n) for k, n in expected.items() if k not in seen]
     return sorted(out, key=lambda a: (a.n_params, a.architecture))
 
 
@@ -350,13 +384,14 @@ def decide_barcodes(
 
 def barcode_claims(
     table: Mapping, margins: Mapping, alpha: float = 0.05, column: str = "barcode_r",
-    min_datasets: int = 5,
+    min_datasets: int = 5, expected: Mapping | None = None,
 ) -> list[BarcodeTest]:  # fmt: skip
     """Claims 1 (one test per architecture) and 2, decided together (one Holm family).
 
-    ``margins`` is the ``[barcodes]`` section of ``MARGINS.toml`` (``r0``, ``slope_r``).
+    ``margins`` is the ``[barcodes]`` section of ``MARGINS.toml`` (``r0``,
+    ``slope_r``); ``expected`` as :func:`per_dataset_r` takes it.
     """
-    archs = per_dataset_r(table, column)
+    archs = per_dataset_r(table, column, expected=expected)
     tests = [*level_tests(archs, margins["r0"], min_datasets),
              slope_test(archs, margins["slope_r"], min_datasets)]  # fmt: skip
     return decide_barcodes(tests, alpha, min_datasets)
@@ -439,8 +474,9 @@ SENSITIVITY = {
 
 
 def sensitivity(
-    table: Mapping, margins: Mapping, alpha: float = 0.05, min_datasets: int = 5
-) -> dict[str, list[BarcodeTest]]:
+    table: Mapping, margins: Mapping, alpha: float = 0.05, min_datasets: int = 5,
+    expected: Mapping | None = None,
+) -> dict[str, list[BarcodeTest]]:  # fmt: skip
     """Claims 1 and 2 as measured and at both ends of what upper-bound deaths allow.
 
     Returns
@@ -451,6 +487,6 @@ def sensitivity(
     """
     bounded = bounded_r(table)
     return {
-        name: barcode_claims(bounded, margins, alpha, column=col, min_datasets=min_datasets)
+        name: barcode_claims(bounded, margins, alpha, col, min_datasets, expected)
         for name, col in SENSITIVITY.items()
     }

@@ -57,8 +57,10 @@ def plot_barcode_r(archs, r0: float, ax=None, confidence: float = 0.95, seed: in
             mean, ci = _mean_interval(a.r, confidence)
             err = None if ci is None else [[mean - ci[0]], [ci[1] - mean]]
             ax.errorbar(x + 0.2, mean, yerr=err, fmt="s", color="k", capsize=4, ms=6)
-        frac = f"{a.n_fallback}/{a.n_merges}" if a.n_merges else "no bar"
-        ax.annotate(f"{a.label}\nupper-bound deaths {frac}\nno finite bar {a.n_undefined}/{a.n_cells}",
+        frac = f"{a.n_fallback}/{a.n_merges}" if a.n_merges else "-"
+        text = (f"{a.label}\nupper-bound deaths {frac}\nno finite bar {a.n_undefined}/{a.n_cells}"
+                if a.n_cells else f"{a.label}\nnot in the table")  # fmt: skip
+        ax.annotate(text,
                     (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -4),
                     textcoords="offset points", ha="center", va="top", fontsize="x-small")  # fmt: skip
     ax.plot([], [], "s", color="k", label=f"mean over datasets, {confidence:.0%} t interval")
