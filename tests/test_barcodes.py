@@ -1,6 +1,7 @@
 """The barcode claim tests: per-dataset r, one-sided t, clustered slope, Holm, verdicts, bounds."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,7 +186,7 @@ def test_plot_barcode_r_draws_r0_the_means_and_marks_upper_bound_datasets():
     fb = [[[0, 0], [1, 0], [0, 0]], [[0, 0]] * 3, [[2, 2]] * 3]
     archs = bc.per_dataset_r(_table(_levels(values, 3), fb))
     ax = plot_barcode_r(archs, 0.1)
-    assert ax.get_xlabel().startswith("log2 N") and ax.get_ylabel().startswith("r =")
+    assert ax.get_xlabel().startswith("N (parameters") and ax.get_ylabel().startswith("r =")
     names = [t.get_text() for t in ax.get_legend().get_texts()]
     assert names == ["dataset, deaths verified", "dataset, some death an upper bound (r too)",
                      "mean over datasets, 95% t interval", "r0 = 0.1 (pre-registered)"]  # fmt: skip
@@ -195,6 +196,7 @@ def test_plot_barcode_r_draws_r0_the_means_and_marks_upper_bound_datasets():
     assert sum(len(ln.get_xdata()) for ln in open_dots) == 1 + 3  # 2x1 dataset 1, every 4x2 one
     means = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
     assert [float(c.lines[0].get_ydata()[0]) for c in means] == pytest.approx([0.06, 0.25, 0.02])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["7", "13", "33"]
     plt.close(ax.figure)
 
 
@@ -239,9 +241,29 @@ def test_an_architecture_of_the_design_missing_from_the_table_is_incomplete():
 
 
 def test_spec_architectures_reads_the_design_and_its_parameter_counts():
-    from pathlib import Path
-
     spec = Path(__file__).resolve().parents[1] / "sweeps" / "barcodes_depth_width.toml"
     # N = h (n + 1) + (K - 1) h (h + 1) + h + 1 for n = 1 input, width h, depth K, one output
     assert bc.spec_architectures(spec) == {(2, 1): 7, (4, 1): 13, (8, 1): 25, (4, 2): 33,
                                            (4, 3): 53}  # fmt: skip
+
+
+def test_full_space_barcode_sees_the_copies_of_the_minimum_that_the_quotient_merges():
+    from lossbounds.experiments import load_spec
+    from lossbounds.experiments.measurements import run_cell
+
+    spec = load_spec(
+        __import__("pathlib").Path(__file__).resolve().parents[1]
+        / "sweeps"
+        / "barcodes_depth_width.toml"
+    )
+    cell = dict(next(c for c in spec.cells if c["width"] == 2 and c["samples"] == 16), n_starts=16)
+    quotient = run_cell(cell)
+    full = bc.full_space_barcode(cell)
+    # modulo G (|G| = 2^h h! = 8 for h = 2): one class, no finite bar, r undefined
+    assert quotient["n_minima"] == 1 and quotient["n_merges"] == 0
+    assert math.isnan(quotient["barcode_r"])
+    # in R^N the same starts reach copies of that minimum: more minima, finite bars, the same L*
+    assert 1 < full["n_minima"] <= 8 and 1 <= full["n_merges"] <= full["n_minima"] - 1
+    assert full["best_loss"] == pytest.approx(quotient["best_loss"], rel=1e-9)
+    assert full["start_loss"] == quotient["start_loss"]
+    assert 0 <= full["barcode_r"] < 1

@@ -74,6 +74,7 @@ _NAMES = {
     "bounded_r": "barcodes",
     "SENSITIVITY": "barcodes",
     "sensitivity": "barcodes",
+    "full_space_barcode": "barcodes",
     "INPUTS": "cell",
     "Option": "cell",
     "cell_key": "cell",

@@ -21,7 +21,11 @@ finite bar: one basin, r undefined). This module tests it, the dataset
 - :func:`deaths_summary` and :func:`sensitivity`: the fraction of cells with
   no finite bar and of deaths that are unrefined band maxima (upper bounds),
   and the claims on the cells whose deaths are all verified and with every
-  cell holding an upper-bound death moved to its lowest possible r (0).
+  cell holding an upper-bound death moved to its lowest possible r (0);
+- :func:`full_space_barcode` (exploratory, not pre-registered): a cell's
+  barcode columns from a merge tree *without* the symmetry group, where the
+  copies of a minimum are distinct minima with their own bars, as in the
+  barcodes of Barannikov et al.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ __all__ = [
     "bounded_r",
     "SENSITIVITY",
     "sensitivity",
+    "full_space_barcode",
 ]
 
 #: Columns that define an architecture of the barcode table.
@@ -413,6 +418,9 @@ def report_barcodes(tests: Sequence[BarcodeTest], alpha: float = 0.05) -> str:
         pe = "-" if t.p_equivalence_adj is None else f"{t.p_equivalence_adj:.3f}"
         lines.append(f"{t.claim:<28}{t.n_table:>9}{t.n_datasets:>7}  {est:<28}{t.null:>7.3f}{p:>10}{pe:>9}  "
                      f"{t.verdict}")  # fmt: skip
+    if not any(t.complete for t in tests):
+        lines.append("(no test ran: too few datasets)")
+        return "\n".join(lines)
     lines.append(f"(Holm over {size} p-values; intervals at 1 - {alpha}/{size}; level: mean r over "
                  "datasets, one-sided t; slope: r per doubling of N, cluster-robust)")  # fmt: skip
     return "\n".join(lines)
@@ -490,3 +498,41 @@ def sensitivity(
         name: barcode_claims(bounded, margins, alpha, col, min_datasets, expected)
         for name, col in SENSITIVITY.items()
     }
+
+
+def full_space_barcode(cell: Mapping) -> dict:
+    """Return a cell's barcode columns from its merge tree in the full space (no symmetry group).
+
+    The ``"critical_points"`` measurement builds the tree modulo the group G,
+    where the up to |G| copies of a minimum are one minimum: a cell with one
+    class has no finite bar. Here the same starts (``ParamLayout(arch).init``
+    seeded ``[seed, start_seed, 3]``) and MergeOptions build the tree of
+    ``R^N``, whose finite bars include the merges of the copies found.
+
+    Parameters
+    ----------
+    cell : dict
+        A ``"critical_points"`` cell, e.g. ``cell_from_row(table, i)``.
+
+    Returns
+    -------
+    dict
+        :func:`~lossbounds.experiments.critical_cell.barcode_columns` of the
+        full-space tree (``barcode_r``, ``n_minima``, ``n_merges``,
+        ``n_fallback``, ...) and ``cpu_process_seconds``.
+    """
+    import time
+
+    from lossbounds.experiments.cell import problem
+    from lossbounds.experiments.critical_cell import barcode_columns
+    from lossbounds.experiments.measurements import _starts, merge_options
+    from lossbounds.topology.connectivity import merge_tree
+
+    cpu = time.process_time()
+    cell = dict(cell)
+    arch, data, surface = problem(cell)
+    starts = _starts(cell, arch, 3)
+    tree = merge_tree(surface, starts, seed=cell["seed"], **merge_options(cell))
+    out = barcode_columns(tree, float(np.var(data.y)), float(np.median(surface(starts))))
+    out["cpu_process_seconds"] = time.process_time() - cpu
+    return out

@@ -40,14 +40,15 @@ def plot_barcode_r(archs, r0: float, ax=None, confidence: float = 0.95, seed: in
         Filled dots: datasets whose r rests on verified saddles only; open
         red dots: datasets with an unrefined band maximum among their deaths
         (r is then an upper bound). Each architecture is annotated with its
-        fraction of upper-bound deaths and of cells without a finite bar.
+        upper-bound deaths out of its finite bars and its cells without a finite bar
+        out of its cells.
     """
     ax = new_axis(ax, figsize=(6.5, 4.0))
     rng = np.random.default_rng(seed)
     labels = {"ver": "dataset, deaths verified", "up": "dataset, some death an upper bound (r too)"}
-    for a in archs:
+    for i, a in enumerate(archs):
         x = np.log2(a.n_params)
-        xs = x + rng.uniform(-0.08, 0.08, a.r.size)
+        xs = x + rng.uniform(-0.06, 0.06, a.r.size)
         v, u = a.verified, ~a.verified
         ax.plot(xs[v], a.r[v], "o", ms=4, color="C0", alpha=0.6, label=labels.pop("ver", None)
                 if v.any() else None)  # fmt: skip
@@ -56,16 +57,19 @@ def plot_barcode_r(archs, r0: float, ax=None, confidence: float = 0.95, seed: in
         if a.r.size:
             mean, ci = _mean_interval(a.r, confidence)
             err = None if ci is None else [[mean - ci[0]], [ci[1] - mean]]
-            ax.errorbar(x + 0.2, mean, yerr=err, fmt="s", color="k", capsize=4, ms=6)
-        frac = f"{a.n_fallback}/{a.n_merges}" if a.n_merges else "-"
-        text = (f"{a.label}\nupper-bound deaths {frac}\nno finite bar {a.n_undefined}/{a.n_cells}"
+            ax.errorbar(x + 0.12, mean, yerr=err, fmt="s", color="k", capsize=4, ms=6)
+        text = (f"{a.label}\nupper bounds {a.n_fallback}/{a.n_merges}\nno bar {a.n_undefined}/{a.n_cells}"
                 if a.n_cells else f"{a.label}\nnot in the table")  # fmt: skip
         ax.annotate(text,
-                    (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -4),
+                    (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -4 - 30 * (i % 2)),
                     textcoords="offset points", ha="center", va="top", fontsize="x-small")  # fmt: skip
+    xs = [float(np.log2(a.n_params)) for a in archs]
+    if xs:
+        ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
+        ax.set_xticks(sorted(set(xs)), [f"{2**x:.0f}" for x in sorted(set(xs))])
     ax.plot([], [], "s", color="k", label=f"mean over datasets, {confidence:.0%} t interval")
     ax.axhline(r0, color="C2", ls="--", lw=1.2, label=f"r0 = {r0:g} (pre-registered)")
-    ax.set_xlabel("log2 N (parameters)")
+    ax.set_xlabel("N (parameters, log2 scale)")
     ax.set_ylabel("r = median (death - L*) / (L_start - L*)")
     ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(True, alpha=0.3)
