@@ -6,8 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from lossbounds.experiments import measurements as M
-from lossbounds.experiments.cell import architecture, problem
+from lossbounds.experiments.cell import architecture, merge_options, problem, seeded_starts
 from lossbounds.experiments.critical_cell import seed_points
 from lossbounds.experiments.measurements import run_cell
 from lossbounds.experiments.spec import parse_spec
@@ -48,8 +47,8 @@ def _search(cell, arch, surface):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         group = SymmetryGroup(arch, l2=cell["l2"])
-        starts = M._starts(cell, arch, 3)
-        opts = M.merge_options(cell)
+        starts = seeded_starts(cell, arch, 3)
+        opts = merge_options(cell)
         tree = merge_tree(surface, starts, group=group, seed=cell["seed"], **opts)
         seeds, bands = seed_points(starts, tree)
         return tree, critical_points(surface, seeds, group=group, **opts), bands

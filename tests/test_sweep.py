@@ -14,11 +14,12 @@ import torch
 from lossbounds.cli import main
 from lossbounds.experiments import cell as C
 from lossbounds.experiments import measurements as M
-from lossbounds.experiments.cell import cell_key
+from lossbounds.experiments.cell import architecture, cell_key
 from lossbounds.experiments.measurements import Measurement, measurement, run_cell
 from lossbounds.experiments.run import run_sweep
 from lossbounds.experiments.spec import load_spec, parse_spec
 from lossbounds.experiments.table import read_results
+from lossbounds.landscape.layout import ParamLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -533,7 +534,7 @@ def test_merge_tree_options_are_checked_and_change_the_key():
 
 def test_subset_runs_a_small_live_sweep(tmp_path):
     spec = load_spec(ROOT / "sweeps" / "claims_depth_width.toml")
-    small = spec.subset(4, seed=[0, 1], samples=6, width=[4, 2])
+    small = spec.subset(4, seed=[0, 1], samples=8, width=[4, 2], l2=1e-2, teacher_activation="tanh")
     assert len(small.cells) == 4 and set(small.keys) <= set(spec.keys)
     assert {(c["width"], c["hidden_layers"], c["seed"]) for c in small.cells} == {
         (4, 1, 0),
@@ -559,23 +560,50 @@ def test_subset_errors():
         spec.subset(0)
 
 
-@pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
-def test_claim_specs_have_20_seeds_and_4_sample_sizes(name):
-    spec = load_spec(ROOT / "sweeps" / f"claims_{name}.toml")
-    assert spec.measurement.name == "merge_tree"
-    assert len({c["seed"] for c in spec.cells}) >= 20
-    assert {c["dataset"] for c in spec.cells} == {"teacher"}
-    assert len({c["samples"] for c in spec.cells}) >= (2 if name == "l2" else 4)
+_ODD = {"tanh", "arctan", "erf"}
 
 
 @pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
-def test_committed_claim_table_has_every_cell_once(name):
+def test_claim_specs_follow_the_design(name):
+    # issue 20's design: 20 datasets, three lambda including 0, m from below N to 2N or more,
+    # 64 starts with error control on; two teachers (one not odd) for depth/width and
+    # activations; n = 2 inputs in the l2 claim
     spec = load_spec(ROOT / "sweeps" / f"claims_{name}.toml")
-    table = read_results(ROOT / "results" / f"claims_{name}")
-    assert sorted(table["cell"]) == sorted(spec.keys)
+    cells = spec.cells
+    assert spec.measurement.name == "critical_points"
+    assert {c["dataset"] for c in cells} == {"make_teacher"}
+    assert len({c["seed"] for c in cells}) >= 20
+    assert {0.0} < {c["l2"] for c in cells} and len({c["l2"] for c in cells}) >= 3
+    for c in cells:
+        assert c["n_starts"] >= 64 and c["check_bands"] >= 1 and c["max_rounds"] >= 2
+    n = {
+        key: ParamLayout(architecture(c)).n_params for key, c in zip(spec.keys, cells, strict=True)
+    }
+    by_arch: dict = {}
+    for key, c in zip(spec.keys, cells, strict=True):
+        by_arch.setdefault(n[key], set()).add(c["samples"])
+    for n_params, ms in by_arch.items():
+        assert min(ms) < n_params and max(ms) >= 2 * n_params
+    teachers = {c["teacher_activation"] for c in cells}
+    if name in ("depth_width", "activations"):
+        assert len(teachers) >= 2 and teachers - _ODD
+    if name == "l2":
+        assert {c["inputs"] for c in cells} == {1, 2}
+
+
+@pytest.mark.parametrize(
+    "name", ["claims_depth_width", "claims_activations", "claims_l2", "claims_skips",
+             "barcodes_depth_width", "robustness"]
+)  # fmt: skip
+def test_committed_table_rows_are_cells_of_its_spec(name):
+    spec = load_spec(ROOT / "sweeps" / f"{name}.toml")
+    table = read_results(ROOT / "results" / name)
+    assert len(table["cell"]) == len(set(table["cell"])) > 0
+    assert set(table["cell"]) <= set(spec.keys)
     assert list(table) == spec.columns
-    assert np.all(table["n_minima"] >= table["b0_01"]) and np.all(table["b0_01"] >= 0)
-    assert np.all((table["saturated"] == 0) | (table["saturated"] == 1))
+    assert np.all(table["n_fallback"] <= table["n_merges"])
+    assert np.all(table["persistent_minima_1"] <= table["persistent_minima_3"])
+    assert np.all(np.isin(table["saturated"], (0, 1)))
 
 
 # ---------------------------------------------------------------- merge options and rows
@@ -603,11 +631,14 @@ def test_merge_tree_options_are_the_fields_of_merge_options():
         _merge_spec(threads=2)
 
 
-@pytest.mark.parametrize("name", ["depth_width", "activations", "l2", "skips"])
+@pytest.mark.parametrize(
+    "name", ["claims_depth_width", "claims_activations", "claims_l2", "claims_skips",
+             "barcodes_depth_width", "robustness"]
+)  # fmt: skip
 def test_claim_specs_write_out_the_merge_options_of_their_tables(name):
-    """The committed tables were measured with max_rounds 1 and check_bands 0 (not the defaults)."""
-    cell = load_spec(ROOT / "sweeps" / f"claims_{name}.toml").cells[0]
-    written = {"lm_steps": 100, "n_neighbors": 4, "max_rounds": 1, "n_images": 12, "check_bands": 0}
+    """Every table is measured with error control on and the same refinement caps (not the defaults)."""
+    cell = load_spec(ROOT / "sweeps" / f"{name}.toml").cells[0]
+    written = {"max_rounds": 2, "check_bands": 1, "saddle_steps": 300, "saddle_budget": 12000}
     assert {k: cell[k] for k in written} == written
 
 
@@ -619,7 +650,8 @@ def test_cell_from_row_rebuilds_the_cell_of_a_committed_row():
     assert cell in spec.cells and cell_key(cell) == table["cell"][i]
     assert all(type(v) in (str, int, float) for v in cell.values())
     arch, data, surface = C.problem(cell)
-    assert (surface.n_params, data.X.shape) == (table["n_params"][i], (table["samples"][i], 1))
+    shape = (table["samples"][i], table["inputs"][i])
+    assert (surface.n_params, data.X.shape) == (table["n_params"][i], shape)
     assert float(np.var(data.y)) == pytest.approx(table["loss_scale"][i], rel=1e-12)
 
 

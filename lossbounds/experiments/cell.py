@@ -8,16 +8,24 @@ measurement shares one definition of a cell.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lossbounds._checks import check_choice, check_int, check_nonnegative
+import numpy as np
+
+from lossbounds._checks import check_choice, check_int, check_nonnegative, check_positive
 from lossbounds.landscape.data import make_regression, make_teacher, make_teacher_student
+from lossbounds.landscape.layout import ParamLayout
 from lossbounds.landscape.surface import LossSurface
+from lossbounds.landscape.symmetry import SymmetryGroup
 from lossbounds.theory.architecture import Architecture
+from lossbounds.theory.bounds import bound_summary
+from lossbounds.topology.options import MergeOptions
 
 __all__ = [
     "Option",
@@ -27,6 +35,11 @@ __all__ = [
     "teacher_architecture",
     "make_data",
     "problem",
+    "START_OPTIONS",
+    "seeded_starts",
+    "MERGE_OPTIONS",
+    "merge_options",
+    "size_columns",
 ]
 
 
@@ -183,3 +196,53 @@ def problem(cell: dict):
     arch = architecture(cell)
     data = make_data(cell)
     return arch, data, LossSurface(arch, data.X, data.y, l2=cell["l2"])
+
+
+#: Options of the seeded starts of the census, the merge tree and the critical points.
+START_OPTIONS = {
+    "n_starts": Option(32, positive_int),
+    "start_seed": Option(0, nonnegative_int),
+    "start_scale": Option(2.0, check_positive),
+}
+
+
+def seeded_starts(cell: dict, arch, stream: int) -> np.ndarray:
+    """Return ``ParamLayout(arch).init`` starts (n_starts, N), seeded [seed, start_seed, stream]."""
+    rng = np.random.default_rng([cell["seed"], cell["start_seed"], stream])
+    return ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
+
+
+#: MergeOptions fields that are run-time settings, not part of a cell: a sweep
+#: runs each cell on one torch thread without progress bars.
+RUN_TIME = ("threads", "progress")
+
+
+def _check_merge_option(name, value):
+    """Check one MergeOptions field as MergeOptions itself does."""
+    return getattr(MergeOptions(**{name: value}), name)
+
+
+#: The merge tree's options, one per field of MergeOptions (its defaults, its checks);
+#: a cell records only those its spec sets.
+MERGE_OPTIONS = {
+    f.name: Option(getattr(MergeOptions(), f.name), _check_merge_option, optional=True)
+    for f in dataclasses.fields(MergeOptions)
+    if f.name not in RUN_TIME
+}
+
+
+def merge_options(cell: dict) -> dict:
+    """Return the :class:`~lossbounds.topology.connectivity.MergeOptions` fields a merge-tree cell sets."""
+    return {k: cell[k] for k in MERGE_OPTIONS if k in cell}
+
+
+def size_columns(arch, group: SymmetryGroup) -> dict:
+    """``n_params``, ``chain_length``, the two bounds (log10) and log10 |G| of a cell's architecture."""
+    bounds = bound_summary(arch)
+    return {
+        "n_params": int(bounds["n_params"]),
+        "chain_length": int(bounds["chain_length"]),
+        "log10_khovanskii": bounds["log10_critical_points"],
+        "log10_zell_expression": bounds["log10_zell_expression"],
+        "log10_group_order": math.log10(group.order),
+    }

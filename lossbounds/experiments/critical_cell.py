@@ -12,7 +12,7 @@ from one set of seeded starts:
   thresholds, merges, fallbacks and the barcode statistic of
   ``sweeps/MARGINS.toml`` ``[barcodes]``.
 
-Importing :mod:`lossbounds.experiments.measurements` registers it.
+The registry (:mod:`lossbounds.experiments.measurements`) registers it.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import time
 
 import numpy as np
 
-from lossbounds.experiments.cell import Option, problem
-from lossbounds.experiments.measurements import (
-    _MERGE_OPTIONS,
-    _START_OPTIONS,
-    _starts,
-    measurement,
+from lossbounds.experiments.cell import (
+    MERGE_OPTIONS,
+    START_OPTIONS,
+    Option,
     merge_options,
+    problem,
+    seeded_starts,
     size_columns,
 )
 from lossbounds.landscape.newton import orbit_weights, saturation_curve
@@ -40,6 +40,8 @@ from lossbounds.topology.options import MergeOptions, parse_options
 __all__ = [
     "PERSISTENCE",
     "CRITICAL_OUTPUTS",
+    "OPTIONS",
+    "measure_critical_points",
     "seed_points",
     "critical_columns",
     "barcode_columns",
@@ -86,12 +88,12 @@ CRITICAL_OUTPUTS = (
 
 #: Options of the measurement: the seeded starts (64 by default) and the MergeOptions
 #: fields; ``check_bands`` and ``max_rounds`` are recorded in every row.
-_OPTIONS = {
-    **_START_OPTIONS,
-    **_MERGE_OPTIONS,
-    "n_starts": Option(64, _START_OPTIONS["n_starts"].check),
-    "check_bands": Option(MergeOptions().check_bands, _MERGE_OPTIONS["check_bands"].check),
-    "max_rounds": Option(MergeOptions().max_rounds, _MERGE_OPTIONS["max_rounds"].check),
+OPTIONS = {
+    **START_OPTIONS,
+    **MERGE_OPTIONS,
+    "n_starts": Option(64, START_OPTIONS["n_starts"].check),
+    "check_bands": Option(MergeOptions().check_bands, MERGE_OPTIONS["check_bands"].check),
+    "max_rounds": Option(MergeOptions().max_rounds, MERGE_OPTIONS["max_rounds"].check),
 }
 
 
@@ -204,8 +206,7 @@ def barcode_columns(tree, scale: float, start_loss: float) -> dict:
     }
 
 
-@measurement("critical_points", outputs=CRITICAL_OUTPUTS, options=_OPTIONS)
-def _critical_points(cell: dict) -> dict:
+def measure_critical_points(cell: dict) -> dict:
     """Critical points by index and the merge tree of the cell, modulo its l2-aware group.
 
     Starts: ``ParamLayout(arch).init(rng, start_scale, n_starts)`` with
@@ -218,7 +219,7 @@ def _critical_points(cell: dict) -> dict:
     cpu = time.process_time()
     arch, data, surface = problem(cell)
     group = SymmetryGroup(arch, l2=cell["l2"])
-    starts = _starts(cell, arch, 3)
+    starts = seeded_starts(cell, arch, 3)
     opts = merge_options(cell)
     tree = merge_tree(surface, starts, group=group, seed=cell["seed"], **opts)
     seeds, bands = seed_points(starts, tree)

@@ -9,12 +9,11 @@ Built in: ``"bounds"`` (format and bounds of the architecture), ``"census"``
 (basin census modulo G) and ``"merge_tree"`` (merge tree modulo G, whose
 options are the fields of :class:`~lossbounds.topology.connectivity.MergeOptions`);
 ``"critical_points"`` (critical points by Morse index and the merge tree) lives in
-:mod:`lossbounds.experiments.critical_cell`, registered on import of this module.
+:mod:`lossbounds.experiments.critical_cell` and is registered here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -22,22 +21,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossbounds._checks import check_positive
+from lossbounds.experiments import critical_cell as _critical_cell
 from lossbounds.experiments.cell import (
     INPUTS,
+    MERGE_OPTIONS,
+    START_OPTIONS,
     Option,
     architecture,
     cell_key,
+    merge_options,
     nonnegative_int,
     positive_int,
     problem,
+    seeded_starts,
+    size_columns,
 )
-from lossbounds.landscape.layout import ParamLayout
 from lossbounds.landscape.newton import torch_threads
 from lossbounds.landscape.optimize import basin_census
 from lossbounds.landscape.symmetry import SymmetryGroup
 from lossbounds.theory.bounds import bound_summary
-from lossbounds.topology.connectivity import MergeOptions, chao1, merge_tree
+from lossbounds.topology.connectivity import chao1, merge_tree
 
 __all__ = [
     "Measurement",
@@ -46,8 +49,6 @@ __all__ = [
     "measurement",
     "run_cell",
     "cell_from_row",
-    "merge_options",
-    "size_columns",
 ]
 
 
@@ -233,11 +234,6 @@ def cell_from_row(row: Mapping, index: int | None = None) -> dict:
     return cell
 
 
-def merge_options(cell: dict) -> dict:
-    """Return the :class:`~lossbounds.topology.connectivity.MergeOptions` fields a merge-tree cell sets."""
-    return {k: cell[k] for k in _MERGE_OPTIONS if k in cell}
-
-
 @measurement(
     "bounds",
     outputs=(
@@ -297,20 +293,6 @@ def _hits_summary(hits: np.ndarray) -> dict:
     }
 
 
-#: Options of the seeded starts of the census and the merge tree.
-_START_OPTIONS = {
-    "n_starts": Option(32, positive_int),
-    "start_seed": Option(0, nonnegative_int),
-    "start_scale": Option(2.0, check_positive),
-}
-
-
-def _starts(cell: dict, arch, stream: int) -> np.ndarray:
-    """Return ``ParamLayout(arch).init`` starts (n_starts, N), seeded [seed, start_seed, stream]."""
-    rng = np.random.default_rng([cell["seed"], cell["start_seed"], stream])
-    return ParamLayout(arch).init(rng, scale=cell["start_scale"], n_points=cell["n_starts"])
-
-
 def _least_squares(cell: dict) -> None:
     """Refuse losses other than least squares (the census minimises least squares)."""
     if cell["loss"] != "mse":
@@ -322,7 +304,7 @@ def _least_squares(cell: dict) -> None:
     outputs=_CENSUS_OUTPUTS,
     check=_least_squares,
     options={
-        **_START_OPTIONS,
+        **START_OPTIONS,
         "lm_iter": Option(50, positive_int),
         "newton_iter": Option(60, nonnegative_int),
     },
@@ -335,7 +317,7 @@ def _census(cell: dict) -> dict:
     :func:`lossbounds.landscape.optimize.basin_census` (l2-aware group).
     """
     arch, data, surface = problem(cell)
-    starts = _starts(cell, arch, 1)
+    starts = seeded_starts(cell, arch, 1)
     res = basin_census(surface, starts, lm_iter=cell["lm_iter"], newton_iter=cell["newton_iter"])
     losses = res.distinct_losses
     bounds = bound_summary(arch)
@@ -407,29 +389,10 @@ def _tree_summary(tree, scale: float) -> dict:
     }
 
 
-#: MergeOptions fields that are run-time settings, not part of a cell: a sweep
-#: runs each cell on one torch thread without progress bars.
-_RUN_TIME = ("threads", "progress")
-
-
-def _check_merge_option(name, value):
-    """Check one MergeOptions field as MergeOptions itself does."""
-    return getattr(MergeOptions(**{name: value}), name)
-
-
-#: The merge tree's options, one per field of MergeOptions (its defaults, its checks);
-#: a cell records only those its spec sets.
-_MERGE_OPTIONS = {
-    f.name: Option(getattr(MergeOptions(), f.name), _check_merge_option, optional=True)
-    for f in dataclasses.fields(MergeOptions)
-    if f.name not in _RUN_TIME
-}
-
-
 @measurement(
     "merge_tree",
     outputs=_MERGE_OUTPUTS,
-    options={**_START_OPTIONS, **_MERGE_OPTIONS},
+    options={**START_OPTIONS, **MERGE_OPTIONS},
 )
 def _merge_tree(cell: dict) -> dict:
     """Merge tree of the cell's loss surface modulo its symmetry group (l2-aware).
@@ -449,23 +412,15 @@ def _merge_tree(cell: dict) -> dict:
     """
     arch, data, surface = problem(cell)
     group = SymmetryGroup(arch, l2=cell["l2"])
-    starts = _starts(cell, arch, 2)
+    starts = seeded_starts(cell, arch, 2)
     tree = merge_tree(surface, starts, group=group, seed=cell["seed"], **merge_options(cell))
     scale = float(np.var(data.y))
     return {**size_columns(arch, group), "loss_scale": scale, **_tree_summary(tree, scale)}
 
 
-def size_columns(arch, group: SymmetryGroup) -> dict:
-    """``n_params``, ``chain_length``, the two bounds (log10) and log10 |G| of a cell's architecture."""
-    bounds = bound_summary(arch)
-    return {
-        "n_params": int(bounds["n_params"]),
-        "chain_length": int(bounds["chain_length"]),
-        "log10_khovanskii": bounds["log10_critical_points"],
-        "log10_zell_expression": bounds["log10_zell_expression"],
-        "log10_group_order": math.log10(group.order),
-    }
-
-
-# Registers "critical_points" (its own module: it imports the helpers above).
-from lossbounds.experiments import critical_cell as _critical_cell  # noqa: E402, F401
+# "critical_points" lives in its own module (it imports only lossbounds.experiments.cell).
+measurement(
+    "critical_points",
+    outputs=_critical_cell.CRITICAL_OUTPUTS,
+    options=_critical_cell.OPTIONS,
+)(_critical_cell.measure_critical_points)

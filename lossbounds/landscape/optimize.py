@@ -22,10 +22,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lossbounds._checks import check_int, check_nonnegative
-from lossbounds.landscape.newton import NewtonOptions, morse_counts, polish_and_classify
+from lossbounds._checks import check_int, check_nonnegative, check_positive
+from lossbounds.landscape.newton import (
+    NewtonOptions,
+    dedup_points,
+    morse_counts,
+    polish_and_classify,
+)
 from lossbounds.landscape.surface import LossSurface
-from lossbounds.landscape.symmetry import SymmetryGroup, dedup_modulo_group
+from lossbounds.landscape.symmetry import SymmetryGroup
 
 __all__ = [
     "classify_hessian",
@@ -481,8 +486,9 @@ def basin_census(
     ``polishing`` classifies each end point by its Hessian; the points
     labelled ``"strict_min"`` (gradient norm <= ``polishing.grad_tol``, all
     Hessian eigenvalues above ``polishing.rel_tol`` times the largest) are deduplicated
-    modulo G with :func:`dedup_modulo_group` (distance ``dedup_tol``),
-    visiting them by ascending loss.
+    modulo G by the measurement core's
+    :func:`~lossbounds.landscape.newton.dedup_points` (distance modulo G at
+    most ``dedup_tol * (1 + ||x||)``), visiting them by ascending loss.
 
     Parameters
     ----------
@@ -499,7 +505,7 @@ def basin_census(
         Newton steps and classification tolerances of :func:`polish` (default
         :data:`CENSUS_POLISHING`: 2 steps, ``grad_tol=1e-8``, ``rel_tol=1e-9``).
     dedup_tol : float
-        Euclidean tolerance of the deduplication (> 0).
+        Relative tolerance of the deduplication (> 0; times ``1 + ||x||``).
     progress : bool
         tqdm bars.
 
@@ -513,11 +519,10 @@ def basin_census(
     )
     res = polish(surface, points, **asdict(polishing), progress=progress)
     strict = np.flatnonzero(res.labels == "strict_min")
-    if strict.size:
-        order = np.argsort(res.losses[strict], kind="stable")
-        # visited by ascending loss, so representatives come out in ascending loss
-        reps, assign = dedup_modulo_group(res.points[strict], group, tol=dedup_tol, order=order)
-        reps = strict[reps]
-    else:
-        reps, assign = np.empty(0, dtype=int), np.empty(0, dtype=int)
+    check_positive("dedup_tol", dedup_tol)
+    # the measurement core's deduplication: ascending loss, modulo G, tolerance relative to |x|
+    reps, assign = dedup_points(
+        res.points[strict], res.losses[strict], group, NewtonOptions(dedup_tol=dedup_tol)
+    )
+    reps = strict[reps]
     return CensusResult(res, strict, reps, assign, int(group.order))
