@@ -523,15 +523,14 @@ def full_space_barcode(cell: Mapping) -> dict:
     """
     import time
 
-    from lossbounds.experiments.cell import problem
+    from lossbounds.experiments.cell import merge_options, problem, seeded_starts
     from lossbounds.experiments.critical_cell import barcode_columns
-    from lossbounds.experiments.measurements import _starts, merge_options
     from lossbounds.topology.connectivity import merge_tree
 
     cpu = time.process_time()
     cell = dict(cell)
     arch, data, surface = problem(cell)
-    starts = _starts(cell, arch, 3)
+    starts = seeded_starts(cell, arch, 3)
     tree = merge_tree(surface, starts, seed=cell["seed"], **merge_options(cell))
     out = barcode_columns(tree, float(np.var(data.y)), float(np.median(surface(starts))))
     out["cpu_process_seconds"] = time.process_time() - cpu
