@@ -41,7 +41,6 @@ from lossbounds.experiments.inference import (
     adjust_pvalues,
     claim_verdict,
     clustered_slope,
-    format_effect,
     paired_effect,
     tost,
 )
@@ -402,21 +401,26 @@ def barcode_claims(
     return decide_barcodes(tests, alpha, min_datasets)
 
 
+def _pformat(p: float) -> str:
+    """Format a p-value in 3 decimals, ``"<0.001"`` below 0.001."""
+    return "<0.001" if p < 1e-3 else f"{p:.3f}"
+
+
 def report_barcodes(tests: Sequence[BarcodeTest], alpha: float = 0.05) -> str:
     """Fixed-format table: claim, datasets, estimate [family interval], null, Holm p, TOST p, verdict."""
     tests = list(tests)
     size = max([t.family_size for t in tests] + [1])
-    lines = [f"{'claim':<28}{'datasets':>9}{'with r':>7}  {'estimate [family interval]':<28}{'null':>7}"
+    lines = [f"{'claim':<28}{'datasets':>9}{'with r':>7}  {'estimate [family interval]':<31}{'null':>7}"
              f"{'p (Holm)':>10}{'p TOST':>9}  verdict"]  # fmt: skip
     for t in tests:
         if t.complete:
             low, high = t.effect.interval(1 - alpha / size)
-            est = format_effect(t.effect.estimate, low, high, 3)
-            p = f"{t.p_adj:.3f}"
+            est = f"{t.effect.estimate:+.2e} [{low:+.2e}, {high:+.2e}]"
+            p = _pformat(t.p_adj)
         else:
             est, p = "-", "-"
-        pe = "-" if t.p_equivalence_adj is None else f"{t.p_equivalence_adj:.3f}"
-        lines.append(f"{t.claim:<28}{t.n_table:>9}{t.n_datasets:>7}  {est:<28}{t.null:>7.3f}{p:>10}{pe:>9}  "
+        pe = "-" if t.p_equivalence_adj is None else _pformat(t.p_equivalence_adj)
+        lines.append(f"{t.claim:<28}{t.n_table:>9}{t.n_datasets:>7}  {est:<31}{t.null:>7.3f}{p:>10}{pe:>9}  "
                      f"{t.verdict}")  # fmt: skip
     if not any(t.complete for t in tests):
         lines.append("(no test ran: too few datasets)")
