@@ -2,8 +2,10 @@
 
 A sweep is a spec (:mod:`.spec`) of cells (:mod:`.cell`), each measured
 (:mod:`.measurements`) into one row of a results table (:mod:`.table`) by the
-runner (:mod:`.run`); :mod:`.stats`, :mod:`.inference`, :mod:`.verdicts`, :mod:`.suite` and :mod:`.claims` analyse
-the tables (clustered inference, pre-registered claim tests and verdicts).
+runner (:mod:`.run`); :mod:`.stats`, :mod:`.inference`, :mod:`.verdicts`, :mod:`.suite` and
+:mod:`.claims` analyse the tables (clustered inference, pre-registered claim tests and verdicts;
+:mod:`.suite`: the families of notebooks 05-08); :mod:`.barcodes` tests a peer's barcode claim on its
+own table.
 """
 
 from lossbounds._lazy import attach
@@ -58,8 +60,6 @@ _NAMES = {
     "report": "verdicts",
     "MEASUREMENT": "suite",
     "MIN_DATASETS": "suite",
-    "INCOMPLETE": "suite",
-    "UNDEFINED": "suite",
     "Stratum": "suite",
     "Comparison": "suite",
     "load_claim_table": "suite",
@@ -71,6 +71,24 @@ _NAMES = {
     "quality_table": "suite",
     "robustness_spread": "suite",
     "power_summary": "suite",
+    "ARCHITECTURE": "barcodes",
+    "BARCODE_COLUMNS": "barcodes",
+    "INCOMPLETE": "barcodes",
+    "UNDEFINED": "barcodes",
+    "ArchitectureR": "barcodes",
+    "BarcodeTest": "barcodes",
+    "spec_architectures": "barcodes",
+    "per_dataset_r": "barcodes",
+    "level_tests": "barcodes",
+    "slope_test": "barcodes",
+    "decide_barcodes": "barcodes",
+    "barcode_claims": "barcodes",
+    "report_barcodes": "barcodes",
+    "deaths_summary": "barcodes",
+    "bounded_r": "barcodes",
+    "SENSITIVITY": "barcodes",
+    "sensitivity": "barcodes",
+    "full_space_barcode": "barcodes",
     "INPUTS": "cell",
     "Option": "cell",
     "cell_key": "cell",

@@ -5,6 +5,7 @@ Plot functions take ``ax=None`` (a new axis is made) and return the axis;
 import this package.
 """
 
+from lossbounds.plot.barcodes import plot_barcode_r
 from lossbounds.plot.core import *  # noqa: F403
 from lossbounds.plot.core import __all__ as _core
 from lossbounds.plot.trees import plot_death_agreement, plot_merge_tree
@@ -17,4 +18,5 @@ __all__ = [
     "plot_claim_tests",
     "plot_quality",
     "plot_dataset_means",
+    "plot_barcode_r",
 ]
