@@ -110,11 +110,8 @@ def _saturated(cp, index: int, rows: slice) -> int:
     A seed set that reached no class of the index is not evidence that
     there is none: 0 then.
     """
-    sp = cp.start_point[rows]
-    ok = sp >= 0
-    sel = np.where(ok, cp.index[np.where(ok, sp, 0)] == index, False) if cp.index.size else ok
-    assign = np.where(sel, sp, -1)
-    hits = np.bincount(assign[assign >= 0]) if sel.any() else np.zeros(0, int)
+    assign = cp.assignment(index)[rows]
+    hits = np.bincount(assign[assign >= 0]) if np.any(assign >= 0) else np.zeros(0, int)
     return _flat_no_singleton(saturation_curve(assign), hits[hits > 0])
 
 

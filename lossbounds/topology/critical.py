@@ -92,14 +92,18 @@ class CriticalPoints:
         np.add.at(out, self.index, w)
         return out
 
-    def saturation(self, index: int) -> np.ndarray:
-        """Distinct points of this index among the first s + 1 starts, shape (S,)."""
+    def assignment(self, index: int) -> np.ndarray:
+        """Class reached from every start when it has this Morse index, else -1, shape (S,)."""
         sp = self.start_point
         if not self.index.size:  # no class found: no start reached one
-            return np.zeros(len(sp), dtype=int)
+            return np.full(len(sp), -1)
         ok = sp >= 0
         sel = np.where(ok, self.index[np.where(ok, sp, 0)] == index, False)
-        return saturation_curve(np.where(sel, sp, -1))
+        return np.where(sel, sp, -1)
+
+    def saturation(self, index: int) -> np.ndarray:
+        """Distinct points of this index among the first s + 1 starts, shape (S,)."""
+        return saturation_curve(self.assignment(index))
 
     def chao1(self, index: int) -> float:
         """Bias-corrected Chao1 (:func:`chao1`) of the points of this index reachable from such starts."""
