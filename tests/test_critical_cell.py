@@ -108,12 +108,20 @@ def test_full_counts_are_group_order_over_stabiliser():
     assert math.isclose(row["log10_group_order"], math.log10(8))
 
 
-def test_full_counts_undefined_above_exact_limit():
-    row = _row(_cell(exact_limit=4, samples=6, n_starts=32))
-    found = [k for k in range(3) if row[f"n_crit_{k}"] > 0]
-    assert found
-    assert all(math.isnan(row[f"n_crit_{k}_full"]) for k in found)
-    assert row["full_undefined"].startswith("group order 8 > exact_limit 4")
+def test_full_counts_above_exact_limit_come_from_the_stabiliser_search():
+    # exact_limit = 4 < |G| = 8: no orbit is enumerated, the orbit sizes are |G| // |Stab|
+    # of the layer-by-layer search; compared with the stabilisers counted by hand
+    cell = _cell(exact_limit=4, samples=6, n_starts=32)
+    row = _row(cell)
+    arch, _, surface = problem(cell)
+    tree, cp, _ = _search(cell, arch, surface)
+    assert (tree.nullity == 0).all() and (cp.nullity == 0).all()
+    points = [tree.minima, cp.points[cp.index == 1], cp.points[cp.index == 2]]
+    assert sum(len(p) for p in points) >= 1
+    for k in range(3):
+        stab = np.array([_stabiliser(p) for p in points[k]], dtype=int)
+        assert row[f"n_crit_{k}_full"] == np.sum(8 // stab)
+    assert row["full_undefined"] == ""
 
 
 @pytest.mark.parametrize("bad", [{"n_starts": 0}, {"max_rounds": 0}])
@@ -141,3 +149,15 @@ def test_nothing_found_is_not_saturated():
     for k in (1, 2):
         if row[f"n_crit_{k}"] == 0:
             assert row[f"saturated_{k}"] == 0
+
+
+def test_full_reason_names_the_group_limit_only_for_tied_groups():
+    from lossbounds.experiments.critical_cell import _full_reason
+    from lossbounds.theory.architecture import Architecture
+
+    tied = SymmetryGroup(Architecture(2, 3, 2, 5, activation="tanh", skip="identity"))  # 48
+    untied = SymmetryGroup(Architecture(2, 3, 2, 5, activation="tanh"))  # (2^3 3!)^2 = 2304
+    nan = np.array([np.nan, 0.0, np.nan])
+    assert _full_reason(tied, nan, 4) == "group order 48 > exact_limit 4"
+    assert _full_reason(untied, nan, 4) == "degenerate class of index 0,2"
+    assert _full_reason(untied, np.zeros(3), 4) == ""

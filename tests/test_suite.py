@@ -214,15 +214,30 @@ def test_spec_bounds_and_prediction_table_read_the_spec():
     assert "a = b; a = b" in text and "a > b; a > b" in text
 
 
-def test_full_counts_are_masked_by_group_order_not_by_value():
-    # the measurement leaves a full count defined (0) where no class exists even if |G| > limit:
-    # masking by |G| keeps a zero of a large-group arm from entering alone
+def test_full_counts_are_masked_by_the_old_reason_not_by_value():
+    # rows of the old core (|G| > limit, reason "group order ... > exact_limit") left a full
+    # count defined (0) where no class exists: masking every such row keeps a zero of a
+    # large-group arm from entering alone
     t = _table()
     t["log10_group_order"] = np.where(t["activation"] == "a", math.log10(2304), 0.0)
     t["n_crit_1_full"] = np.where(t["activation"] == "a", np.where(t["seed"] % 2, np.nan, 0.0), 2.0)
+    t["full_undefined"] = np.where(t["activation"] == "a", "group order 2304 > exact_limit 512", "")
     masked = S.mask_group_limit(t, "n_crit_1_full", exact_limit=512)
     assert np.all(np.isnan(masked["n_crit_1_full"][t["activation"] == "a"]))
     assert np.all(masked["n_crit_1_full"][t["activation"] == "b"] == 2.0)
     (test,) = S.run_family(t, [S.Comparison("a - b", A, B)], [S.Stratum("l2>0", {"l2": [1e-3, 1e-2]})],
                            MARGINS, counts=["n_crit_1_full"])  # fmt: skip
     assert test.verdict == S.UNDEFINED
+    # rows of the new core (stabiliser search: |G| > limit, counts defined) keep their values
+    t["n_crit_1_full"] = np.where(t["activation"] == "a", 2304.0, 2.0)
+    t["full_undefined"] = np.full(len(t["seed"]), "")
+    kept = S.mask_group_limit(t, "n_crit_1_full", exact_limit=512)
+    assert np.all(kept["n_crit_1_full"][t["activation"] == "a"] == 2304.0)
+    # a degenerate class is not a group limit: its row is left as measured
+    t["full_undefined"] = np.where(t["activation"] == "a", "degenerate class of index 1", "")
+    assert np.all(S.mask_group_limit(t, "n_crit_1_full")["n_crit_1_full"] == t["n_crit_1_full"])
+    # without the reason column the mask falls back to |G| > limit
+    del t["full_undefined"]
+    by_order = S.mask_group_limit(t, "n_crit_1_full", exact_limit=512)
+    assert np.all(np.isnan(by_order["n_crit_1_full"][t["activation"] == "a"]))
+    assert np.all(by_order["n_crit_1_full"][t["activation"] == "b"] == 2.0)

@@ -115,12 +115,16 @@ def _saturated(cp, index: int, rows: slice) -> int:
     return _flat_no_singleton(saturation_curve(assign), hits[hits > 0])
 
 
-def _full_reason(group_order: int, full: np.ndarray, exact_limit: int) -> str:
-    """Why a full-space count of index 0..2 is NaN ("" when all three are defined)."""
+def _full_reason(group, full: np.ndarray, exact_limit: int) -> str:
+    """Why a full-space count of index 0..2 is NaN ("" when all three are defined).
+
+    Above ``exact_limit`` an untied group's orbit sizes come from the
+    stabiliser search, so only a tied group (identity skips) is undefined there.
+    """
     if np.isfinite(full).all():
         return ""
-    if group_order > exact_limit:
-        return f"group order {group_order} > exact_limit {exact_limit}"
+    if group.tied and group.order > exact_limit:
+        return f"group order {group.order} > exact_limit {exact_limit}"
     bad = [k for k in range(len(full)) if not np.isfinite(full[k])]
     return "degenerate class of index " + ",".join(map(str, bad))
 
@@ -147,7 +151,7 @@ def critical_columns(cp, tree, group, opts: MergeOptions, bands: slice) -> dict:
     none once). Indices 1 and 2: the classes of ``cp`` (Newton from
     :func:`seed_points`); ``saturated_1`` is the test over the band tops,
     ``saturated_2`` over every seed. ``n_crit_k_full`` is NaN when a class is
-    degenerate or |G| exceeds ``exact_limit`` (``full_undefined`` says which).
+    degenerate or a tied group exceeds ``exact_limit`` (``full_undefined`` says which).
     """
     n, f = np.zeros(3), np.zeros(3)
     n[0] = len(tree.minima_values)
@@ -159,7 +163,7 @@ def critical_columns(cp, tree, group, opts: MergeOptions, bands: slice) -> dict:
     return {
         **{f"n_crit_{k}": int(n[k]) for k in range(3)},
         **{f"n_crit_{k}_full": float(f[k]) for k in range(3)},
-        "full_undefined": _full_reason(int(group.order), f, opts.exact_limit),
+        "full_undefined": _full_reason(group, f, opts.exact_limit),
         "n_degenerate": int(np.sum(tree.nullity > 0) + np.sum(cp.nullity[cp.index > 0] > 0)),
         "n_newton_failed": int(sum(cp.rejected.values())),
         "singletons_0": int(np.sum(hits0 == 1)),

@@ -31,6 +31,7 @@ persistence >= 1e-2 var(y)). This module turns such a table into a notebook's
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -340,39 +341,48 @@ def prediction_table(bounds: Mapping, comparisons: Sequence[Comparison]) -> str:
 
 
 def mask_group_limit(table: Mapping, column: str, exact_limit: int | None = None) -> dict:
-    """Set a full-space count to NaN in every row whose |G| exceeds the exact orbit limit.
+    """Set a full-space count to NaN in every row measured without the group's orbit sizes.
 
-    The measurement leaves such a count defined where it is 0 (no class to weight)
-    and NaN otherwise, so its missingness depends on its value; masking by |G|
-    (a property of the setting) removes that selection.
+    Rows measured before the stabiliser search (SymmetryGroup.stabiliser_order)
+    left the full counts of a group with |G| > ``exact_limit`` NaN, except a
+    count of 0 (no class to weight): its missingness depended on its value.
+    Those rows say so in ``full_undefined`` (``"group order G > exact_limit L"``,
+    as do rows of tied groups above the limit, whose counts are still
+    undefined); masking every such row removes that selection. Rows measured
+    with the stabiliser search keep their values. A table without
+    ``full_undefined`` is masked by |G| (``log10_group_order`` > ``exact_limit``).
 
     Parameters
     ----------
     table : dict
-        A claim table with ``log10_group_order``.
+        A claim table with ``full_undefined`` (or ``log10_group_order``).
     column : str
         A full-space count column.
     exact_limit : int, optional
-        Default: :class:`lossbounds.topology.options.MergeOptions`'s ``exact_limit``
-        (the measurement's; the reasons ``"group order ... > exact_limit L"`` in
-        ``full_undefined`` name it).
+        Only for a table without ``full_undefined``. Default:
+        :class:`lossbounds.topology.options.MergeOptions`'s ``exact_limit``.
 
     Returns
     -------
     dict
-        A copy of ``table`` with ``column`` masked and ``full_undefined`` set there.
+        A copy of ``table`` with ``column`` masked.
     """
+    out = dict(table)
+    if "full_undefined" in table:
+        why = np.asarray(table["full_undefined"], dtype=str)
+        over = np.array([_GROUP_LIMIT.match(r) is not None for r in why], dtype=bool)
+        out[column] = np.where(over, np.nan, np.asarray(table[column], dtype=float))
+        return out
     from lossbounds.topology.options import MergeOptions
 
     limit = MergeOptions().exact_limit if exact_limit is None else int(exact_limit)
     orders = np.rint(10 ** np.asarray(table["log10_group_order"], dtype=float))
-    over = orders > limit
-    out = dict(table)
-    out[column] = np.where(over, np.nan, np.asarray(table[column], dtype=float))
-    if "full_undefined" in table:
-        reason = [f"group order {int(g)} > exact_limit {limit}" for g in orders]
-        out["full_undefined"] = np.where(over, reason, np.asarray(table["full_undefined"]))
+    out[column] = np.where(orders > limit, np.nan, np.asarray(table[column], dtype=float))
     return out
+
+
+#: The ``full_undefined`` reason of a row whose full counts were not measured (group too large).
+_GROUP_LIMIT = re.compile(r"group order \d+ > exact_limit \d+")
 
 
 def _why_undefined(rows, column, comp) -> str:

@@ -80,6 +80,7 @@ _NAMES = {
     "GroupElement": "symmetry",
     "SymmetryGroup": "symmetry",
     "dedup_modulo_group": "symmetry",
+    "stabiliser_order": "stabiliser",
     "LowerBoundCertificate": "symmetry",
     "lower_bound_certificate": "symmetry",
 }

@@ -420,17 +420,24 @@ def orbit_weights(
 ) -> np.ndarray:
     """Points of the full space per class: ``|G| / |stabiliser|`` (1 without a group).
 
-    NaN for a degenerate class (nullity > 0: its setwise stabiliser is not
-    defined) and when ``|G| > exact_limit`` (the orbit is not enumerated).
+    :meth:`SymmetryGroup.orbit_size` with ``max_order = exact_limit``: the
+    orbit is enumerated when ``|G| <= exact_limit``, otherwise the stabiliser is
+    searched layer by layer. NaN for a degenerate class (nullity > 0: its
+    setwise stabiliser is not defined), for a tied group (identity skips)
+    with ``|G| > exact_limit``, and (with a warning) for a class whose
+    stabiliser exceeds the search's cap.
     """
     if group is None:
         return np.where(nullity > 0, np.nan, 1.0)
     w = np.full(len(points), np.nan)
-    if group.order > opts.exact_limit:
+    if group.tied and group.order > opts.exact_limit:
         return w
     for i in np.flatnonzero(nullity == 0):
         tol = opts.dedup_tol * (1.0 + np.linalg.norm(points[i]))
-        w[i] = group.orbit_size(points[i], tol=tol, max_order=opts.exact_limit)
+        try:
+            w[i] = group.orbit_size(points[i], tol=tol, max_order=opts.exact_limit)
+        except ValueError as err:  # only the stabiliser search's cap reaches here
+            warnings.warn(f"orbit size of class {i} left NaN: {err}", stacklevel=2)
     return w
 
 

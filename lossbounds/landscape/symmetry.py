@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -310,9 +311,14 @@ class SymmetryGroup:
     def orbit_size(self, theta, tol: float = 1e-6, max_order: int = 100_000) -> int:
         """Count the distinct points of the orbit of ``theta``.
 
-        Greedy count: the orbit points are visited in :meth:`elements` order and
-        each point not yet within ``tol`` (Euclidean) of a visited point starts
-        a new class, covering every point within ``tol`` of it.
+        ``|G| <= max_order``: greedy count; the orbit points are visited in
+        :meth:`elements` order and each point not yet within ``tol``
+        (Euclidean) of a visited point starts a new class, covering every
+        point within ``tol`` of it. ``|G| > max_order``: ``|G| //``
+        :meth:`stabiliser_order` (no enumeration; untied groups only). Both
+        agree when the images of ``theta`` either coincide (distance <= tol)
+        or lie farther than ``2 tol`` apart; a stabiliser order that does not
+        divide |G| (a tolerance straddling near-coincident images) warns.
 
         Parameters
         ----------
@@ -331,10 +337,21 @@ class SymmetryGroup:
         Raises
         ------
         ValueError
-            If ``tol`` is not a finite number > 0, or as :meth:`orbit`.
+            If ``tol`` is not a finite number > 0, or as :meth:`orbit` (small
+            groups) or :meth:`stabiliser_order` (large groups: a tied group,
+            or a stabiliser beyond the search's cap).
         """
         if not (tol > 0 and math.isfinite(tol)):
             raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+        if self.order > max_order:
+            stab = self.stabiliser_order(theta, tol=tol, max_order=max_order)
+            if self.order % stab:
+                warnings.warn(
+                    f"stabiliser order {stab} does not divide |G| = {self.order}: images of "
+                    f"theta lie near distance tol = {tol:g}; the orbit size is rounded down",
+                    stacklevel=2,
+                )
+            return self.order // stab
         pts = self.orbit(theta, max_order=max_order)
         seen, count = np.zeros(len(pts), dtype=bool), 0
         for i in range(len(pts)):
@@ -342,6 +359,20 @@ class SymmetryGroup:
                 seen |= np.linalg.norm(pts[i] - pts, axis=-1) <= tol
                 count += 1
         return count
+
+    def stabiliser_order(
+        self, theta, tol: float = 1e-6, max_order: int = 100_000, max_elements: int = 100_000
+    ) -> int:
+        """Count the elements g with ``||g(theta) - theta|| <= tol``, without enumerating G.
+
+        Layer-by-layer search for untied groups, enumeration for tied ones
+        up to ``max_order``; see
+        :func:`lossbounds.landscape.stabiliser.stabiliser_order` (arguments,
+        cost, errors).
+        """
+        from lossbounds.landscape.stabiliser import stabiliser_order
+
+        return stabiliser_order(self, theta, tol, max_order, max_elements)
 
     def canonical(self, theta) -> np.ndarray:
         """Return a canonical representative of the orbit of ``theta`` (shape (N,)).

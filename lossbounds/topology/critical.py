@@ -53,7 +53,7 @@ class CriticalPoints:
     orbit_size : numpy.ndarray, shape (K,)
         Points of the full space in the class, ``|G| / |stabiliser|`` (1
         without a group); NaN for degenerate classes (nullity > 0) and for
-        groups larger than ``exact_limit``.
+        tied groups (identity skips) larger than ``exact_limit``.
     start_point : numpy.ndarray of int, shape (S,)
         Class reached from every start, -1 when Newton did not converge.
     rejected : dict
