@@ -43,11 +43,11 @@ from lossbounds.landscape.hvp import hvp, lowest_eigenpairs
 from lossbounds.landscape.newton import (
     Polished,
     Target,
+    _classified,
     _improves,
     _tolerances,
     cap_rows,
     clamp_box,
-    morse_counts,
 )
 from lossbounds.landscape.surface import value_grad
 
@@ -219,12 +219,7 @@ def krylov_saddles(fn, X: torch.Tensor, opts, desc: str = "saddles (Krylov)") ->
     v = torch.stack([pt.v for pt in ends])
     gnorm = torch.stack([pt.g.norm() for pt in ends])
     lam = torch.cat([_classify(pt) for pt in ends])
-    gtol, ztol = _tolerances(lam, gnorm, P, opts)
-    finite = torch.isfinite(v) & torch.isfinite(gnorm) & torch.isfinite(lam).all(dim=1)
-    critical = finite & (gnorm <= gtol)
-    index, nullity = morse_counts(lam, ztol)
-    out = (P, v, gnorm, lam, critical, index, nullity)
-    return Polished(*(t.detach().cpu().numpy() for t in out))
+    return _classified(P, v, gnorm, lam, opts)
 
 
 def lowest_modes(fn, X: torch.Tensor) -> torch.Tensor:
