@@ -12,12 +12,12 @@ Hessian and ``eigh`` per step) and by :func:`~lossbounds.landscape.krylov.krylov
 wall and CPU seconds per refined saddle, the number refined and the largest
 distance to c; then ``ratio: X``, dense CPU time over Krylov CPU time.
 
-With ``--network`` (default on) the same two paths take ``--steps`` steps from one random
+Then (unless ``--no-network``) the same two paths take ``--steps`` steps from one random
 initialisation of notebook 13's digits classifier (``Linear(64, 16, bias=False), Tanh(),
 Linear(16, 10)``, N = 1194, m = 300, cross-entropy + 1e-3 ||theta||^2), where a Hessian
 costs N backward passes through the network: the lines give the CPU seconds per step
-(at most ``--steps`` steps run: a path stops early when every step is refused)
-(the final classification included) and ``network ratio: X``.
+(the final classification included; at most ``--steps`` steps run, fewer when every
+step is refused) and ``network ratio: X``.
 
 Timings depend on the machine's load: run it on a quiet machine to quote them.
 """
