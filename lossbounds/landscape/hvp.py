@@ -46,6 +46,7 @@ __all__ = [
     "surface_hvp",
     "hessian_operator",
     "extreme_eigenvalues",
+    "lowest_eigenpairs",
     "PointClass",
     "classify_point",
 ]
@@ -195,6 +196,62 @@ def _shift(high) -> float:
     accuracy of about ``tol * sigma``. Lanczos is shift-invariant otherwise.
     """
     return float(max(abs(high[-1]), np.finfo(float).tiny))
+
+
+def lowest_eigenpairs(apply: Callable, n: int, k: int = 1, v0=None, highest: float | None = None,
+                      tol: float = 1e-10, seed: int = 0,
+                      highest_tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
+    """Compute the ``k`` lowest eigenpairs and the highest eigenvalue of a symmetric operator (Lanczos).
+
+    The lowest pairs are computed on H + sigma I (sigma as in :func:`extreme_eigenvalues`),
+    started from ``v0`` (a warm start: the previous eigenvector of a nearby point).
+
+    Parameters
+    ----------
+    apply : callable
+        v -> H v.
+    n : int
+        N; for N < 2 max(4 k, 40) the operator is formed densely (N products) and ``eigh`` is used.
+    k : int
+        Lowest pairs (>= 1).
+    v0 : array_like, shape (N,), optional
+        Start vector of the lowest pairs (default: seeded normal).
+    highest : float, optional
+        The highest eigenvalue when known (skips its Lanczos run).
+    tol, seed : float, int
+        eigsh's relative accuracy and the seed of the default start vectors.
+    highest_tol : float
+        eigsh's relative accuracy of the highest eigenvalue (a scale: a loose
+        accuracy is cheap where the top of the spectrum is clustered).
+
+    Returns
+    -------
+    values : numpy.ndarray, shape (k,), ascending
+    vectors : numpy.ndarray, shape (N, k), orthonormal columns
+    highest : float
+
+    Raises
+    ------
+    ValueError
+        For bad ``n`` or ``k``.
+    scipy.sparse.linalg.ArpackNoConvergence
+        When Lanczos does not converge within 20 N iterations.
+    """
+    n, k = check_int("n", n, 1), check_int("k", k, 1)
+    op = hessian_operator(apply, n)
+    if _dense(n, k):
+        vals, vecs = np.linalg.eigh(op.matmat(np.eye(n)))
+        return vals[:k], vecs[:, :k], float(vals[-1])
+    start = np.random.default_rng(seed).standard_normal(n)
+    if highest is None:
+        opts = dict(
+            v0=start, tol=highest_tol, maxiter=20 * n, ncv=_ncv(1), return_eigenvectors=False
+        )
+        highest = float(np.max(eigsh(op, k=1, which="LA", **opts)))
+    v0 = start if v0 is None else np.asarray(v0, dtype=np.float64).ravel()
+    vals, vecs = _lowest_pairs(op.matvec, n, k, v0, tol, 20 * n, _shift([highest]))
+    order = np.argsort(vals)
+    return vals[order], vecs[:, order], float(highest)
 
 
 @dataclass(frozen=True)

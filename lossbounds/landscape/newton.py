@@ -325,7 +325,15 @@ def polish_and_classify(
         )
     X, v, g = _newton_loop(fn, clamp_box(X.detach().clone(), opts.box), opts, mode, desc)
     lam = torch.linalg.eigvalsh(batched_hessians(fn, X))
-    gnorm = g.norm(dim=1)
+    return _classified(X, v, g.norm(dim=1), lam, opts)
+
+
+def _classified(X, v, gnorm, lam, opts) -> Polished:
+    """Polished end points from points, values, gradient norms and (part of) the ascending spectra.
+
+    The package's one tolerance rule and one classification rule; ``lam`` (K, m)
+    is the whole spectrum (dense) or its lowest and highest eigenvalues (Krylov).
+    """
     gtol, ztol = _tolerances(lam, gnorm, X, opts)
     finite = torch.isfinite(v) & torch.isfinite(gnorm) & torch.isfinite(lam).all(dim=1)
     critical = finite & (gnorm <= gtol)

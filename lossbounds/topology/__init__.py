@@ -15,6 +15,7 @@ _NAMES = {
     "CriticalPoints": "critical",
     "critical_points": "critical",
     "mueller_brown": "shapes",
+    "embedded_saddle": "shapes",
     "gaussian_wells": "shapes",
     "himmelblau": "shapes",
     "lennard_jones": "shapes",

@@ -21,8 +21,9 @@ et al. 2018 for networks):
    joined by a climbing-image nudged elastic band
    (:func:`~lossbounds.topology.neb.run_bands`).
 3. **Saddles.** Each climbing image is refined by eigenvector following
-   (``saddle_steps`` iterations per band at most, ``saddle_budget`` in all)
-   to an index-1 saddle, whose two sides are descended to the minima it
+   (``saddle_steps`` iterations per band at most, ``saddle_budget`` in all;
+   dense Hessians up to d = ``krylov_dim``, Lanczos and conjugate gradients
+   on Hessian-vector products above) to an index-1 saddle, whose two sides are descended to the minima it
    joins. A refined saddle joining the band's ends gives a verified merge
    level; otherwise the band maximum joins them (an upper bound, flagged).
 4. **Tree.** Kruskal's union-find with the elder rule. Rounds double the
@@ -46,6 +47,7 @@ from scipy.spatial.distance import cdist
 from tqdm.auto import tqdm
 
 from lossbounds._checks import check_int
+from lossbounds.landscape.krylov import krylov_saddles, lowest_modes
 from lossbounds.landscape.newton import (
     Polished,
     Target,
@@ -270,12 +272,18 @@ def _find_minima(fn: Target, X: torch.Tensor, group, opts: MergeOptions):
 
 
 def _saddle_ends(fn: Target, cat: _Catalogue, S: torch.Tensor, opts: MergeOptions, discover: bool):
-    """Minima joined by each saddle S (E', d): descend from S +- push * (negative mode)."""
+    """Minima joined by each saddle S (E', d): descend from S +- push * (negative mode).
+
+    The negative mode by ``eigh`` of the dense Hessian up to d = ``krylov_dim``, by Lanczos above.
+    """
     if len(S) == 0:
         return np.empty((0, 2), dtype=int)
     from lossbounds.landscape.surface import batched_hessians
 
-    v0 = torch.linalg.eigh(batched_hessians(fn, S))[1][:, :, 0]
+    if S.shape[1] > opts.krylov_dim:
+        v0 = lowest_modes(fn, S)
+    else:
+        v0 = torch.linalg.eigh(batched_hessians(fn, S))[1][:, :, 0]
     X = torch.cat([S + opts.push * v0, S - opts.push * v0])
     pol = polish_and_classify(fn, _descend(fn, X, opts, "saddle ends"), opts, "min", "ends")
     ends = np.full(len(X), -1)
@@ -315,12 +323,18 @@ def _flat_match(fn: Target, cat: _Catalogue, pol: Polished, opts: MergeOptions) 
 
 
 def _refine_saddles(fn: Target, top: torch.Tensor, opts: MergeOptions, budget: list):
-    """Eigenvector following from the band maxima, capped per band and by the remaining budget."""
+    """Eigenvector following from the band maxima, capped per band and by the remaining budget.
+
+    Dense (``polish_and_classify``) for d <= ``krylov_dim``, matrix-free
+    (``krylov_saddles``) above.
+    """
     steps = min(opts.saddle_steps, budget[0] // max(1, len(top)))
     budget[0] -= steps * len(top)
-    pol = polish_and_classify(
-        fn, top, dataclasses.replace(opts, newton_steps=steps), "saddle", "saddles"
-    )
+    capped = dataclasses.replace(opts, newton_steps=steps)
+    if top.shape[1] > opts.krylov_dim:
+        pol = krylov_saddles(fn, top, capped)
+    else:
+        pol = polish_and_classify(fn, top, capped, "saddle", "saddles")
     refined = pol.critical & (pol.index == 1)
     return pol, refined
 

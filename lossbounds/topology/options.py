@@ -16,6 +16,7 @@ _INT_MIN = {
     "n_images": 3,
     "neb_steps": 1,
     "threads": 1,
+    "krylov_dim": 1,
 }
 
 
@@ -82,6 +83,12 @@ class MergeOptions:
         refinement (>= 0).
     saddle_budget : int
         Total eigenvector-following iterations (summed over bands) of one call (>= 0).
+    krylov_dim : int
+        Dimension d above which the saddle refinement is matrix-free
+        (:func:`~lossbounds.landscape.krylov.krylov_saddles`: Lanczos and
+        conjugate gradients on Hessian-vector products, no dense Hessian);
+        at d <= ``krylov_dim`` it runs the dense eigenvector following
+        (>= 1; the default 400 keeps every sweep cell dense).
     check_bands : int
         Bands of the merge tree re-run with twice the images (>= 0).
     box : float or None
@@ -117,6 +124,7 @@ class MergeOptions:
     push: float = 1e-2
     saddle_steps: int = 60
     saddle_budget: int = 200_000
+    krylov_dim: int = 400
     check_bands: int = 8
     box: float | None = None
     exact_limit: int = 512

@@ -22,6 +22,7 @@ __all__ = [
     "gaussian_wells",
     "mueller_brown",
     "MUELLER_BROWN_CRITICAL",
+    "embedded_saddle",
     "himmelblau",
     "HIMMELBLAU_CRITICAL",
     "lennard_jones",
@@ -396,6 +397,47 @@ MUELLER_BROWN_CRITICAL = np.array(
         [0.212, 0.293, -72.25, 1],
     ]
 )
+
+
+def embedded_saddle(d: int, seed: int = 0, sign: float = 1.0):
+    """Return a curved 2-D double well plus a positive-definite quadratic in d - 2 dims, rotated.
+
+    ``F(a, b, z) = (a^2 - 1)^2 + sign (b - a^2/2)^2 + z^T Q z / 2 + a^2 ||z||^2 / 10`` at
+    ``(a, b, z) = R^T (x - c)``, with R a seeded random orthogonal matrix, Q of
+    eigenvalues 0.5 and ``linspace(1, 5, d - 3)`` and c a seeded normal vector.
+    For ``sign=1`` its index-1 saddle is x = c, value 1, Hessian eigenvalues
+    -4, 0.5, 1, ..., 5 (the one between the minima at a = +-1, b = 1/2, z = 0, value
+    0); for ``sign=-1``, x = c is an index-2 critical point (eigenvalues -4, -2, 0.5, ...).
+
+    Parameters
+    ----------
+    d : int
+        Dimension (>= 4).
+    seed : int
+    sign : float
+
+    Returns
+    -------
+    f : callable
+        Batched (K, d) float64 tensor -> (K,), works under ``torch.func``.
+    c : numpy.ndarray, shape (d,)
+        The critical point.
+    """
+    d = check_int("d", d, 4)
+    rng = np.random.default_rng(seed)
+    R, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    S, _ = np.linalg.qr(rng.standard_normal((d - 2, d - 2)))
+    Q = (S * np.concatenate([[0.5], np.linspace(1.0, 5.0, d - 3)])) @ S.T
+    c = rng.standard_normal(d)
+    Rt, Qt, ct = (torch.as_tensor(a) for a in (R, Q, c))
+
+    def f(X):
+        Y = (X - ct.to(X.device)) @ Rt.to(X.device)
+        a, b, z = Y[:, 0], Y[:, 1], Y[:, 2:]
+        quad = 0.5 * ((z @ Qt.to(X.device)) * z).sum(1) + 0.1 * a**2 * (z * z).sum(1)
+        return (a**2 - 1) ** 2 + sign * (b - a**2 / 2) ** 2 + quad
+
+    return f, c
 
 
 def mueller_brown(x: torch.Tensor) -> torch.Tensor:
