@@ -15,7 +15,7 @@ sys.path.insert(0, str(HERE / "_ext"))
 project = "lossbounds"
 author = "the lossbounds authors"
 copyright = "2026, the lossbounds authors"  # noqa: A001
-release = version = "0.3.0"
+release = version = "0.4.0"
 
 extensions = [
     "myst_nb",

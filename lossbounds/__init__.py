@@ -21,7 +21,7 @@ neither torch nor any wing until a name is used.
 from lossbounds._lazy import attach
 from lossbounds.config import quick_mode
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 _NAMES = {
     "Architecture": "theory.architecture",
