@@ -176,11 +176,33 @@ def test_generic_seven_unit_layer_is_fast():
     assert time.perf_counter() - start < 1.0  # |G| = 645120 elements are never enumerated
 
 
+@pytest.mark.parametrize(
+    ("widths", "dead", "stab"),
+    [
+        ((7,), {1: range(7)}, F(7) * 2**7),  # every unit dead (theta's hidden part is 0): all of G
+        ((7,), {1: range(6)}, F(6) * 2**6),  # six dead, one live
+        ((3, 3), {1: range(3), 2: range(3)}, (F(3) * 8) ** 2),  # 3x2 at the origin: |G| = 2304
+        ((8,), {1: range(5)}, F(5) * 2**5),
+    ],
+)
+def test_dead_units_are_counted_apart_not_searched(widths, dead, stab):
+    G = _group(widths)
+    theta = _generic(G, 2)
+    for layer, units in dead.items():
+        theta = _edit(G, theta, layer, list(units), "dead", None)
+    start = time.perf_counter()
+    assert G.stabiliser_order(theta, tol=_tol(theta), max_elements=100) == stab
+    assert G.orbit_size(theta, tol=_tol(theta), max_order=1) == G.order // stab
+    assert time.perf_counter() - start < 1.0
+
+
 def test_cap_and_tied_groups_refuse_clearly():
     G = _group((7,))
-    dead = _edit(G, _generic(G, 0), 1, list(range(7)), "dead", None)  # |Stab| = |G| = 645120
+    twins = _edit(G, _generic(G, 0), 1, list(range(1, 7)), "twin", 0)  # 7 twins: 7! = 5040
     with pytest.raises(ValueError, match="max_elements"):
-        G.stabiliser_order(dead, tol=1e-8, max_elements=1000)
+        G.stabiliser_order(twins, tol=1e-8, max_elements=1000)
+    assert G.stabiliser_order(twins, tol=_tol(twins), max_elements=20_000) == F(7)
+    dead = _edit(G, _generic(G, 0), 1, list(range(7)), "dead", None)  # |Stab| = |G| = 645120
     with pytest.raises(ValueError, match="max_elements"):
         stabiliser_order(G, _generic(G, 0), 1e-8, max_elements=0)
     tied = _group((3, 3), "tanh", "identity")  # one shared permutation and flip: 2^3 3! = 48

@@ -20,7 +20,7 @@ import numpy as np
 
 from lossbounds._checks import check_int
 
-__all__ = ["stabiliser_order"]
+__all__ = ["stabiliser_order", "dead_units"]
 
 
 def stabiliser_order(
@@ -77,15 +77,46 @@ def stabiliser_order(
         return sum(
             int(np.linalg.norm(group.apply(theta, g) - theta) <= tol) for g in group.elements()
         )
-    search = _Search(group, theta, tol, max_elements)
-    return search.count([], [])
+    dead = dead_units(group, theta, tol)
+    search = _Search(group, theta, tol, max_elements, dead)
+    factor = math.prod(
+        math.factorial(int(d.sum())) * (2 ** int(d.sum()) if m else 1)
+        for d, m in zip(dead, group._flip_mask, strict=True)
+    )
+    return factor * search.count([], [])
+
+
+def dead_units(group, theta, tol: float) -> list:
+    """Units whose incoming rows and outgoing columns are all within the tolerance of 0.
+
+    One bool array (h_l,) per hidden layer. A stabiliser element maps dead units to dead units
+    and any signed permutation of them fixes theta (zero rows and columns stay zero; a flip's
+    offset into the next bias is a zero outgoing weight times a constant), so the stabiliser is
+    the product of those permutations (k! 2^k per layer, k! without flips) and the stabiliser
+    of the live units. The threshold ``tol / (2 sqrt(k_max))`` per unit keeps the whole move of
+    the dead units within ``tol``.
+    """
+    p = group.layout.unflatten(theta)
+    norms = []
+    for layer in range(1, group.H + 1):
+        rows = _block(group, theta, layer)
+        out = (
+            [p["v"].reshape(-1, group.widths[-1])]
+            if layer == group.H
+            else [p[k] for k in (f"W{layer + 1}", f"P{layer + 1}") if k in p]
+        )
+        sq = np.sum(rows**2, axis=1) + sum(np.sum(o**2, axis=0) for o in out)
+        norms.append(np.sqrt(sq))
+    limit = tol / (2.0 * math.sqrt(sum(len(n) for n in norms)))
+    return [n <= limit for n in norms]
 
 
 class _Search:
     """Depth-first search over the per-layer choices compatible with theta's rows."""
 
-    def __init__(self, group, theta, tol, max_elements):
+    def __init__(self, group, theta, tol, max_elements, dead):
         self.group, self.theta, self.tol, self.cap = group, theta, tol, max_elements
+        self.dead = dead  # per layer: dead units stay in place, unflipped (counted apart)
         self.targets = [_block(group, theta, layer) for layer in range(1, group.H + 1)]
         self.explored = 0
 
@@ -115,12 +146,15 @@ class _Search:
         rows = [
             _block(g, g.apply(self.theta, self._element(perms, flips, f)), layer) for f in choices
         ]
-        target = self.targets[layer - 1]
+        target, dead = self.targets[layer - 1], self.dead[layer - 1]
         # ok[j, i, k]: new unit j may be old unit i with flip choices[k]
         ok = np.stack(
             [np.linalg.norm(target[:, None, :] - r[None, :, :], axis=-1) <= self.tol for r in rows],
             axis=-1,
         )
+        ok[dead, :, :] = False
+        ok[:, dead, :] = False
+        ok[np.flatnonzero(dead), np.flatnonzero(dead), 0] = True
         total = 0
         for perm, flip in _matchings(ok, choices):
             total += self.count([*perms, perm], [*flips, flip])
