@@ -198,10 +198,12 @@ def test_dead_units_are_counted_apart_not_searched(widths, dead, stab):
 
 def test_cap_and_tied_groups_refuse_clearly():
     G = _group((7,))
-    twins = _edit(G, _generic(G, 0), 1, list(range(1, 7)), "twin", 0)  # 7 twins: 7! = 5040
+    # 7 units with one incoming row and generic outgoing weights: 7! candidate matchings,
+    # each refused by the final test (|Stab| = 1)
+    alike = _edit(G, _generic(G, 0), 1, list(range(1, 7)), "in_twin", 0)
     with pytest.raises(ValueError, match="max_elements"):
-        G.stabiliser_order(twins, tol=1e-8, max_elements=1000)
-    assert G.stabiliser_order(twins, tol=_tol(twins), max_elements=20_000) == F(7)
+        G.stabiliser_order(alike, tol=_tol(alike), max_elements=1000)
+    assert G.stabiliser_order(alike, tol=_tol(alike), max_elements=20_000) == 1
     dead = _edit(G, _generic(G, 0), 1, list(range(7)), "dead", None)  # |Stab| = |G| = 645120
     with pytest.raises(ValueError, match="max_elements"):
         stabiliser_order(G, _generic(G, 0), 1e-8, max_elements=0)
@@ -214,3 +216,23 @@ def test_cap_and_tied_groups_refuse_clearly():
         tied.stabiliser_order(theta, tol=_tol(theta), max_order=10)
     with pytest.raises(ValueError, match="tol"):
         G.stabiliser_order(dead, tol=0.0)
+
+
+@pytest.mark.parametrize(
+    ("widths", "twins", "stab"),
+    [
+        ((4, 4, 4), {1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]}, F(4) ** 3),  # a collapsed 4x3
+        ((4, 4, 4), {2: [1, 2], 3: [3]}, F(3) * 2),
+        ((7,), {1: [1, 2, 3, 4, 5, 6]}, F(7)),
+        ((3,), {1: [1, 2]}, F(3)),  # |G| = 48: checked against the enumeration
+        ((2, 2), {1: [1], 2: [1]}, 2 * 2),
+    ],
+)
+def test_twin_classes_are_counted_apart_not_searched(widths, twins, stab):
+    G = _group(widths)
+    theta = _generic(G, 3)
+    for layer, units in twins.items():  # twins of unit 0 of the layer
+        theta = _edit(G, theta, layer, units, "twin", 0)
+    assert G.stabiliser_order(theta, tol=_tol(theta), max_elements=100) == stab
+    if G.order <= 5000:
+        assert G.orbit_size(theta, tol=_tol(theta)) == G.order // stab  # greedy enumeration

@@ -20,7 +20,7 @@ import numpy as np
 
 from lossbounds._checks import check_int
 
-__all__ = ["stabiliser_order", "dead_units"]
+__all__ = ["stabiliser_order", "unit_classes"]
 
 
 def stabiliser_order(
@@ -77,46 +77,76 @@ def stabiliser_order(
         return sum(
             int(np.linalg.norm(group.apply(theta, g) - theta) <= tol) for g in group.elements()
         )
-    dead = dead_units(group, theta, tol)
-    search = _Search(group, theta, tol, max_elements, dead)
-    factor = math.prod(
-        math.factorial(int(d.sum())) * (2 ** int(d.sum()) if m else 1)
-        for d, m in zip(dead, group._flip_mask, strict=True)
-    )
+    dead, twins = unit_classes(group, theta, tol)
+    search = _Search(group, theta, tol, max_elements, dead, twins)
+    factor = 1
+    for d, c, flips in zip(dead, twins, group._flip_mask, strict=True):
+        k = int(d.sum())
+        factor *= math.factorial(k) * (2**k if flips else 1)
+        factor *= math.prod(math.factorial(int(n)) for n in np.bincount(c[c >= 0]))
     return factor * search.count([], [])
 
 
-def dead_units(group, theta, tol: float) -> list:
-    """Units whose incoming rows and outgoing columns are all within the tolerance of 0.
-
-    One bool array (h_l,) per hidden layer. A stabiliser element maps dead units to dead units
-    and any signed permutation of them fixes theta (zero rows and columns stay zero; a flip's
-    offset into the next bias is a zero outgoing weight times a constant), so the stabiliser is
-    the product of those permutations (k! 2^k per layer, k! without flips) and the stabiliser
-    of the live units. The threshold ``tol / (2 sqrt(k_max))`` per unit keeps the whole move of
-    the dead units within ``tol``.
-    """
+def _signatures(group, theta) -> list:
+    """Per hidden layer, one row per unit: its incoming rows, then its outgoing columns."""
     p = group.layout.unflatten(theta)
-    norms = []
+    out = []
     for layer in range(1, group.H + 1):
-        rows = _block(group, theta, layer)
-        out = (
+        nxt = (
             [p["v"].reshape(-1, group.widths[-1])]
             if layer == group.H
             else [p[k] for k in (f"W{layer + 1}", f"P{layer + 1}") if k in p]
         )
-        sq = np.sum(rows**2, axis=1) + sum(np.sum(o**2, axis=0) for o in out)
-        norms.append(np.sqrt(sq))
-    limit = tol / (2.0 * math.sqrt(sum(len(n) for n in norms)))
-    return [n <= limit for n in norms]
+        out.append(np.concatenate([_block(group, theta, layer), *(o.T for o in nxt)], axis=1))
+    return out
+
+
+def unit_classes(group, theta, tol: float) -> tuple[list, list]:
+    """Dead units and twin classes of every hidden layer, counted apart from the search.
+
+    A unit is *dead* when its incoming rows and outgoing columns are all within
+    ``tol / (2 sqrt(k))`` of 0 (k: hidden units in all); two live units are *twins* when
+    those rows and columns agree within that threshold (classes: connected components).
+    Every signed permutation of dead units fixes theta (zero rows and columns stay zero; a
+    flip's offset into the next bias is a zero weight times a constant), and a stabiliser
+    element maps dead units to dead units: that part is ``k! 2^k`` per layer (``k!`` without
+    flips). Permuting twins fixes theta, so each stabiliser element has ``prod |C|!`` images
+    under those permutations, exactly one of which takes the twins of every class in
+    increasing order: the search counts only those (docs/symmetry.md).
+
+    Returns
+    -------
+    dead : list of bool arrays (h_l,)
+    twins : list of int arrays (h_l,)
+        Class label per unit (-1: no twin, or dead).
+    """
+    sigs = _signatures(group, theta)
+    limit = tol / (2.0 * math.sqrt(sum(len(s) for s in sigs)))
+    dead, twins = [], []
+    for sig in sigs:
+        d = np.linalg.norm(sig, axis=1) <= limit
+        close = (np.linalg.norm(sig[:, None] - sig[None], axis=-1) <= limit) & ~d[:, None] & ~d
+        label = np.full(len(sig), -1)
+        for i in range(len(sig)):  # connected components of the closeness relation
+            if label[i] < 0 and close[i].sum() > 1:
+                members, todo = {i}, [i]
+                while todo:
+                    new = set(np.flatnonzero(close[todo.pop()])) - members
+                    members |= new
+                    todo.extend(new)
+                label[sorted(members)] = i
+        dead.append(d)
+        twins.append(label)
+    return dead, twins
 
 
 class _Search:
     """Depth-first search over the per-layer choices compatible with theta's rows."""
 
-    def __init__(self, group, theta, tol, max_elements, dead):
+    def __init__(self, group, theta, tol, max_elements, dead, twins):
         self.group, self.theta, self.tol, self.cap = group, theta, tol, max_elements
         self.dead = dead  # per layer: dead units stay in place, unflipped (counted apart)
+        self.twins = twins  # per layer: twin classes, taken in increasing order (counted apart)
         self.targets = [_block(group, theta, layer) for layer in range(1, group.H + 1)]
         self.explored = 0
 
@@ -156,7 +186,7 @@ class _Search:
         ok[:, dead, :] = False
         ok[np.flatnonzero(dead), np.flatnonzero(dead), 0] = True
         total = 0
-        for perm, flip in _matchings(ok, choices):
+        for perm, flip in _matchings(ok, choices, self.twins[layer - 1]):
             total += self.count([*perms, perm], [*flips, flip])
         return total
 
@@ -172,16 +202,24 @@ def _block(group, vec, layer: int) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def _matchings(ok: np.ndarray, choices):
-    """Yield (perm, flip) rows: perm a permutation with ``ok[j, perm[j], k]`` for flip choices[k]."""
+def _matchings(ok: np.ndarray, choices, twins: np.ndarray):
+    """Yield (perm, flip) rows: perm a permutation with ``ok[j, perm[j], k]`` for flip choices[k].
+
+    Old units of one twin class (``twins``: label per unit, -1 none) are used in increasing order.
+    """
     h = ok.shape[0]
     perm, flip, used = np.zeros(h, dtype=np.int64), np.zeros(h, dtype=bool), np.zeros(h, bool)
+
+    def allowed(i) -> bool:  # the lower members of i's twin class are already placed
+        return twins[i] < 0 or bool(np.all(used[:i][twins[:i] == twins[i]]))
 
     def extend(j):
         if j == h:
             yield perm.copy(), flip.copy()
             return
         for i in np.flatnonzero(ok[j].any(axis=-1) & ~used):
+            if not allowed(i):
+                continue
             used[i] = True
             for k in np.flatnonzero(ok[j, i]):
                 perm[j], flip[j] = i, choices[k]
