@@ -45,8 +45,10 @@ def stabiliser_order(
         Largest tied group enumerated.
     max_elements : int
         Largest number of (partial or complete) elements the search explores;
-        a point with a larger stabiliser (e.g. 8 dead units of an odd
-        activation: 8! 2^8 elements) is refused rather than searched for long.
+        a point that needs more (e.g. 7 units alike in their incoming rows but
+        not their outgoing ones: 7! candidates, each refused at the last layer)
+        is refused rather than searched for long. Dead and twin units are
+        counted apart (:func:`unit_classes`) and never cost search.
 
     Returns
     -------
