@@ -154,13 +154,11 @@ class _Search:
 
     def _element(self, perms, flips, flip_next: bool):
         """Return the prefix, then the next layer unpermuted with all flips ``flip_next``."""
-        from lossbounds.landscape.symmetry import GroupElement
-
         g = self.group
         rest = range(len(perms), g.H)
         ps = [*perms, *(np.arange(g.widths[k]) for k in rest)]
         fs = [*flips, *(np.full(g.widths[k], flip_next and k == len(perms)) for k in rest)]
-        return GroupElement(g._pack(ps), g._pack(fs))
+        return g.element(ps, fs)
 
     def count(self, perms: list, flips: list) -> int:
         """Stabiliser elements extending the prefix (``perms``, ``flips``: one row per layer)."""

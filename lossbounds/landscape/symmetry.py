@@ -155,6 +155,10 @@ class SymmetryGroup:
             self._pack([np.zeros(h, dtype=bool) for h in self.widths]),
         )
 
+    def element(self, perms, flips) -> GroupElement:
+        """Build an element from one permutation row and one flip row per hidden layer."""
+        return GroupElement(self._pack(perms), self._pack(flips))
+
     def check_element(self, g: GroupElement) -> None:
         """Raise ``ValueError`` unless ``g`` belongs to this group."""
         H, widths = self.H, self.widths
