@@ -66,6 +66,13 @@ def test_growth_is_a_slope_per_doubling():
     t["n_crit_0_full"] = np.where(t["seed"] == 0, np.nan, t["n_crit_0_full"])
     (test,) = S.run_family(t, [comp], [S.Stratum("all", {})], MARGINS, counts=["n_crit_0_full"])
     assert test.effect.n_clusters == 5 and "4 of 24 cells undefined, left out" in test.note
+    # beyond MAX_UNDEFINED of the cells the defined ones are a selection on the outcome: no test
+    # (7 of 24 cells: 6 datasets remain, enough to run, but the count is undefined on 29 %)
+    gone = np.isin(t["seed"], [1, 2, 3]) & (t["samples"] == 8) & (t["l2"] == 1e-3)
+    t["n_crit_0_full"] = np.where(gone, np.nan, t["n_crit_0_full"])
+    (test,) = S.run_family(t, [comp], [S.Stratum("all", {})], MARGINS, counts=["n_crit_0_full"])
+    assert 7 / 24 > S.MAX_UNDEFINED and test.verdict == S.UNDEFINED and test.effect is None
+    assert "7 of 24 cells undefined (> 25%)" in test.note
 
 
 def test_run_family_marks_incomplete_and_undefined_tests():
@@ -177,6 +184,11 @@ def test_dataset_means_and_power_summary():
     v = 0.5 + 0.1 * np.arange(6)
     half = stats.t.ppf(0.975, 5) * v.std(ddof=1) / math.sqrt(6)
     assert means[(8,)][:4] == pytest.approx((v.mean(), v.mean() - half, v.mean() + half, 6))
+    # a setting whose count is undefined in more than MAX_UNDEFINED of its cells is not shown
+    t["n_crit_0"] = np.where((t["samples"] == 8) & (t["seed"] < 2), np.nan, t["n_crit_0"])
+    means = S.dataset_means(t, "n_crit_0", ("samples",))
+    assert 2 / 6 > S.MAX_UNDEFINED and np.isnan(means[(8,)][0]) and means[(8,)][3] == 0
+    assert means[(32,)][3] == 6
     text = S.power_summary([], n=20)
     assert f"{detectable_effect(20) * 0.15:.3f}" in text and "pilot" in text
 

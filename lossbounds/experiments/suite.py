@@ -53,6 +53,7 @@ from lossbounds.experiments.verdicts import ClaimTest, decide
 __all__ = [
     "MEASUREMENT",
     "MIN_DATASETS",
+    "MAX_UNDEFINED",
     "INCOMPLETE",
     "UNDEFINED",
     "COUNTS",
@@ -85,6 +86,12 @@ __all__ = [
 MEASUREMENT = "critical_points"
 #: Fewest datasets per arm for a test to run.
 MIN_DATASETS = 5
+#: Largest fraction of a test's cells whose full-space count may be undefined. A count is
+#: undefined where a class is degenerate, so whether a cell enters depends on what it holds
+#: (e.g. a cell without index-2 points is always defined): beyond this fraction the defined
+#: cells are a selection on the outcome and the test is UNDEFINED. Set after the lambda = 0
+#: skips table (a slope on 33 of 120 cells); at lambda > 0 no test leaves out more than 11 %.
+MAX_UNDEFINED = 0.25
 #: Verdict of a test whose table is missing or holds fewer than MIN_DATASETS datasets.
 INCOMPLETE = "undecided (table incomplete)"
 #: Verdict of a test whose count is undefined (NaN; the table's ``full_undefined`` says why:
@@ -420,9 +427,14 @@ def _one_test(table, comp, stratum, column, margins, bound_sign):
                          p_difference=math.nan, verdict=UNDEFINED, n_cells=cells,
                          note=f"defined on {len(seeds)} of {matched} datasets: "
                          + _why_undefined(rows, column, comp))  # fmt: skip
-    effect = paired_effect(np.asarray(means) / comp.scale)
     arms = [np.asarray(select(rows, **dict(arm))[column], dtype=float) for arm in (comp.a, comp.b)]
     undefined = sum(int(np.sum(~np.isfinite(v))) for v in arms)
+    if undefined > MAX_UNDEFINED * sum(v.size for v in arms):
+        return ClaimTest(**base, predicted=predicted, estimate=math.nan, effect=None,
+                         p_difference=math.nan, verdict=UNDEFINED, n_cells=cells,
+                         note=f"{undefined} of {sum(v.size for v in arms)} cells undefined "
+                         f"(> {MAX_UNDEFINED:.0%}): " + _why_undefined(rows, column, comp))  # fmt: skip
+    effect = paired_effect(np.asarray(means) / comp.scale)
     left_out = (f"{undefined} of {sum(v.size for v in arms)} cells undefined, left out: "
                 + _why_undefined(rows, column, comp)) if undefined else ""  # fmt: skip
     return ClaimTest(**base, predicted=predicted, estimate=effect.estimate, effect=effect,
@@ -546,7 +558,9 @@ def dataset_means(table: Mapping, column: str, by: Sequence[str], offset: float 
 
     The cells of one dataset within a setting are averaged first. Returns
     ``{setting: (mean, low, high, n_datasets, fallback)}`` with ``fallback`` True
-    when a cell of the setting has an unrefined (band-maximum) merge.
+    when a cell of the setting has an unrefined (band-maximum) merge. A setting
+    whose count is undefined (NaN) in more than :data:`MAX_UNDEFINED` of its cells
+    has a NaN mean and ``n_datasets`` 0, as its tests have no estimate.
     """
     from scipy import stats
 
@@ -557,6 +571,9 @@ def dataset_means(table: Mapping, column: str, by: Sequence[str], offset: float 
     out = {}
     for key in sorted(set(keys)):
         rows = np.array([k == key for k in keys])
+        if np.sum(~np.isfinite(values[rows])) > MAX_UNDEFINED * np.sum(rows):
+            out[key] = (math.nan, math.nan, math.nan, 0, False)
+            continue
         per = [np.nanmean(values[rows & (seeds == s)]) for s in np.unique(seeds[rows])
                if np.any(np.isfinite(values[rows & (seeds == s)]))]  # fmt: skip
         n = len(per)
