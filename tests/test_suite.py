@@ -253,3 +253,22 @@ def test_full_counts_are_masked_by_the_old_reason_not_by_value():
     by_order = S.mask_group_limit(t, "n_crit_1_full", exact_limit=512)
     assert np.all(np.isnan(by_order["n_crit_1_full"][t["activation"] == "a"]))
     assert np.all(by_order["n_crit_1_full"][t["activation"] == "b"] == 2.0)
+
+
+def test_persistent_lowest_drops_fallback_bars_and_the_report_marks_fragile_verdicts():
+    t = _table(n_seeds=8)
+    # arm a: 3 or 4 bars, all but one from fallback merges; arm b: 1 bar, refined
+    a = t["activation"] == "a"
+    t["persistent_minima_2"] = np.where(a, 3.0 + t["seed"] % 2, 1.0)
+    t["n_fallback"] = np.where(a, t["persistent_minima_2"] - 1, 0)
+    t["persistent_minima_2"][0] = 0.0  # a cell without minima keeps 0
+    low = S.persistent_lowest(t)
+    assert low["persistent_minima_2"][0] == 0.0 and np.all(low["persistent_minima_2"][1:] == 1.0)
+    assert low["n_crit_0_full"] is t["n_crit_0_full"]  # every other column untouched
+    t["persistent_minima_2"][0] = 3.0
+    comp, strata = [S.Comparison("a - b", A, B, predicted=0)], [S.Stratum("l2>0", {"l2": [1e-3, 1e-2]})]
+    measured = S.decide_family(S.run_family(t, comp, strata, MARGINS), 0.05)
+    lowest = S.decide_family(S.run_family(S.persistent_lowest(t), comp, strata, MARGINS), 0.05)
+    text = S.sensitivity_report(measured, lowest)
+    # as measured a has 3-4 times b's bars (contradicted); with the fallback bars dropped they are equal
+    assert "contradicted" in text and "supported" in text and text.splitlines()[1].endswith("*")

@@ -75,6 +75,8 @@ __all__ = [
     "verdict_table",
     "verdict_record",
     "stated_mismatches",
+    "persistent_lowest",
+    "sensitivity_report",
     "dataset_means",
     "quality_table",
     "quality_report",
@@ -543,6 +545,46 @@ def verdict_table(tests: Sequence[ClaimTest]) -> str:
         lines.append(f"{claim:<{w}}" + "".join(f"{v:<14}" for v in cells))
     lines.append("(incomplete: fewer than 5 datasets in the table; undefined: the full-space "
                  "count is NaN on too many datasets (the report says why); both are undecided)")  # fmt: skip
+    return "\n".join(lines)
+
+
+def persistent_lowest(table: Mapping | None) -> dict | None:
+    """Return the table with the thresholded count at its lowest: every fallback bar dropped.
+
+    A fallback merge's level is an unrefined band maximum, an upper bound on the
+    true merge level, so its bar's persistence is an upper bound too and could be
+    0. ``persistent_minima_2`` becomes ``max(1, persistent_minima_2 - n_fallback)``
+    (0 where the cell has no minimum): a lower bound on the count with every
+    fallback bar at persistence 0, as the table holds no per-bar flags. Running a
+    claim family on it and on the table as measured brackets what the upper-bound
+    deaths allow. None (no table) gives None.
+    """
+    if table is None:
+        return None
+    out = dict(table)
+    p = np.asarray(table["persistent_minima_2"], dtype=float)
+    low = np.maximum(1.0, p - np.asarray(table["n_fallback"], dtype=float))
+    out["persistent_minima_2"] = np.where(p > 0, low, p)
+    return out
+
+
+def sensitivity_report(measured: Sequence[ClaimTest], lowest: Sequence[ClaimTest],
+                       count: str = "persistent") -> str:  # fmt: skip
+    """Side by side, per claim: ``count``'s estimate and verdict as measured and at its lowest.
+
+    ``measured`` and ``lowest`` are decided families of the same comparisons and strata,
+    on the table and on :func:`persistent_lowest` of it. A verdict that differs between
+    the two rests on the upper-bound deaths: marked ``*``.
+    """
+    low = {t.claim: t for t in lowest if t.count == count}
+    w = max([30, *(len(t.claim) + 2 for t in measured)])
+    lines = [f"{'claim | stratum':<{w}}{'as measured':>30}{'fallback bars dropped':>32}"]
+    for t in (t for t in measured if t.count == count):
+        u = low[t.claim]
+        cells = [f"{x.estimate:+.2f} {x.verdict}" if x.effect else str(x.verdict) for x in (t, u)]
+        mark = "" if t.verdict == u.verdict else "  *"
+        lines.append(f"{t.claim:<{w}}{cells[0]:>30}{cells[1]:>32}{mark}")
+    lines.append("(* the verdict changes: it rests on upper-bound deaths, fallback merges)")
     return "\n".join(lines)
 
 
