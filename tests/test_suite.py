@@ -266,7 +266,10 @@ def test_persistent_lowest_drops_fallback_bars_and_the_report_marks_fragile_verd
     assert low["persistent_minima_2"][0] == 0.0 and np.all(low["persistent_minima_2"][1:] == 1.0)
     assert low["n_crit_0_full"] is t["n_crit_0_full"]  # every other column untouched
     t["persistent_minima_2"][0] = 3.0
-    comp, strata = [S.Comparison("a - b", A, B, predicted=0)], [S.Stratum("l2>0", {"l2": [1e-3, 1e-2]})]
+    comp, strata = (
+        [S.Comparison("a - b", A, B, predicted=0)],
+        [S.Stratum("l2>0", {"l2": [1e-3, 1e-2]})],
+    )
     measured = S.decide_family(S.run_family(t, comp, strata, MARGINS), 0.05)
     lowest = S.decide_family(S.run_family(S.persistent_lowest(t), comp, strata, MARGINS), 0.05)
     text = S.sensitivity_report(measured, lowest)
