@@ -430,14 +430,14 @@ def _one_test(table, comp, stratum, column, margins, bound_sign):
                          note=f"defined on {len(seeds)} of {matched} datasets: "
                          + _why_undefined(rows, column, comp))  # fmt: skip
     arms = [np.asarray(select(rows, **dict(arm))[column], dtype=float) for arm in (comp.a, comp.b)]
-    undefined = sum(int(np.sum(~np.isfinite(v))) for v in arms)
-    if undefined > MAX_UNDEFINED * sum(v.size for v in arms):
+    undefined, total = sum(int(np.sum(~np.isfinite(v))) for v in arms), sum(v.size for v in arms)
+    if undefined > MAX_UNDEFINED * total:
         return ClaimTest(**base, predicted=predicted, estimate=math.nan, effect=None,
                          p_difference=math.nan, verdict=UNDEFINED, n_cells=cells,
-                         note=f"{undefined} of {sum(v.size for v in arms)} cells undefined "
-                         f"(> {MAX_UNDEFINED:.0%}): " + _why_undefined(rows, column, comp))  # fmt: skip
+                         note=f"{undefined} of {total} cells undefined (> {MAX_UNDEFINED:.0%}): "
+                         + _why_undefined(rows, column, comp))  # fmt: skip
     effect = paired_effect(np.asarray(means) / comp.scale)
-    left_out = (f"{undefined} of {sum(v.size for v in arms)} cells undefined, left out: "
+    left_out = (f"{undefined} of {total} cells undefined, left out: "
                 + _why_undefined(rows, column, comp)) if undefined else ""  # fmt: skip
     return ClaimTest(**base, predicted=predicted, estimate=effect.estimate, effect=effect,
                      p_difference=effect.pvalue(),
