@@ -404,6 +404,11 @@ def _why_undefined(rows, column, comp) -> str:
     return "; ".join(sorted(set(why), key=lambda w: -why.count(w))) or "NaN"
 
 
+def _mostly_undefined(values: np.ndarray) -> bool:
+    """Whether more than :data:`MAX_UNDEFINED` of ``values`` are undefined (not finite)."""
+    return bool(np.sum(~np.isfinite(values)) > MAX_UNDEFINED * values.size)
+
+
 def _one_test(table, comp, stratum, column, margins, bound_sign):
     label, space, offset, bound = COUNTS[column]
     claim = f"{comp.claim} | {stratum.name}"
@@ -431,7 +436,7 @@ def _one_test(table, comp, stratum, column, margins, bound_sign):
                          + _why_undefined(rows, column, comp))  # fmt: skip
     arms = [np.asarray(select(rows, **dict(arm))[column], dtype=float) for arm in (comp.a, comp.b)]
     undefined, total = sum(int(np.sum(~np.isfinite(v))) for v in arms), sum(v.size for v in arms)
-    if undefined > MAX_UNDEFINED * total:
+    if _mostly_undefined(np.concatenate(arms)):
         return ClaimTest(**base, predicted=predicted, estimate=math.nan, effect=None,
                          p_difference=math.nan, verdict=UNDEFINED, n_cells=cells,
                          note=f"{undefined} of {total} cells undefined (> {MAX_UNDEFINED:.0%}): "
@@ -613,7 +618,7 @@ def dataset_means(table: Mapping, column: str, by: Sequence[str], offset: float 
     out = {}
     for key in sorted(set(keys)):
         rows = np.array([k == key for k in keys])
-        if np.sum(~np.isfinite(values[rows])) > MAX_UNDEFINED * np.sum(rows):
+        if _mostly_undefined(values[rows]):
             out[key] = (math.nan, math.nan, math.nan, 0, False)
             continue
         per = [np.nanmean(values[rows & (seeds == s)]) for s in np.unique(seeds[rows])
